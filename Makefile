@@ -1,0 +1,36 @@
+# Two commands do everything from a fresh clone:
+#   make run    the project's main job (see README)
+#   make test   lint + the whole test suite
+# Both create the virtual environment on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+STACK  ?= dev
+
+.PHONY: run test lint preview policy-check bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m offline.preview $(STACK)
+
+preview: $(STAMP)
+	$(PY) -m offline.preview $(STACK)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) bench/program_evaluation.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Reusable Pulumi components for zero-downtime releases on AWS and Kubernetes."""

@@ -1,0 +1,172 @@
+"""Evaluate the stack program for one `Pulumi.<stack>.yaml` under mocks: no CLI, no cloud.
+
+Config reaches the program the way the CLI would hand it over: stack values, then the
+defaults declared in `Pulumi.yaml`, keys namespaced `project:key`, objects JSON-encoded.
+Secure values cannot be decrypted offline, so they become a placeholder marked secret.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from offline.mocks import RecordedResource, RecordingMocks
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRET_PLACEHOLDER = "[secret]"
+
+
+class StackFileError(ValueError):
+    """The stack file is missing or malformed."""
+
+
+@dataclass
+class StackConfig:
+    project: str
+    values: dict[str, str]
+    secret_keys: list[str]
+
+
+@dataclass
+class Evaluation:
+    """What one evaluation of the program registered and exported."""
+
+    stack: str
+    mocks: RecordingMocks
+    outputs: dict[str, Any]
+
+    @property
+    def resources(self) -> list[RecordedResource]:
+        return self.mocks.resources
+
+    def of_type(self, type_token: str) -> list[RecordedResource]:
+        return self.mocks.of_type(type_token)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Rejects duplicate keys, as the Pulumi CLI does; PyYAML would silently keep the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise StackFileError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.load(path.read_text(), Loader=_StrictLoader) or {}
+    except FileNotFoundError as err:
+        raise StackFileError(f"{path.name} not found in {path.parent}") from err
+    except yaml.YAMLError as err:
+        raise StackFileError(f"{path.name} is not valid YAML: {err}") from err
+    except StackFileError as err:
+        raise StackFileError(f"{path.name}: {err}") from err
+    if not isinstance(data, dict):
+        raise StackFileError(f"{path.name} must be a mapping")
+    return data
+
+
+def stack_names(project_dir: Path = PROJECT_ROOT) -> list[str]:
+    """Every stack that has a `Pulumi.<stack>.yaml` next to the project file."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+
+
+def _encode(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+def _qualify(project: str, key: str) -> str:
+    return key if ":" in key else f"{project}:{key}"
+
+
+def load_stack_config(
+    stack: str,
+    project_dir: Path = PROJECT_ROOT,
+    overrides: Mapping[str, Any] | None = None,
+) -> StackConfig:
+    """Stack file values over project defaults, then `overrides` (tests) over both."""
+    project_file = _read_yaml(project_dir / "Pulumi.yaml")
+    project = project_file["name"]
+    values: dict[str, str] = {}
+    for key, decl in (project_file.get("config") or {}).items():
+        default = decl.get("default") if isinstance(decl, dict) else decl
+        if default is not None:
+            values[_qualify(project, key)] = _encode(default)
+
+    stack_file = _read_yaml(project_dir / f"Pulumi.{stack}.yaml")
+    secret_keys: list[str] = []
+    for key, value in (stack_file.get("config") or {}).items():
+        full_key = _qualify(project, key)
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            values[full_key] = SECRET_PLACEHOLDER
+            secret_keys.append(full_key)
+        else:
+            values[full_key] = _encode(value)
+    for key, value in (overrides or {}).items():
+        values[_qualify(project, key)] = _encode(value)
+    return StackConfig(project, values, secret_keys)
+
+
+def _reset_runtime() -> None:
+    runtime_settings.ROOT.set(None)
+
+
+def evaluate_program(
+    stack: str,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    project_dir: Path = PROJECT_ROOT,
+    program: Callable[[], None] | None = None,
+    mocks: RecordingMocks | None = None,
+) -> Evaluation:
+    """Run the program (default: `<project_dir>/__main__.py`) for `stack` and resolve its exports.
+
+    Raises whatever the program raises (a `ValueError` for bad config), after the runtime
+    has drained, so a failed evaluation never leaks into the next one.
+    """
+    config = load_stack_config(stack, project_dir, overrides)
+    mocks = mocks or RecordingMocks()
+    _reset_runtime()
+    pulumi.runtime.set_all_config(config.values, config.secret_keys)
+    pulumi.runtime.set_mocks(mocks, project=config.project, stack=stack, preview=False)
+
+    if program is None:
+        main_path = project_dir / "__main__.py"
+        if str(project_dir) not in sys.path:
+            sys.path.insert(0, str(project_dir))
+
+        def program() -> None:
+            runpy.run_path(str(main_path), run_name="__pulumi_program__")
+
+    resolved: dict[str, Any] = {}
+
+    def run() -> None:
+        program()
+        root = runtime_settings.get_root_resource()
+        exports = dict(getattr(root, "outputs", {}) or {})
+        resolved.update(_sync_await(pulumi.Output.from_input(exports).future()) or {})
+
+    try:
+        _sync_await(run_pulumi_func(run))
+    finally:
+        _reset_runtime()
+    return Evaluation(stack, mocks, resolved)

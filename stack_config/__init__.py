@@ -1,0 +1,1 @@
+"""Stack config -> validated component args. Everything is validated before anything is created."""

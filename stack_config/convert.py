@@ -1,0 +1,83 @@
+"""camelCase config objects <-> snake_case component args, driven by the args' TypedDicts.
+
+Unknown keys are errors (a typo must not silently fall back to a default), and an ArgError
+raised by a component's validation is re-raised naming the config key the user wrote.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from components.validation import ArgError
+
+_CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+class ConfigError(ValueError):
+    """Stack config is invalid. The message starts with the offending config key."""
+
+
+def to_snake(key: str) -> str:
+    return _CAMEL_BOUNDARY.sub("_", key).lower()
+
+
+def to_camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def camel_path(arg_key: str) -> str:
+    """`health_check.timeout_seconds` -> `healthCheck.timeoutSeconds`."""
+    return ".".join(to_camel(part) for part in arg_key.split("."))
+
+
+def config_path(prefix: str, arg_key: str) -> str:
+    """`services.web` + `health_check.timeout_seconds` -> `services.web.healthCheck.timeoutSeconds`."""
+    if arg_key in ("", "name"):
+        return prefix
+    return f"{prefix}.{camel_path(arg_key)}"
+
+
+_WRAPPER = re.compile(r"^(?:NotRequired|Required)\[(.*)\]$")
+
+
+def _nested_typeddict(args_type: type, annotation: Any) -> type | None:
+    """The TypedDict an annotation names, if any. Annotations are strings (PEP 563), and
+    `typing.get_type_hints` cannot evaluate `pulumi.Input` outside pulumi, so resolve by name."""
+    if isinstance(annotation, typing.ForwardRef):
+        annotation = annotation.__forward_arg__
+    if not isinstance(annotation, str):
+        return annotation if isinstance(annotation, type) and typing.is_typeddict(annotation) else None
+    text = annotation.strip()
+    while match := _WRAPPER.match(text):
+        text = match.group(1).strip()
+    candidate = getattr(sys.modules[args_type.__module__], text, None)
+    return candidate if isinstance(candidate, type) and typing.is_typeddict(candidate) else None
+
+
+def from_config(value: Any, args_type: type, path: str, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Convert one config object to `args_type`, recursing into nested TypedDicts only.
+
+    Free-form maps (environment, secrets, tags) keep their keys as the user wrote them.
+    `exclude` names args the program wires itself (ARNs, subnets) and config may not set.
+    """
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: must be a mapping, got {type(value).__name__}")
+    hints = {k: v for k, v in args_type.__annotations__.items() if k not in exclude}
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        snake = to_snake(str(key))
+        if snake not in hints:
+            known = ", ".join(sorted(to_camel(k) for k in hints))
+            raise ConfigError(f"{path}.{key}: unknown key (known: {known})")
+        nested = _nested_typeddict(args_type, hints[snake])
+        result[snake] = from_config(item, nested, f"{path}.{key}") if nested else item
+    return result
+
+
+def reraise_as_config_error(err: ArgError, prefix: str) -> typing.NoReturn:
+    raise ConfigError(f"{config_path(prefix, err.key)}: {err.problem}") from err

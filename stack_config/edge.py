@@ -1,0 +1,89 @@
+"""Network and shared-edge config: scalar keys declared with types and defaults in Pulumi.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from components.network import NetworkArgs, validate_network_args
+from components.release_alarms import AlarmThresholdsArgs, resolve_thresholds
+from components.shared_edge import validate_shared_edge_args
+from components.validation import ArgError
+from stack_config.convert import ConfigError, camel_path, from_config, to_camel
+
+
+@dataclass
+class EdgeSettings:
+    """Where the services run and how the shared edge is built."""
+
+    existing_vpc_id: str | None
+    existing_public_subnet_ids: list[str]
+    existing_private_subnet_ids: list[str]
+    network: NetworkArgs
+    edge: dict[str, Any]
+    """SharedEdgeArgs without vpc_id / public_subnet_ids, which come from the network."""
+    alarms: AlarmThresholdsArgs
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None and v != ""}
+
+
+def load_edge_settings(config: pulumi.Config) -> EdgeSettings:
+    tags = config.get_object("tags") or {}
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        raise ConfigError("tags: must be a map of string -> string")
+    vpc_id = config.get("vpcId") or None
+    public = config.get_object("publicSubnetIds") or []
+    private = config.get_object("privateSubnetIds") or []
+    if vpc_id and (len(public) < 2 or len(private) < 1):
+        key = "publicSubnetIds" if len(public) < 2 else "privateSubnetIds"
+        raise ConfigError(f"{key}: required when vpcId is set (two public subnets in different AZs, and task subnets)")
+    if not vpc_id and (public or private):
+        raise ConfigError("vpcId: required when publicSubnetIds or privateSubnetIds are given")
+
+    network: NetworkArgs = _drop_none(  # type: ignore[assignment]
+        {
+            "cidr_block": config.get("networkCidr"),
+            "availability_zone_count": config.get_int("availabilityZoneCount"),
+            "nat_gateway_count": config.get_int("natGatewayCount"),
+            "tags": tags,
+        }
+    )
+    edge = _drop_none(
+        {
+            "test_listener_cidrs": config.get_object("testListenerCidrs") or [],
+            "test_listener_port": config.get_int("testListenerPort"),
+            "production_cidrs": config.get_object("productionCidrs"),
+            "certificate_arn": config.get("certificateArn"),
+            "ssl_policy": config.get("sslPolicy"),
+            "access_logs_bucket": config.get("accessLogsBucket"),
+            "idle_timeout_seconds": config.get_int("idleTimeoutSeconds"),
+            "container_insights": config.get_bool("containerInsights"),
+            "tags": tags,
+        }
+    )
+    try:
+        if not vpc_id:
+            validate_network_args(network)
+    except ArgError as err:
+        raise ConfigError(f"{_network_key(err.key)}: {err.problem}") from err
+    try:
+        validate_shared_edge_args({**edge, "vpc_id": "wired", "public_subnet_ids": ["wired"]})  # type: ignore[typeddict-item]
+    except ArgError as err:
+        raise ConfigError(f"{camel_path(err.key)}: {err.problem}") from err
+
+    raw_alarms = config.get_object("alarms") or {}
+    alarm_overrides = from_config(raw_alarms, AlarmThresholdsArgs, "alarms")
+    try:
+        resolve_thresholds(alarm_overrides, where="alarms")  # type: ignore[arg-type]
+    except ArgError as err:
+        raise ConfigError(f"{camel_path(err.key)}: {err.problem}") from err
+    return EdgeSettings(vpc_id, list(public), list(private), network, edge, alarm_overrides, tags)  # type: ignore[arg-type]
+
+
+def _network_key(arg_key: str) -> str:
+    return {"cidr_block": "networkCidr"}.get(arg_key, to_camel(arg_key))

@@ -1,0 +1,75 @@
+"""The `services` config section: one BlueGreenService per entry, validated as a whole."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from components.blue_green_service import BlueGreenServiceArgs, validate_blue_green_args
+from components.release_alarms import AlarmThresholdsArgs
+from components.validation import ArgError
+from stack_config.convert import ConfigError, from_config, reraise_as_config_error
+
+# Wired by the program from the shared edge and network, never from config.
+WIRED_KEYS = frozenset(
+    {
+        "cluster_arn",
+        "vpc_id",
+        "subnet_ids",
+        "load_balancer_arn_suffix",
+        "load_balancer_security_group_id",
+        "production_listener_arn",
+        "test_listener_arn",
+        "production_base_url",
+        "test_base_url",
+    }
+)
+
+# Placeholders that satisfy validation of the wired keys; the real values are Outputs.
+_WIRED_PLACEHOLDERS = dict.fromkeys(WIRED_KEYS, "wired-by-program")
+
+
+def parse_services(raw: Any, stack_alarms: AlarmThresholdsArgs | None = None) -> dict[str, dict[str, Any]]:
+    """Config `services` -> {name: BlueGreenServiceArgs without the wired keys}.
+
+    Raises ConfigError naming the config key, before anything is created.
+    """
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("services: must be a map of service name -> settings")
+    parsed: dict[str, dict[str, Any]] = {}
+    for name, settings in raw.items():
+        prefix = f"services.{name}"
+        args = from_config(settings, BlueGreenServiceArgs, prefix, exclude=WIRED_KEYS)
+        args["alarms"] = {**(stack_alarms or {}), **(args.get("alarms") or {})}
+        candidate: BlueGreenServiceArgs = {**_WIRED_PLACEHOLDERS, **args}  # type: ignore[typeddict-item]
+        try:
+            validate_blue_green_args(str(name), candidate)
+        except ArgError as err:
+            reraise_as_config_error(err, prefix)
+        parsed[str(name)] = args
+    _check_routing_is_unambiguous(parsed)
+    return parsed
+
+
+def _check_routing_is_unambiguous(services: Mapping[str, Mapping[str, Any]]) -> None:
+    """Each production request must belong to exactly one service."""
+    catch_all: str | None = None
+    priorities: dict[int, str] = {}
+    for name, args in services.items():
+        routing = args.get("routing")
+        if routing is None:
+            if catch_all is not None:
+                raise ConfigError(
+                    f"services.{name}.routing: is required: services.{catch_all} already takes the "
+                    "catch-all route, give this service pathPatterns or hostHeaders and a priority"
+                )
+            catch_all = name
+            continue
+        priority = routing["priority"]
+        if priority in priorities:
+            raise ConfigError(
+                f"services.{name}.routing.priority: {priority} is already used by services.{priorities[priority]}"
+            )
+        priorities[priority] = name
