@@ -7,6 +7,7 @@ Secure values cannot be decrypted offline, so they become a placeholder marked s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 import sys
@@ -21,7 +22,7 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from offline.mocks import RecordedResource, RecordingMocks
+from offline.mocks import RecordedResource, RecordingMocks, RecordingMonitor
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_PLACEHOLDER = "[secret]"
@@ -126,6 +127,17 @@ def load_stack_config(
     return StackConfig(project, values, secret_keys)
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's runtime runs on the current loop; callers outside a test may have none (or a closed one)."""
+    try:
+        loop = asyncio.get_event_loop()
+        if not loop.is_closed():
+            return
+    except RuntimeError:
+        pass
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def _reset_runtime() -> None:
     runtime_settings.ROOT.set(None)
 
@@ -135,27 +147,42 @@ def evaluate_program(
     *,
     overrides: Mapping[str, Any] | None = None,
     project_dir: Path = PROJECT_ROOT,
-    program: Callable[[], None] | None = None,
     mocks: RecordingMocks | None = None,
 ) -> Evaluation:
-    """Run the program (default: `<project_dir>/__main__.py`) for `stack` and resolve its exports.
+    """Run `<project_dir>/__main__.py` with the config of `Pulumi.<stack>.yaml` and resolve its exports.
 
     Raises whatever the program raises (a `ValueError` for bad config), after the runtime
-    has drained, so a failed evaluation never leaks into the next one.
+    has drained, so a failed evaluation never leaks into the next one. Pass `mocks` to inspect
+    what was registered before a failure.
     """
     config = load_stack_config(stack, project_dir, overrides)
-    mocks = mocks or RecordingMocks()
+    main_path = project_dir / "__main__.py"
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+
+    def program() -> None:
+        runpy.run_path(str(main_path), run_name="__pulumi_program__")
+
+    return run_under_mocks(
+        program, stack=stack, project=config.project, config=config.values, secret_keys=config.secret_keys, mocks=mocks
+    )
+
+
+def run_under_mocks(
+    program: Callable[[], None],
+    *,
+    stack: str = "test",
+    project: str = "zero-downtime",
+    config: Mapping[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+    mocks: RecordingMocks | None = None,
+) -> Evaluation:
+    """Run any program callable under RecordingMocks, wait for every registration, resolve exports."""
+    mocks = mocks if mocks is not None else RecordingMocks()
+    _ensure_event_loop()
     _reset_runtime()
-    pulumi.runtime.set_all_config(config.values, config.secret_keys)
-    pulumi.runtime.set_mocks(mocks, project=config.project, stack=stack, preview=False)
-
-    if program is None:
-        main_path = project_dir / "__main__.py"
-        if str(project_dir) not in sys.path:
-            sys.path.insert(0, str(project_dir))
-
-        def program() -> None:
-            runpy.run_path(str(main_path), run_name="__pulumi_program__")
+    pulumi.runtime.set_all_config(dict(config or {}), secret_keys or [])
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks))
 
     resolved: dict[str, Any] = {}
 

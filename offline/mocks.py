@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from pulumi.runtime.mocks import MockMonitor
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -31,6 +32,12 @@ class RecordedResource:
     outputs: dict[str, Any]
     id: str
     provider: str | None = None
+    custom: bool = True
+    parent: str = ""
+    """URN of the parent resource."""
+    dependencies: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
+    protect: bool = False
 
     @property
     def urn_name(self) -> str:
@@ -169,10 +176,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     resources: list[RecordedResource] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Resource options seen by RecordingMonitor, keyed by (type, name): plain mocks never see options.
+    options: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         rid, outputs = _outputs_for(args)
-        self.resources.append(RecordedResource(args.typ, args.name, dict(args.inputs), outputs, rid, args.provider))
+        options = self.options.get((args.typ, args.name), {})
+        self.resources.append(
+            RecordedResource(
+                args.typ, args.name, dict(args.inputs), outputs, rid, args.provider, bool(args.custom), **options
+            )
+        )
         return rid, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
@@ -187,3 +201,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if len(matches) != 1:
             raise KeyError(f"expected exactly one resource named {name!r}, found {len(matches)}")
         return matches[0]
+
+
+class RecordingMonitor(MockMonitor):
+    """A MockMonitor that also hands the registration's options (ignoreChanges, parent...) to the mocks."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recording = mocks
+
+    def RegisterResource(self, request):  # gRPC method name, hence CamelCase
+        self.recording.options[(request.type, request.name)] = {
+            "parent": request.parent,
+            "dependencies": list(request.dependencies),
+            "ignore_changes": list(request.ignoreChanges),
+            "protect": bool(request.protect),
+        }
+        return super().RegisterResource(request)

@@ -27,6 +27,18 @@ class EdgeSettings:
     alarms: AlarmThresholdsArgs
     tags: dict[str, str] = field(default_factory=dict)
 
+    def validate(self) -> None:
+        """Check the network and edge settings; called only when the stack has AWS services."""
+        try:
+            if not self.existing_vpc_id:
+                validate_network_args(self.network)
+        except ArgError as err:
+            raise ConfigError(f"{_network_key(err.key)}: {err.problem}") from err
+        try:
+            validate_shared_edge_args({**self.edge, "vpc_id": "wired", "public_subnet_ids": ["wired"]})  # type: ignore[typeddict-item]
+        except ArgError as err:
+            raise ConfigError(f"{camel_path(err.key)}: {err.problem}") from err
+
 
 def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None and v != ""}
@@ -66,16 +78,6 @@ def load_edge_settings(config: pulumi.Config) -> EdgeSettings:
             "tags": tags,
         }
     )
-    try:
-        if not vpc_id:
-            validate_network_args(network)
-    except ArgError as err:
-        raise ConfigError(f"{_network_key(err.key)}: {err.problem}") from err
-    try:
-        validate_shared_edge_args({**edge, "vpc_id": "wired", "public_subnet_ids": ["wired"]})  # type: ignore[typeddict-item]
-    except ArgError as err:
-        raise ConfigError(f"{camel_path(err.key)}: {err.problem}") from err
-
     raw_alarms = config.get_object("alarms") or {}
     alarm_overrides = from_config(raw_alarms, AlarmThresholdsArgs, "alarms")
     try:

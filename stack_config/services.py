@@ -29,7 +29,9 @@ WIRED_KEYS = frozenset(
 _WIRED_PLACEHOLDERS = dict.fromkeys(WIRED_KEYS, "wired-by-program")
 
 
-def parse_services(raw: Any, stack_alarms: AlarmThresholdsArgs | None = None) -> dict[str, dict[str, Any]]:
+def parse_services(
+    raw: Any, stack_alarms: AlarmThresholdsArgs | None = None, stack_tags: Mapping[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
     """Config `services` -> {name: BlueGreenServiceArgs without the wired keys}.
 
     Raises ConfigError naming the config key, before anything is created.
@@ -43,6 +45,7 @@ def parse_services(raw: Any, stack_alarms: AlarmThresholdsArgs | None = None) ->
         prefix = f"services.{name}"
         args = from_config(settings, BlueGreenServiceArgs, prefix, exclude=WIRED_KEYS)
         args["alarms"] = {**(stack_alarms or {}), **(args.get("alarms") or {})}
+        args["tags"] = {**(stack_tags or {}), **(args.get("tags") or {})}
         candidate: BlueGreenServiceArgs = {**_WIRED_PLACEHOLDERS, **args}  # type: ignore[typeddict-item]
         try:
             validate_blue_green_args(str(name), candidate)

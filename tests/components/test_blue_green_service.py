@@ -1,0 +1,344 @@
+"""BlueGreenService under mocks: what it registers, and what it refuses."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.resource_types import ResourceType as T
+from components.validation import ArgError
+from offline.evaluate import Evaluation, run_under_mocks
+from offline.mocks import RecordedResource, RecordingMocks
+
+LB_SUFFIX = "app/test-alb/0123456789abcdef"
+
+
+def base_args(**overrides: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "cluster_arn": "arn:aws:ecs:us-east-1:123456789012:cluster/test",
+        "vpc_id": "vpc-0123",
+        "subnet_ids": ["subnet-a", "subnet-b"],
+        "load_balancer_arn_suffix": LB_SUFFIX,
+        "load_balancer_security_group_id": "sg-alb",
+        "production_listener_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/test-alb/x/prod",
+        "test_listener_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/test-alb/x/test",
+        "production_base_url": "http://alb.example.com",
+        "test_base_url": "http://alb.example.com:9000",
+        "live_color": "blue",
+        "blue": {"image": "registry.example.com/web:1", "desired_count": 2, "weight": 90},
+        "green": {"image": "registry.example.com/web:2", "desired_count": 2, "weight": 10},
+        "tags": {"team": "platform"},
+    }
+    args.update(overrides)
+    return args
+
+
+def build(args: dict[str, Any], mocks: RecordingMocks | None = None) -> Evaluation:
+    from components.blue_green_service import BlueGreenService
+
+    def program() -> None:
+        svc = BlueGreenService("web", args)
+        pulumi.export("release", svc.release_outputs)
+
+    return run_under_mocks(program, stack="unit", mocks=mocks)
+
+
+def one(ev: Evaluation, type_token: str, name: str) -> RecordedResource:
+    matches = [r for r in ev.of_type(type_token) if r.name == name]
+    assert len(matches) == 1, f"expected one {type_token} named {name}, got {[r.name for r in ev.of_type(type_token)]}"
+    return matches[0]
+
+
+@pytest.fixture(scope="module")
+def paired() -> Evaluation:
+    return build(base_args())
+
+
+def test_paired_mode_registers_one_of_everything_per_color(paired: Evaluation) -> None:
+    counts = {t: len(paired.of_type(t)) for t in T}
+    assert counts[T.ECS_SERVICE] == 2
+    assert counts[T.ECS_TASK_DEFINITION] == 2
+    assert counts[T.TARGET_GROUP] == 2
+    assert counts[T.LISTENER_RULE] == 2
+    assert counts[T.RELEASE_ALARMS] == 2
+    assert counts[T.METRIC_ALARM] == 6
+    assert counts[T.COMPOSITE_ALARM] == 2
+    assert counts[T.SNS_TOPIC] == 1
+    assert counts[T.LOG_GROUP] == 1
+    assert counts[T.IAM_ROLE] == 2  # execution role and task role; no ECS infrastructure role in paired mode
+    assert counts[T.SECURITY_GROUP] == 1
+
+
+def test_production_rule_forwards_to_both_target_groups_by_weight(paired: Evaluation) -> None:
+    tg_arn = {c: one(paired, T.TARGET_GROUP, f"web-{c}-tg").outputs["arn"] for c in ("blue", "green")}
+    prod = one(paired, T.LISTENER_RULE, "web-prod-rule")
+    assert prod.inputs["listenerArn"].endswith("/prod")
+    forward = prod.inputs["actions"][0]["forward"]
+    assert {g["arn"]: g["weight"] for g in forward["targetGroups"]} == {tg_arn["blue"]: 90, tg_arn["green"]: 10}
+    assert "stickiness" not in forward
+
+
+def test_test_listener_rule_sends_everything_to_the_idle_color(paired: Evaluation) -> None:
+    tg_arn = {c: one(paired, T.TARGET_GROUP, f"web-{c}-tg").outputs["arn"] for c in ("blue", "green")}
+    rule = one(paired, T.LISTENER_RULE, "web-test-rule")
+    assert rule.inputs["listenerArn"].endswith("/test")
+    weights = {g["arn"]: g["weight"] for g in rule.inputs["actions"][0]["forward"]["targetGroups"]}
+    assert weights == {tg_arn["green"]: 100, tg_arn["blue"]: 0}
+
+
+def test_catch_all_rule_without_routing_and_conditions_with_routing() -> None:
+    routed = build(base_args(routing={"priority": 120, "path_patterns": ["/api/*"], "host_headers": ["shop.example"]}))
+    rule = one(routed, T.LISTENER_RULE, "web-prod-rule")
+    assert rule.inputs["priority"] == 120
+    assert {"pathPattern": {"values": ["/api/*"]}} in rule.inputs["conditions"]
+    assert {"hostHeader": {"values": ["shop.example"]}} in rule.inputs["conditions"]
+    assert routed.outputs["release"]["productionUrl"] == "http://shop.example/api"
+    assert routed.outputs["release"]["testUrl"] == "http://shop.example:9000/api"
+
+
+def test_catch_all_rule_is_the_lowest_priority(paired: Evaluation) -> None:
+    rule = one(paired, T.LISTENER_RULE, "web-prod-rule")
+    assert rule.inputs["priority"] == 50000
+    assert rule.inputs["conditions"] == [{"pathPattern": {"values": ["/*"]}}]
+
+
+def test_stickiness_is_on_the_weighted_forward_when_enabled() -> None:
+    ev = build(base_args(stickiness={"enabled": True, "duration_seconds": 120}))
+    forward = one(ev, T.LISTENER_RULE, "web-prod-rule").inputs["actions"][0]["forward"]
+    assert forward["stickiness"] == {"enabled": True, "duration": 120}
+
+
+def test_target_groups_health_check_and_short_deregistration_delay(paired: Evaluation) -> None:
+    for color in ("blue", "green"):
+        tg = one(paired, T.TARGET_GROUP, f"web-{color}-tg")
+        assert tg.inputs["targetType"] == "ip"
+        assert tg.inputs["deregistrationDelay"] == 30
+        hc = tg.inputs["healthCheck"]
+        assert (hc["enabled"], hc["path"], hc["interval"], hc["healthyThreshold"], hc["unhealthyThreshold"]) == (
+            True,
+            "/health",
+            10,
+            2,
+            2,
+        )
+
+
+def test_health_check_settings_come_from_args() -> None:
+    ev = build(
+        base_args(
+            health_check={"path": "/ready", "interval_seconds": 15, "timeout_seconds": 4, "healthy_threshold": 3},
+            deregistration_delay_seconds=45,
+        )
+    )
+    tg = one(ev, T.TARGET_GROUP, "web-green-tg")
+    assert tg.inputs["deregistrationDelay"] == 45
+    assert tg.inputs["healthCheck"]["path"] == "/ready"
+    assert tg.inputs["healthCheck"]["interval"] == 15
+    assert tg.inputs["healthCheck"]["timeout"] == 4
+    assert tg.inputs["healthCheck"]["healthyThreshold"] == 3
+
+
+def test_each_color_is_a_rolling_service_with_circuit_breaker_and_100_200(paired: Evaluation) -> None:
+    for color in ("blue", "green"):
+        svc = one(paired, T.ECS_SERVICE, f"web-{color}-svc")
+        assert svc.inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+        assert svc.inputs["deploymentMinimumHealthyPercent"] == 100
+        assert svc.inputs["deploymentMaximumPercent"] == 200
+        assert svc.inputs["healthCheckGracePeriodSeconds"] == 60
+        assert svc.inputs["deploymentController"] == {"type": "ECS"}
+        assert svc.inputs["launchType"] == "FARGATE"
+        assert svc.inputs["desiredCount"] == 2
+        tg = one(paired, T.TARGET_GROUP, f"web-{color}-tg")
+        assert svc.inputs["loadBalancers"][0]["targetGroupArn"] == tg.outputs["arn"]
+        assert svc.inputs["networkConfiguration"]["assignPublicIp"] is False
+
+
+def test_services_wait_for_the_rules_that_attach_their_target_groups(paired: Evaluation) -> None:
+    rule_urns = {r.name for r in paired.of_type(T.LISTENER_RULE)}
+    for svc in paired.of_type(T.ECS_SERVICE):
+        assert {d.rsplit("::", 1)[-1] for d in svc.dependencies} >= rule_urns
+
+
+def test_task_definition_carries_the_color_image_and_secure_defaults(paired: Evaluation) -> None:
+    task = one(paired, T.ECS_TASK_DEFINITION, "web-green-task")
+    [container] = json.loads(task.inputs["containerDefinitions"])
+    assert container["image"] == "registry.example.com/web:2"
+    assert container["portMappings"] == [{"containerPort": 8080, "protocol": "tcp"}]
+    assert container["readonlyRootFilesystem"] is True
+    assert container["logConfiguration"]["logDriver"] == "awslogs"
+    assert {"name": "APP_COLOR", "value": "green"} in container["environment"]
+    assert task.inputs["requiresCompatibilities"] == ["FARGATE"]
+    assert task.inputs["networkMode"] == "awsvpc"
+
+
+def test_secrets_are_injected_by_reference_never_as_plain_environment() -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-password"
+    ev = build(base_args(secrets={"DB_PASSWORD": arn}, environment={"LOG_LEVEL": "info"}))
+    [container] = json.loads(one(ev, T.ECS_TASK_DEFINITION, "web-blue-task").inputs["containerDefinitions"])
+    assert container["secrets"] == [{"name": "DB_PASSWORD", "valueFrom": arn}]
+    assert "DB_PASSWORD" not in {e["name"] for e in container["environment"]}
+    policy = json.loads(one(ev, T.IAM_ROLE_POLICY, "web-read-secrets").inputs["policy"])
+    assert policy["Statement"][0]["Resource"] == [arn]
+
+
+def test_alarm_dimensions_point_at_the_color_target_group_and_the_alb(paired: Evaluation) -> None:
+    for color in ("blue", "green"):
+        tg_suffix = one(paired, T.TARGET_GROUP, f"web-{color}-tg").outputs["arnSuffix"]
+        latency = one(paired, T.METRIC_ALARM, f"web-{color}-alarms-p99-latency")
+        assert latency.inputs["dimensions"] == {"LoadBalancer": LB_SUFFIX, "TargetGroup": tg_suffix}
+        assert latency.inputs["extendedStatistic"] == "p99"
+        unhealthy = one(paired, T.METRIC_ALARM, f"web-{color}-alarms-unhealthy-hosts")
+        assert unhealthy.inputs["dimensions"] == {"LoadBalancer": LB_SUFFIX, "TargetGroup": tg_suffix}
+        error_rate = one(paired, T.METRIC_ALARM, f"web-{color}-alarms-5xx-rate")
+        metrics = [q["metric"] for q in error_rate.inputs["metricQueries"] if "metric" in q]
+        assert {m["metricName"] for m in metrics} == {"HTTPCode_Target_5XX_Count", "RequestCount"}
+        assert all(m["dimensions"] == {"LoadBalancer": LB_SUFFIX, "TargetGroup": tg_suffix} for m in metrics)
+
+
+def test_tags_on_every_taggable_resource(paired: Evaluation) -> None:
+    taggable = [r for r in paired.resources if r.custom and "tags" in r.inputs]
+    assert len(taggable) >= 15
+    for resource in taggable:
+        tags = resource.inputs["tags"]
+        assert tags["service"] == "web", resource.name
+        assert tags["stack"] == "unit", resource.name
+        assert tags["managed-by"] == "pulumi-zero-downtime", resource.name
+        assert tags["team"] == "platform", resource.name
+    for color in ("blue", "green"):
+        assert one(paired, T.ECS_SERVICE, f"web-{color}-svc").inputs["tags"]["color"] == color
+
+
+def test_children_are_parented_to_the_component(paired: Evaluation) -> None:
+    for resource in paired.of_type(T.ECS_SERVICE) + paired.of_type(T.TARGET_GROUP) + paired.of_type(T.LISTENER_RULE):
+        assert resource.parent.endswith("zero-downtime:index:BlueGreenService::web")
+
+
+def test_release_outputs_name_everything_the_driver_needs(paired: Evaluation) -> None:
+    release = paired.outputs["release"]
+    assert (release["liveColor"], release["idleColor"]) == ("blue", "green")
+    assert release["weights"] == {"blue": 90, "green": 10}
+    assert release["configPath"] == "services.web"
+    assert release["productionRuleArn"] == one(paired, T.LISTENER_RULE, "web-prod-rule").outputs["arn"]
+    assert release["testRuleArn"] == one(paired, T.LISTENER_RULE, "web-test-rule").outputs["arn"]
+    assert release["clusterName"] == "test"
+    for color in ("blue", "green"):
+        out = release[color]
+        tg = one(paired, T.TARGET_GROUP, f"web-{color}-tg")
+        assert (out["targetGroupArn"], out["targetGroupArnSuffix"]) == (tg.outputs["arn"], tg.outputs["arnSuffix"])
+        assert out["serviceName"] == one(paired, T.ECS_SERVICE, f"web-{color}-svc").outputs["name"]
+        composite = one(paired, T.COMPOSITE_ALARM, f"web-{color}-alarms-health")
+        assert out["compositeAlarmName"] == composite.inputs["alarmName"]
+        assert len(out["alarmNames"]) == 3
+        assert all(f'ALARM("{name}")' in composite.inputs["alarmRule"] for name in out["alarmNames"])
+
+
+@pytest.fixture
+def component_mocks() -> RecordingMocks:
+    from pulumi.runtime import settings
+
+    mocks = RecordingMocks()
+    settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project="zero-downtime", stack="unit", preview=False)
+    return mocks
+
+
+@pulumi.runtime.test
+def test_component_outputs_resolve_to_the_configured_colors(component_mocks: RecordingMocks):
+    from components.blue_green_service import BlueGreenService
+
+    svc = BlueGreenService(
+        "web", base_args(live_color="green", blue={"image": "a:1", "weight": 0}, green={"image": "a:2"})
+    )
+
+    def check(values: list[Any]) -> None:
+        live, idle, weights, colors = values
+        assert (live, idle) == ("green", "blue")
+        assert weights == {"blue": 0, "green": 100}
+        assert colors["green"]["desiredCount"] == 1  # defaults: a color with traffic runs a task
+        assert colors["blue"]["desiredCount"] == 0
+
+    return pulumi.Output.all(svc.live_color, svc.idle_color, svc.weights, svc.colors).apply(check)
+
+
+def test_native_mode_hands_the_rules_to_ecs() -> None:
+    ev = build(base_args(mode="native", native={"strategy": "CANARY", "canary_percent": 10, "bake_time_minutes": 15}))
+    assert len(ev.of_type(T.ECS_SERVICE)) == 1
+    for rule in ev.of_type(T.LISTENER_RULE):
+        assert rule.ignore_changes == ["actions"], rule.name
+    paired_rules = build(base_args()).of_type(T.LISTENER_RULE)
+    assert all(rule.ignore_changes == [] for rule in paired_rules)
+
+    svc = one(ev, T.ECS_SERVICE, "web-svc")
+    tg_arn = {c: one(ev, T.TARGET_GROUP, f"web-{c}-tg").outputs["arn"] for c in ("blue", "green")}
+    [lb] = svc.inputs["loadBalancers"]
+    assert lb["targetGroupArn"] == tg_arn["blue"]
+    advanced = lb["advancedConfiguration"]
+    assert advanced["alternateTargetGroupArn"] == tg_arn["green"]
+    assert advanced["productionListenerRule"] == one(ev, T.LISTENER_RULE, "web-prod-rule").outputs["arn"]
+    assert advanced["testListenerRule"] == one(ev, T.LISTENER_RULE, "web-test-rule").outputs["arn"]
+    assert advanced["roleArn"] == one(ev, T.IAM_ROLE, "web-ecs-infra-role").outputs["arn"]
+    config = svc.inputs["deploymentConfiguration"]
+    assert config["strategy"] == "CANARY"
+    assert config["bakeTimeInMinutes"] == "15"
+    assert config["canaryConfiguration"]["canaryPercent"] == 10
+    assert svc.inputs["alarms"]["rollback"] is True
+    assert len(svc.inputs["alarms"]["alarmNames"]) == 6
+    infra_policy = one(ev, T.IAM_ROLE_POLICY_ATTACHMENT, "web-ecs-infra-policy")
+    assert infra_policy.inputs["policyArn"].endswith("AmazonECSInfrastructureRolePolicyForLoadBalancers")
+
+
+@dataclass
+class BadArgs:
+    id: str
+    change: dict[str, Any]
+    key: str
+
+
+def _with(path: str, value: Any) -> dict[str, Any]:
+    return {path: value}
+
+
+BAD_ARGS = [
+    BadArgs("weight-above-100", _with("blue.weight", 150), "blue.weight"),
+    BadArgs("negative-weight", _with("green.weight", -5), "green.weight"),
+    BadArgs("weights-not-100", _with("green.weight", 20), "green.weight"),
+    BadArgs("unknown-live-color", _with("live_color", "red"), "live_color"),
+    BadArgs("missing-image", _with("green.image", ""), "green.image"),
+    BadArgs("weight-without-tasks", _with("green.desired_count", 0), "green.desired_count"),
+    BadArgs("bad-name", _with("@name", "Web_1"), "name"),
+    BadArgs("health-path", _with("health_check", {"path": "health"}), "health_check.path"),
+    BadArgs("timeout-over-interval", _with("health_check", {"interval_seconds": 5, "timeout_seconds": 5}), "timeout"),
+    BadArgs("deregistration", _with("deregistration_delay_seconds", 4000), "deregistration_delay_seconds"),
+    BadArgs("routing-without-condition", _with("routing", {"priority": 10}), "routing"),
+    BadArgs("priority-reserved", _with("routing", {"priority": 50000, "path_patterns": ["/x"]}), "routing.priority"),
+    BadArgs("unknown-mode", _with("mode", "rolling"), "mode"),
+    BadArgs("native-without-strategy", _with("mode", "native"), "native"),
+    BadArgs("fargate-cpu", _with("cpu", 300), "cpu"),
+    BadArgs("alarm-threshold", _with("alarms", {"error_rate_percent": 0}), "alarms.error_rate_percent"),
+]
+
+
+@pytest.mark.parametrize("case", BAD_ARGS, ids=lambda c: c.id)
+def test_bad_args_fail_before_anything_is_registered(case: BadArgs) -> None:
+    from components.blue_green_service import BlueGreenService
+
+    args = copy.deepcopy(base_args())
+    name = "web"
+    for path, value in case.change.items():
+        if path == "@name":
+            name = value
+            continue
+        *parents, leaf = path.split(".")
+        target = args
+        for part in parents:
+            target = target[part]
+        target[leaf] = value
+    mocks = RecordingMocks()
+    with pytest.raises(ArgError, match=case.key):
+        run_under_mocks(lambda: BlueGreenService(name, args), stack="unit", mocks=mocks)
+    assert mocks.resources == []
