@@ -33,6 +33,7 @@ class RecordedResource:
     id: str
     provider: str | None = None
     custom: bool = True
+    urn: str = ""
     parent: str = ""
     """URN of the parent resource."""
     dependencies: list[str] = field(default_factory=list)
@@ -212,6 +213,7 @@ class RecordingMonitor(MockMonitor):
 
     def RegisterResource(self, request):  # gRPC method name, hence CamelCase
         self.recording.options[(request.type, request.name)] = {
+            "urn": self.make_urn(request.parent, request.type, request.name),
             "parent": request.parent,
             "dependencies": list(request.dependencies),
             "ignore_changes": list(request.ignoreChanges),
