@@ -8,11 +8,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STACK  ?= dev
 
-.PHONY: run test lint preview policy-check bench clean
+.PHONY: run test lint haproxy preview policy-check bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
@@ -22,11 +21,15 @@ run: $(STAMP)
 preview: $(STAMP)
 	$(PY) -m offline.preview $(STACK)
 
+# The local rehearsal and its tests need HAProxy: installed when missing and possible, else explained.
+haproxy:
+	bash scripts/ensure-haproxy
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+test: lint haproxy
 	$(PY) -m pytest
 
 bench: $(STAMP)
