@@ -78,7 +78,7 @@ def _summary(resource: RecordedResource, tg_names: dict[str, str]) -> str:
             f"health={i.get('healthCheckType')}"
         ),
         T.K8S_DEPLOYMENT: lambda: (
-            f"replicas={i.get('spec', {}).get('replicas')} "
+            f"replicas={int(i.get('spec', {}).get('replicas', 0))} "
             f"strategy={i.get('spec', {}).get('strategy', {}).get('rollingUpdate')}"
         ),
     }

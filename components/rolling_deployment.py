@@ -1,0 +1,615 @@
+"""RollingDeployment: a Kubernetes Deployment whose rollouts and node drains never drop a request.
+
+What makes it safe, and why each default is what it is:
+- RollingUpdate with maxUnavailable 0 and maxSurge 25%: a new pod must pass readiness before an
+  old one is taken away, so serving capacity never dips during a rollout.
+- Readiness gates traffic, liveness restarts a wedged pod, an optional startup probe covers slow
+  boots without loosening liveness.
+- preStop sleep: a terminating pod is removed from the Service's endpoints asynchronously
+  (kube-proxy, ingress controllers and cloud load balancers catch up over seconds). Sleeping first
+  keeps the pod serving until nobody routes to it any more; only then does SIGTERM start the
+  app's drain. terminationGracePeriodSeconds must cover preStop + drain, or the kubelet SIGKILLs
+  requests still in flight; that relation is validated.
+- PodDisruptionBudget with maxUnavailable 1 (not 0, not a fixed minAvailable): node drains evict
+  at most one pod at a time and wait for its replacement to be Ready. maxUnavailable 0 would block
+  every drain forever (cluster upgrades and autoscaler scale-downs hang until someone deletes the
+  budget); a fixed minAvailable = replicas-1 silently allows many evictions at once once an HPA
+  has scaled the Deployment out. Size replicas for peak load + 1.
+- Under Flagger (`managed_by_flagger`) Flagger generates the Services and renames the selector
+  label of the pods it serves to `<name>-primary`, so the budget guards those pods instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Literal, NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.validation import ArgError, check_choice, check_int, is_known
+
+MANAGED_BY = "pulumi-zero-downtime"
+NAME_LABEL = "app.kubernetes.io/name"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+# Flagger appends this to the selector label value of the pods it promotes.
+FLAGGER_PRIMARY_SUFFIX = "-primary"
+
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_PERCENT = re.compile(r"^([0-9]{1,3})%$")
+
+
+class ProbeArgs(TypedDict):
+    """An HTTP GET probe. Unset fields take the probe's defaults."""
+
+    path: NotRequired[str]
+    """Request path (default /health)."""
+    port: NotRequired[int]
+    """Container port probed (default: the container port, 8080)."""
+    initial_delay_seconds: NotRequired[int]
+    """Seconds after start before the first probe."""
+    period_seconds: NotRequired[int]
+    """Seconds between probes."""
+    timeout_seconds: NotRequired[int]
+    """Seconds before one probe times out (default 1)."""
+    failure_threshold: NotRequired[int]
+    """Consecutive failures before the probe fails (default 3; startup probe 30)."""
+    success_threshold: NotRequired[int]
+    """Consecutive successes before a failed readiness probe passes again (default 1)."""
+
+
+class ComputeResourcesArgs(TypedDict):
+    """CPU and memory as Kubernetes quantities ("250m", "512Mi")."""
+
+    cpu: NotRequired[str]
+    """CPU quantity."""
+    memory: NotRequired[str]
+    """Memory quantity."""
+
+
+class ResourcesArgs(TypedDict):
+    """Container requests (scheduling, HPA utilization) and limits."""
+
+    requests: NotRequired[ComputeResourcesArgs]
+    """Requests (default cpu 100m, memory 128Mi)."""
+    limits: NotRequired[ComputeResourcesArgs]
+    """Limits (default cpu 500m, memory 256Mi)."""
+
+
+class DisruptionBudgetArgs(TypedDict):
+    """Exactly one of the two; default maxUnavailable 1 (see the module docstring)."""
+
+    max_unavailable: NotRequired[int | str]
+    """Pods voluntary disruptions may take down at once: an int >= 1 or a percentage."""
+    min_available: NotRequired[int | str]
+    """Pods that must stay up: an int below replicas, or a percentage below 100%."""
+
+
+class AutoscalerArgs(TypedDict):
+    """A HorizontalPodAutoscaler on CPU utilization."""
+
+    min_replicas: NotRequired[int]
+    """Lower bound, at least 2 (default: replicas)."""
+    max_replicas: int
+    """Upper bound, >= min_replicas."""
+    target_cpu_utilization: NotRequired[int]
+    """Average CPU utilization target, % of the CPU request (default 70)."""
+
+
+class RollingDeploymentArgs(TypedDict):
+    """A service on Kubernetes: image, size, probes, shutdown timing and disruption budget."""
+
+    image: pulumi.Input[str]
+    """Container image, ideally pinned by tag or digest."""
+    app_name: NotRequired[str]
+    """Name of the Deployment, Service and PDB and the app.kubernetes.io/name label (default: the component name)."""
+    namespace: NotRequired[pulumi.Input[str]]
+    """Namespace of every object (default "default")."""
+    version: NotRequired[str]
+    """app.kubernetes.io/version label (default: the image tag)."""
+    part_of: NotRequired[str]
+    """app.kubernetes.io/part-of label (default: the Pulumi project)."""
+    replicas: NotRequired[int]
+    """Pods, at least 2 so one can always be replaced while another serves (default 2)."""
+    container_port: NotRequired[int]
+    """Port the app listens on, named "http" (default 8080)."""
+    service_port: NotRequired[int]
+    """Port the Service exposes (default 80)."""
+    service_type: NotRequired[Literal["ClusterIP", "NodePort", "LoadBalancer"]]
+    """Service type (default ClusterIP)."""
+    max_surge: NotRequired[int | str]
+    """Extra pods a rollout may add: an int or a percentage (default "25%")."""
+    max_unavailable: NotRequired[int | str]
+    """Pods a rollout may take down before replacements are Ready (default 0)."""
+    min_ready_seconds: NotRequired[int]
+    """Seconds a new pod must stay Ready before it counts as available (default 5)."""
+    progress_deadline_seconds: NotRequired[int]
+    """Seconds without progress before the rollout is reported failed (default 600)."""
+    readiness_probe: NotRequired[ProbeArgs]
+    """Overrides of the readiness probe (default /health on 8080, initial delay 10 s, period 5 s)."""
+    liveness_probe: NotRequired[ProbeArgs]
+    """Overrides of the liveness probe (default /health on 8080, initial delay 30 s, period 10 s)."""
+    startup_probe: NotRequired[ProbeArgs]
+    """Optional startup probe for slow boots (defaults: /health, period 5 s, 30 failures allowed)."""
+    pre_stop_seconds: NotRequired[int]
+    """Seconds the preStop hook sleeps so endpoint removal propagates before SIGTERM (default 10)."""
+    pre_stop_action: NotRequired[Literal["sleep", "exec"]]
+    """"sleep" (native, Kubernetes >= 1.30, no shell needed) or "exec" (runs `sleep`) (default "sleep")."""
+    drain_seconds: NotRequired[int]
+    """Seconds the app needs after SIGTERM to finish in-flight requests (default 15)."""
+    termination_grace_period_seconds: NotRequired[int]
+    """Must be >= pre_stop_seconds + drain_seconds (default: that sum + 5 s of slack)."""
+    resources: NotRequired[ResourcesArgs]
+    """Requests and limits, merged over the defaults."""
+    env: NotRequired[Mapping[str, str]]
+    """Plain environment variables (never secrets: use a Secret reference outside this component)."""
+    labels: NotRequired[Mapping[str, str]]
+    """Extra labels on every object; the app.kubernetes.io/* labels win."""
+    disruption_budget: NotRequired[DisruptionBudgetArgs]
+    """PodDisruptionBudget override (default maxUnavailable 1)."""
+    autoscaler: NotRequired[AutoscalerArgs]
+    """Adds a HorizontalPodAutoscaler; replicas are then left to it after creation."""
+    managed_by_flagger: NotRequired[bool]
+    """Flagger drives this Deployment: it generates the Services and owns replicas; the PDB guards primary pods."""
+
+
+PROBE_DEFAULTS: dict[str, ProbeArgs] = {
+    "readiness_probe": {
+        "path": "/health",
+        "initial_delay_seconds": 10,
+        "period_seconds": 5,
+        "timeout_seconds": 1,
+        "failure_threshold": 3,
+        "success_threshold": 1,
+    },
+    "liveness_probe": {
+        "path": "/health",
+        "initial_delay_seconds": 30,
+        "period_seconds": 10,
+        "timeout_seconds": 1,
+        "failure_threshold": 3,
+        "success_threshold": 1,
+    },
+    "startup_probe": {
+        "path": "/health",
+        "initial_delay_seconds": 0,
+        "period_seconds": 5,
+        "timeout_seconds": 1,
+        "failure_threshold": 30,
+        "success_threshold": 1,
+    },
+}
+DEFAULT_RESOURCES: ResourcesArgs = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"cpu": "500m", "memory": "256Mi"},
+}
+GRACE_SLACK_SECONDS = 5
+
+
+def check_dns_label(value: Any, key: str, *, max_length: int = 63) -> None:
+    """A Kubernetes object name usable as a DNS label (Services require it)."""
+    if not is_known(value):
+        return
+    if not isinstance(value, str) or not _DNS_LABEL.match(value) or len(value) > max_length:
+        raise ArgError(
+            key,
+            f"must be a DNS label: lowercase letters, digits and '-', starting with a letter, "
+            f"at most {max_length} characters, got {value!r}",
+        )
+
+
+def check_label_value(value: Any, key: str) -> None:
+    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
+        raise ArgError(key, f"must be a label value (<= 63 of A-Z a-z 0-9 - _ .), got {value!r}")
+
+
+def check_int_or_percent(value: Any, key: str, *, minimum: int = 0) -> None:
+    """Kubernetes IntOrString counts: an int >= minimum, or "N%" with N in minimum..100."""
+    if not is_known(value):
+        return
+    if isinstance(value, str):
+        match = _PERCENT.match(value)
+        if not match or not minimum <= int(match.group(1)) <= 100:
+            raise ArgError(key, f"must be an integer or a percentage like '25%', got {value!r}")
+        return
+    check_int(value, key, minimum=minimum)
+
+
+def _is_zero(value: int | str) -> bool:
+    return value in (0, "0%")
+
+
+def image_tag(image: Any) -> str | None:
+    """The tag of `repo/name:tag` as a label value; None for digests, Outputs or no tag."""
+    if not isinstance(image, str) or "@" in image:
+        return None
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return None
+    tag = last.rsplit(":", 1)[-1]
+    return tag if len(tag) <= 63 and _LABEL_VALUE.match(tag) else None
+
+
+def _resolve_probe(name: str, override: ProbeArgs | None, port: int) -> ProbeArgs:
+    unknown = set(override or {}) - set(ProbeArgs.__annotations__)
+    if unknown:
+        raise ArgError(f"{name}.{sorted(unknown)[0]}", "is not a probe setting")
+    probe: ProbeArgs = {**PROBE_DEFAULTS[name], "port": port, **(override or {})}
+    path = probe["path"]
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ArgError(f"{name}.path", f"must be an absolute path starting with '/', got {path!r}")
+    check_int(probe["port"], f"{name}.port", minimum=1, maximum=65535)
+    check_int(probe["initial_delay_seconds"], f"{name}.initial_delay_seconds", minimum=0)
+    check_int(probe["period_seconds"], f"{name}.period_seconds", minimum=1)
+    check_int(probe["timeout_seconds"], f"{name}.timeout_seconds", minimum=1)
+    check_int(probe["failure_threshold"], f"{name}.failure_threshold", minimum=1)
+    check_int(probe["success_threshold"], f"{name}.success_threshold", minimum=1)
+    # The API server rejects any other value for liveness and startup probes.
+    if name != "readiness_probe" and probe["success_threshold"] != 1:
+        raise ArgError(f"{name}.success_threshold", f"must be 1, got {probe['success_threshold']}")
+    return probe
+
+
+def _resolve_resources(override: ResourcesArgs | None) -> ResourcesArgs:
+    unknown = set(override or {}) - {"requests", "limits"}
+    if unknown:
+        raise ArgError(f"resources.{sorted(unknown)[0]}", "must be requests or limits")
+    resolved: ResourcesArgs = {}
+    for part in ("requests", "limits"):
+        given = dict((override or {}).get(part) or {})
+        bad = set(given) - {"cpu", "memory"}
+        if bad:
+            raise ArgError(f"resources.{part}.{sorted(bad)[0]}", "must be cpu or memory")
+        merged = {**DEFAULT_RESOURCES[part], **given}
+        for kind, quantity in merged.items():
+            if not isinstance(quantity, str) or not _QUANTITY.match(quantity):
+                raise ArgError(
+                    f"resources.{part}.{kind}",
+                    f"must be a Kubernetes quantity like '250m' or '512Mi', got {quantity!r}",
+                )
+        resolved[part] = merged  # type: ignore[literal-required]
+    return resolved
+
+
+def _resolve_budget(override: DisruptionBudgetArgs | None, replicas: int) -> DisruptionBudgetArgs:
+    given = dict(override or {})
+    unknown = set(given) - {"max_unavailable", "min_available"}
+    if unknown:
+        raise ArgError(f"disruption_budget.{sorted(unknown)[0]}", "must be max_unavailable or min_available")
+    if len(given) > 1:
+        raise ArgError("disruption_budget", "set max_unavailable or min_available, not both")
+    if not given:
+        return {"max_unavailable": 1}
+    if "max_unavailable" in given:
+        value = given["max_unavailable"]
+        check_int_or_percent(value, "disruption_budget.max_unavailable", minimum=1)
+        return {"max_unavailable": value}
+    value = given["min_available"]
+    key = "disruption_budget.min_available"
+    check_int_or_percent(value, key)
+    blocks = value >= replicas if isinstance(value, int) else value == "100%"
+    if blocks:
+        raise ArgError(
+            key,
+            f"{value} leaves no pod evictable with {replicas} replicas, so node drains would hang; "
+            f"use at most {replicas - 1}",
+        )
+    return {"min_available": value}
+
+
+def _resolve_autoscaler(override: AutoscalerArgs | None, replicas: int) -> AutoscalerArgs | None:
+    if override is None:
+        return None
+    unknown = set(override) - set(AutoscalerArgs.__annotations__)
+    if unknown:
+        raise ArgError(f"autoscaler.{sorted(unknown)[0]}", "is not an autoscaler setting")
+    if "max_replicas" not in override:
+        raise ArgError("autoscaler.max_replicas", "is required")
+    hpa: AutoscalerArgs = {"min_replicas": replicas, "target_cpu_utilization": 70, **override}
+    check_int(hpa["min_replicas"], "autoscaler.min_replicas", minimum=2)
+    check_int(hpa["max_replicas"], "autoscaler.max_replicas", minimum=hpa["min_replicas"])
+    check_int(hpa["target_cpu_utilization"], "autoscaler.target_cpu_utilization", minimum=1, maximum=1000)
+    return hpa
+
+
+def validate_rolling_deployment_args(name: str, args: RollingDeploymentArgs) -> dict[str, Any]:
+    """Defaults applied and every field checked. Raises ArgError naming the key."""
+    unknown = set(args) - set(RollingDeploymentArgs.__annotations__)
+    if unknown:
+        raise ArgError(sorted(unknown)[0], "is not a RollingDeployment argument")
+    image = args.get("image")
+    if image is None or (isinstance(image, str) and not image.strip()):
+        raise ArgError("image", "is required")
+    app_name = args.get("app_name", name)
+    flagger = bool(args.get("managed_by_flagger", False))
+    # Flagger derives `<name>-primary` and `<name>-canary`; both must stay valid names.
+    check_dns_label(app_name, "app_name", max_length=63 - len(FLAGGER_PRIMARY_SUFFIX) if flagger else 63)
+    namespace = args.get("namespace", "default")
+    check_dns_label(namespace, "namespace")
+    version = args.get("version", image_tag(image))
+    if version is not None:
+        check_label_value(version, "version")
+    part_of = args.get("part_of", pulumi.get_project())
+    check_label_value(part_of, "part_of")
+
+    replicas = args.get("replicas", 2)
+    check_int(replicas, "replicas", minimum=2)
+    container_port = args.get("container_port", 8080)
+    check_int(container_port, "container_port", minimum=1, maximum=65535)
+    service_port = args.get("service_port", 80)
+    check_int(service_port, "service_port", minimum=1, maximum=65535)
+    service_type = args.get("service_type", "ClusterIP")
+    check_choice(service_type, "service_type", ("ClusterIP", "NodePort", "LoadBalancer"))
+
+    max_surge = args.get("max_surge", "25%")
+    max_unavailable = args.get("max_unavailable", 0)
+    check_int_or_percent(max_surge, "max_surge")
+    check_int_or_percent(max_unavailable, "max_unavailable")
+    if _is_zero(max_surge) and _is_zero(max_unavailable):
+        raise ArgError(
+            "max_surge",
+            "max_surge and max_unavailable cannot both be 0: the rollout could not progress",
+        )
+    min_ready = args.get("min_ready_seconds", 5)
+    check_int(min_ready, "min_ready_seconds", minimum=0)
+    deadline = args.get("progress_deadline_seconds", 600)
+    check_int(deadline, "progress_deadline_seconds", minimum=1)
+    if deadline <= min_ready:
+        raise ArgError(
+            "progress_deadline_seconds",
+            f"must be > min_ready_seconds ({min_ready}), got {deadline}",
+        )
+
+    probes = {key: _resolve_probe(key, args.get(key), container_port) for key in ("readiness_probe", "liveness_probe")}
+    if args.get("startup_probe") is not None:
+        probes["startup_probe"] = _resolve_probe("startup_probe", args.get("startup_probe"), container_port)
+
+    pre_stop = args.get("pre_stop_seconds", 10)
+    check_int(pre_stop, "pre_stop_seconds", minimum=1)
+    pre_stop_action = args.get("pre_stop_action", "sleep")
+    check_choice(pre_stop_action, "pre_stop_action", ("sleep", "exec"))
+    drain = args.get("drain_seconds", 15)
+    check_int(drain, "drain_seconds", minimum=0)
+    grace = args.get("termination_grace_period_seconds", pre_stop + drain + GRACE_SLACK_SECONDS)
+    check_int(grace, "termination_grace_period_seconds", minimum=1)
+    if grace < pre_stop + drain:
+        raise ArgError(
+            "termination_grace_period_seconds",
+            f"must be >= pre_stop_seconds + drain_seconds ({pre_stop} + {drain} = {pre_stop + drain}), "
+            f"got {grace}: the kubelet would SIGKILL requests still in flight",
+        )
+
+    env = dict(args.get("env") or {})
+    for env_name, env_value in env.items():
+        if not isinstance(env_value, str):
+            raise ArgError(f"env.{env_name}", f"must be a string, got {env_value!r}")
+    labels = dict(args.get("labels") or {})
+    for label_name, label_value in labels.items():
+        check_label_value(label_value, f"labels.{label_name}")
+
+    return {
+        "image": image,
+        "app_name": app_name,
+        "namespace": namespace,
+        "version": version,
+        "part_of": part_of,
+        "replicas": replicas,
+        "container_port": container_port,
+        "service_port": service_port,
+        "service_type": service_type,
+        "max_surge": max_surge,
+        "max_unavailable": max_unavailable,
+        "min_ready_seconds": min_ready,
+        "progress_deadline_seconds": deadline,
+        "probes": probes,
+        "pre_stop_seconds": pre_stop,
+        "pre_stop_action": pre_stop_action,
+        "drain_seconds": drain,
+        "termination_grace_period_seconds": grace,
+        "resources": _resolve_resources(args.get("resources")),
+        "env": env,
+        "labels": labels,
+        "disruption_budget": _resolve_budget(args.get("disruption_budget"), replicas),
+        "autoscaler": _resolve_autoscaler(args.get("autoscaler"), replicas),
+        "managed_by_flagger": flagger,
+    }
+
+
+def selector_labels(app_name: str) -> dict[str, str]:
+    """The Deployment selector: immutable, so it holds only labels that never change."""
+    instance = f"{app_name}-{pulumi.get_stack()}"
+    # Stack names may be longer or use characters a label value cannot hold.
+    if len(instance) > 63 or not _LABEL_VALUE.match(instance):
+        instance = app_name
+    return {NAME_LABEL: app_name, INSTANCE_LABEL: instance}
+
+
+def _probe(probe: ProbeArgs) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        http_get=k8s.core.v1.HTTPGetActionArgs(path=probe["path"], port=probe["port"]),
+        initial_delay_seconds=probe["initial_delay_seconds"],
+        period_seconds=probe["period_seconds"],
+        timeout_seconds=probe["timeout_seconds"],
+        failure_threshold=probe["failure_threshold"],
+        success_threshold=probe["success_threshold"],
+    )
+
+
+def _pre_stop(action: str, seconds: int) -> k8s.core.v1.LifecycleHandlerArgs:
+    if action == "sleep":
+        return k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=seconds))
+    return k8s.core.v1.LifecycleHandlerArgs(exec_=k8s.core.v1.ExecActionArgs(command=["sleep", str(seconds)]))
+
+
+class RollingDeployment(pulumi.ComponentResource):
+    """Deployment + Service + PodDisruptionBudget (+ HorizontalPodAutoscaler) that keep capacity."""
+
+    deployment_name: pulumi.Output[str]
+    """Name of the Deployment."""
+    service_name: pulumi.Output[str | None]
+    """Name of the Service; None when Flagger generates the Services."""
+    disruption_budget_name: pulumi.Output[str]
+    """Name of the PodDisruptionBudget."""
+    autoscaler_name: pulumi.Output[str | None]
+    """Name of the HorizontalPodAutoscaler, None without one."""
+    namespace: pulumi.Output[str]
+    """Namespace of every object."""
+    selector: pulumi.Output[dict[str, str]]
+    """Labels the Deployment (and the Service) select pods by."""
+
+    def __init__(self, name: str, args: RollingDeploymentArgs, opts: pulumi.ResourceOptions | None = None):
+        spec = validate_rolling_deployment_args(name, args)
+        super().__init__("zero-downtime:index:RollingDeployment", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        app_name: str = spec["app_name"]
+        namespace = spec["namespace"]
+        selector = selector_labels(app_name)
+        standard = {
+            **selector,
+            "app.kubernetes.io/part-of": spec["part_of"],
+            "app.kubernetes.io/managed-by": MANAGED_BY,
+        }
+        if spec["version"]:
+            standard["app.kubernetes.io/version"] = spec["version"]
+        labels = {**spec["labels"], **standard}
+
+        def metadata(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels)
+
+        probes = spec["probes"]
+        resources = spec["resources"]
+        container = k8s.core.v1.ContainerArgs(
+            name=app_name,
+            image=spec["image"],
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=spec["container_port"])],
+            env=[k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(spec["env"].items())] or None,
+            resources=k8s.core.v1.ResourceRequirementsArgs(requests=resources["requests"], limits=resources["limits"]),
+            readiness_probe=_probe(probes["readiness_probe"]),
+            liveness_probe=_probe(probes["liveness_probe"]),
+            startup_probe=_probe(probes["startup_probe"]) if "startup_probe" in probes else None,
+            lifecycle=k8s.core.v1.LifecycleArgs(pre_stop=_pre_stop(spec["pre_stop_action"], spec["pre_stop_seconds"])),
+        )
+        flagger = spec["managed_by_flagger"]
+        hpa = spec["autoscaler"]
+        # Flagger (scales the target to 0) and an HPA both own spec.replicas after creation;
+        # re-applying ours on every `up` would fight them.
+        replicas_owned_elsewhere = flagger or hpa is not None
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=metadata(app_name),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=hpa["min_replicas"] if hpa else spec["replicas"],
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                min_ready_seconds=spec["min_ready_seconds"],
+                progress_deadline_seconds=spec["progress_deadline_seconds"],
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                        max_surge=spec["max_surge"], max_unavailable=spec["max_unavailable"]
+                    ),
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        containers=[container],
+                        termination_grace_period_seconds=spec["termination_grace_period_seconds"],
+                        # Spread replicas over nodes so one node drain takes at most one of them.
+                        topology_spread_constraints=[
+                            k8s.core.v1.TopologySpreadConstraintArgs(
+                                max_skew=1,
+                                topology_key="kubernetes.io/hostname",
+                                when_unsatisfiable="ScheduleAnyway",
+                                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                            )
+                        ],
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["spec.replicas"] if replicas_owned_elsewhere else None
+            ),
+        )
+
+        service_name: pulumi.Input[str | None] = None
+        if not flagger:
+            service = k8s.core.v1.Service(
+                f"{name}-service",
+                metadata=metadata(app_name),
+                spec=k8s.core.v1.ServiceSpecArgs(
+                    type=spec["service_type"],
+                    selector=selector,
+                    ports=[
+                        k8s.core.v1.ServicePortArgs(
+                            name="http",
+                            port=spec["service_port"],
+                            target_port="http",
+                            protocol="TCP",
+                        )
+                    ],
+                ),
+                opts=child,
+            )
+            service_name = service.metadata.name
+
+        budget = spec["disruption_budget"]
+        budget_selector = {NAME_LABEL: f"{app_name}{FLAGGER_PRIMARY_SUFFIX}"} if flagger else dict(selector)
+        pdb = k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=metadata(app_name),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=budget_selector),
+                max_unavailable=budget.get("max_unavailable"),
+                min_available=budget.get("min_available"),
+                # A crash-looping pod must not block a drain: evicting it costs no capacity.
+                unhealthy_pod_eviction_policy="AlwaysAllow",
+            ),
+            opts=child,
+        )
+
+        autoscaler_name: pulumi.Input[str | None] = None
+        if hpa is not None:
+            autoscaler = k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-hpa",
+                metadata=metadata(app_name),
+                spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                    scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                        api_version="apps/v1", kind="Deployment", name=deployment.metadata.name
+                    ),
+                    min_replicas=hpa["min_replicas"],
+                    max_replicas=hpa["max_replicas"],
+                    metrics=[
+                        k8s.autoscaling.v2.MetricSpecArgs(
+                            type="Resource",
+                            resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                                name="cpu",
+                                target=k8s.autoscaling.v2.MetricTargetArgs(
+                                    type="Utilization",
+                                    average_utilization=hpa["target_cpu_utilization"],
+                                ),
+                            ),
+                        )
+                    ],
+                ),
+                opts=child,
+            )
+            autoscaler_name = autoscaler.metadata.name
+
+        self.deployment_name = deployment.metadata.name
+        self.service_name = pulumi.Output.from_input(service_name)
+        self.disruption_budget_name = pdb.metadata.name
+        self.autoscaler_name = pulumi.Output.from_input(autoscaler_name)
+        self.namespace = deployment.metadata.namespace
+        self.selector = pulumi.Output.from_input(selector)
+        self.register_outputs(
+            {
+                "deployment_name": self.deployment_name,
+                "service_name": self.service_name,
+                "disruption_budget_name": self.disruption_budget_name,
+                "autoscaler_name": self.autoscaler_name,
+                "namespace": self.namespace,
+                "selector": self.selector,
+            }
+        )

@@ -1,0 +1,292 @@
+"""RollingDeployment: rollout strategy, probes, shutdown timing, PDB selector, HPA, and every invalid input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.resource_types import ResourceType
+from components.rolling_deployment import (
+    FLAGGER_PRIMARY_SUFFIX,
+    RollingDeployment,
+    RollingDeploymentArgs,
+    image_tag,
+    validate_rolling_deployment_args,
+)
+from components.validation import ArgError
+from offline.evaluate import Evaluation, run_under_mocks
+from offline.mocks import RecordedResource
+
+IMAGE = "registry.example.com/shop/web:1.4.2"
+
+
+def _deploy(args: RollingDeploymentArgs, name: str = "web") -> Evaluation:
+    """Register one RollingDeployment under mocks and export its outputs."""
+
+    def program() -> None:
+        component = RollingDeployment(name, args)
+        pulumi.export(
+            "out",
+            {
+                "deployment": component.deployment_name,
+                "service": component.service_name,
+                "pdb": component.disruption_budget_name,
+                "hpa": component.autoscaler_name,
+                "namespace": component.namespace,
+                "selector": component.selector,
+            },
+        )
+
+    return run_under_mocks(program)
+
+
+def _one(evaluation: Evaluation, type_token: str) -> RecordedResource:
+    found = evaluation.of_type(type_token)
+    assert len(found) == 1, f"expected one {type_token}, got {len(found)}"
+    return found[0]
+
+
+def _container(deployment: RecordedResource) -> dict[str, Any]:
+    containers = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+def test_defaults_keep_capacity_during_rollout_and_drain() -> None:
+    ev = _deploy({"image": IMAGE})
+    deployment = _one(ev, ResourceType.K8S_DEPLOYMENT)
+    spec = deployment.inputs["spec"]
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}
+    assert spec["minReadySeconds"] == 5
+
+    container = _container(deployment)
+    assert container["image"] == IMAGE
+    assert container["ports"] == [{"name": "http", "containerPort": 8080}]
+    readiness, liveness = container["readinessProbe"], container["livenessProbe"]
+    assert readiness["httpGet"] == {"path": "/health", "port": 8080}
+    assert (readiness["initialDelaySeconds"], readiness["periodSeconds"]) == (10, 5)
+    assert liveness["httpGet"] == {"path": "/health", "port": 8080}
+    assert (liveness["initialDelaySeconds"], liveness["periodSeconds"]) == (30, 10)
+    assert "startupProbe" not in container
+    assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 10}}}
+    assert container["resources"] == {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "500m", "memory": "256Mi"},
+    }
+    grace = spec["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace >= 10 + 15, "grace must cover preStop (10) + drain (15)"
+    assert ev.mocks.options[(ResourceType.K8S_DEPLOYMENT, "web-deployment")]["ignore_changes"] == []
+
+
+def test_labels_selectors_service_and_budget_line_up() -> None:
+    ev = _deploy({"image": IMAGE, "labels": {"team": "shop", "app.kubernetes.io/name": "spoofed"}})
+    deployment = _one(ev, ResourceType.K8S_DEPLOYMENT)
+    selector = deployment.inputs["spec"]["selector"]["matchLabels"]
+    pod_labels = deployment.inputs["spec"]["template"]["metadata"]["labels"]
+    assert selector == {"app.kubernetes.io/name": "web", "app.kubernetes.io/instance": "web-test"}
+    assert selector.items() <= pod_labels.items()
+    assert pod_labels["team"] == "shop"
+    assert pod_labels["app.kubernetes.io/version"] == "1.4.2"
+    assert pod_labels["app.kubernetes.io/part-of"] == "zero-downtime"
+    assert pod_labels["app.kubernetes.io/managed-by"] == "pulumi-zero-downtime"
+
+    service = _one(ev, ResourceType.K8S_SERVICE)
+    assert service.inputs["spec"]["selector"] == selector
+    assert service.inputs["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+
+    pdb = _one(ev, ResourceType.K8S_PDB)
+    pdb_selector = pdb.inputs["spec"]["selector"]["matchLabels"]
+    assert pdb_selector == selector
+    assert pdb_selector.items() <= pod_labels.items()
+    assert pdb.inputs["spec"]["maxUnavailable"] == 1
+    assert "minAvailable" not in pdb.inputs["spec"]
+    assert pdb.inputs["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    assert ev.of_type(ResourceType.K8S_HPA) == []
+
+    out = ev.outputs["out"]
+    assert out["deployment"] == deployment.outputs["metadata"]["name"] == "web"
+    assert out["service"] == service.outputs["metadata"]["name"]
+    assert out["pdb"] == pdb.outputs["metadata"]["name"]
+    assert out["hpa"] is None
+    assert out["namespace"] == "default"
+    assert out["selector"] == selector
+
+
+def test_startup_probe_exec_pre_stop_and_derived_grace() -> None:
+    ev = _deploy(
+        {
+            "image": IMAGE,
+            "namespace": "shop",
+            "container_port": 9000,
+            "readiness_probe": {"path": "/ready"},
+            "startup_probe": {"failure_threshold": 12},
+            "pre_stop_seconds": 12,
+            "pre_stop_action": "exec",
+            "drain_seconds": 20,
+        }
+    )
+    deployment = _one(ev, ResourceType.K8S_DEPLOYMENT)
+    container = _container(deployment)
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": 9000}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": 9000}
+    assert container["startupProbe"]["failureThreshold"] == 12
+    assert container["startupProbe"]["periodSeconds"] == 5
+    assert container["lifecycle"] == {"preStop": {"exec": {"command": ["sleep", "12"]}}}
+    assert deployment.inputs["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 12 + 20 + 5
+    assert deployment.inputs["metadata"]["namespace"] == "shop"
+    assert ev.outputs["out"]["namespace"] == "shop"
+
+
+def test_autoscaler_owns_replicas_after_creation() -> None:
+    ev = _deploy(
+        {
+            "image": IMAGE,
+            "replicas": 3,
+            "autoscaler": {"min_replicas": 4, "max_replicas": 10, "target_cpu_utilization": 60},
+        }
+    )
+    deployment = _one(ev, ResourceType.K8S_DEPLOYMENT)
+    assert deployment.inputs["spec"]["replicas"] == 4
+    assert ev.mocks.options[(ResourceType.K8S_DEPLOYMENT, "web-deployment")]["ignore_changes"] == ["spec.replicas"]
+    hpa = _one(ev, ResourceType.K8S_HPA)
+    spec = hpa.inputs["spec"]
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (4, 10)
+    assert spec["metrics"][0]["resource"] == {
+        "name": "cpu",
+        "target": {"type": "Utilization", "averageUtilization": 60},
+    }
+    assert ev.outputs["out"]["hpa"] == hpa.outputs["metadata"]["name"]
+
+
+def test_flagger_managed_guards_primary_pods_and_leaves_services_to_flagger() -> None:
+    ev = _deploy({"image": IMAGE, "managed_by_flagger": True, "disruption_budget": {"min_available": 1}})
+    assert ev.of_type(ResourceType.K8S_SERVICE) == []
+    pdb = _one(ev, ResourceType.K8S_PDB)
+    assert pdb.inputs["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": f"web{FLAGGER_PRIMARY_SUFFIX}"}
+    assert pdb.inputs["spec"]["minAvailable"] == 1
+    assert ev.mocks.options[(ResourceType.K8S_DEPLOYMENT, "web-deployment")]["ignore_changes"] == ["spec.replicas"]
+    assert ev.outputs["out"]["service"] is None
+
+
+@pytest.mark.parametrize(
+    ("image", "tag"),
+    [
+        ("registry.example.com/shop/web:1.4.2", "1.4.2"),
+        ("registry.example.com:5000/shop/web", None),
+        ("web@sha256:" + "a" * 64, None),
+        ("nginx", None),
+    ],
+    ids=["tag", "registry-port-no-tag", "digest", "bare"],
+)
+def test_version_label_comes_from_the_image_tag(image: str, tag: str | None) -> None:
+    assert image_tag(image) == tag
+
+
+def test_long_stack_name_falls_back_to_app_name_for_instance_label() -> None:
+    def program() -> None:
+        RollingDeployment("web", {"image": IMAGE})
+
+    ev = run_under_mocks(program, stack="s" * 70)
+    selector = _one(ev, ResourceType.K8S_DEPLOYMENT).inputs["spec"]["selector"]["matchLabels"]
+    assert selector["app.kubernetes.io/instance"] == "web"
+
+
+@dataclass(frozen=True)
+class Bad:
+    id: str
+    args: dict[str, Any]
+    key: str
+
+
+BAD = [
+    Bad("no-image", {}, "image"),
+    Bad("blank-image", {"image": " "}, "image"),
+    Bad("unknown-arg", {"replica": 3}, "replica"),
+    Bad("one-replica", {"replicas": 1}, "replicas"),
+    Bad("app-name-uppercase", {"app_name": "Web_App"}, "app_name"),
+    Bad("app-name-too-long-for-flagger", {"app_name": "a" * 60, "managed_by_flagger": True}, "app_name"),
+    Bad("version-invalid", {"version": "1.0/beta"}, "version"),
+    Bad("namespace-invalid", {"namespace": "Shop"}, "namespace"),
+    Bad("container-port", {"container_port": 70000}, "container_port"),
+    Bad("service-port", {"service_port": 0}, "service_port"),
+    Bad("service-type", {"service_type": "External"}, "service_type"),
+    Bad("surge-over-100", {"max_surge": "150%"}, "max_surge"),
+    Bad("unavailable-text", {"max_unavailable": "some"}, "max_unavailable"),
+    Bad("both-zero", {"max_surge": 0, "max_unavailable": "0%"}, "max_surge"),
+    Bad("min-ready-negative", {"min_ready_seconds": -1}, "min_ready_seconds"),
+    Bad(
+        "deadline-below-min-ready",
+        {"min_ready_seconds": 30, "progress_deadline_seconds": 30},
+        "progress_deadline_seconds",
+    ),
+    Bad("readiness-relative-path", {"readiness_probe": {"path": "health"}}, "readiness_probe.path"),
+    Bad("readiness-period-zero", {"readiness_probe": {"period_seconds": 0}}, "readiness_probe.period_seconds"),
+    Bad("readiness-unknown-key", {"readiness_probe": {"pth": "/x"}}, "readiness_probe.pth"),
+    Bad("liveness-success-2", {"liveness_probe": {"success_threshold": 2}}, "liveness_probe.success_threshold"),
+    Bad(
+        "liveness-delay-negative",
+        {"liveness_probe": {"initial_delay_seconds": -5}},
+        "liveness_probe.initial_delay_seconds",
+    ),
+    Bad("startup-port", {"startup_probe": {"port": 0}}, "startup_probe.port"),
+    Bad("pre-stop-zero", {"pre_stop_seconds": 0}, "pre_stop_seconds"),
+    Bad("pre-stop-action", {"pre_stop_action": "wait"}, "pre_stop_action"),
+    Bad("drain-negative", {"drain_seconds": -1}, "drain_seconds"),
+    Bad(
+        "grace-below-pre-stop-plus-drain",
+        {"pre_stop_seconds": 10, "drain_seconds": 15, "termination_grace_period_seconds": 24},
+        "termination_grace_period_seconds",
+    ),
+    Bad("cpu-quantity", {"resources": {"requests": {"cpu": "lots"}}}, "resources.requests.cpu"),
+    Bad("gpu-resource", {"resources": {"limits": {"gpu": "1"}}}, "resources.limits.gpu"),
+    Bad("resources-unknown", {"resources": {"claims": {}}}, "resources.claims"),
+    Bad("env-not-string", {"env": {"PORT": 8080}}, "env.PORT"),
+    Bad("label-value", {"labels": {"team": "shop floor"}}, "labels.team"),
+    Bad("pdb-both", {"disruption_budget": {"max_unavailable": 1, "min_available": 1}}, "disruption_budget"),
+    Bad("pdb-max-unavailable-zero", {"disruption_budget": {"max_unavailable": 0}}, "disruption_budget.max_unavailable"),
+    Bad(
+        "pdb-min-available-all",
+        {"replicas": 3, "disruption_budget": {"min_available": 3}},
+        "disruption_budget.min_available",
+    ),
+    Bad("pdb-min-available-100%", {"disruption_budget": {"min_available": "100%"}}, "disruption_budget.min_available"),
+    Bad("pdb-unknown", {"disruption_budget": {"max_surge": 1}}, "disruption_budget.max_surge"),
+    Bad("hpa-min-one", {"autoscaler": {"min_replicas": 1, "max_replicas": 5}}, "autoscaler.min_replicas"),
+    Bad("hpa-max-below-min", {"autoscaler": {"min_replicas": 4, "max_replicas": 3}}, "autoscaler.max_replicas"),
+    Bad("hpa-no-max", {"autoscaler": {"min_replicas": 2}}, "autoscaler.max_replicas"),
+    Bad(
+        "hpa-cpu-zero",
+        {"autoscaler": {"max_replicas": 5, "target_cpu_utilization": 0}},
+        "autoscaler.target_cpu_utilization",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c.id for c in BAD])
+def test_invalid_input_names_the_key_and_registers_nothing(case: Bad) -> None:
+    args = {"image": IMAGE, **case.args} if case.id not in ("no-image", "blank-image") else case.args
+    errors: list[ArgError] = []
+
+    def program() -> None:
+        try:
+            RollingDeployment("web", args)  # type: ignore[arg-type]
+        except ArgError as err:
+            errors.append(err)
+
+    ev = run_under_mocks(program)
+    assert len(errors) == 1, "expected an ArgError"
+    assert errors[0].key == case.key
+    assert str(errors[0]).startswith(f"{case.key}:")
+    assert ev.resources == []
+
+
+def test_validation_is_a_value_error_with_the_relation_in_the_message() -> None:
+    with pytest.raises(ValueError, match=r"termination_grace_period_seconds: .*10 \+ 15 = 25"):
+        validate_rolling_deployment_args(
+            "web", {"image": IMAGE, "pre_stop_seconds": 10, "drain_seconds": 15, "termination_grace_period_seconds": 20}
+        )
