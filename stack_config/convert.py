@@ -46,17 +46,21 @@ _WRAPPER = re.compile(r"^(?:NotRequired|Required)\[(.*)\]$")
 
 
 def _nested_typeddict(args_type: type, annotation: Any) -> type | None:
-    """The TypedDict an annotation names, if any. Annotations are strings (PEP 563), and
-    `typing.get_type_hints` cannot evaluate `pulumi.Input` outside pulumi, so resolve by name."""
+    """The TypedDict an annotation names, if any, through NotRequired/Required wrappers.
+
+    Annotations may be real objects or strings/ForwardRefs (PEP 563); `typing.get_type_hints`
+    cannot evaluate `pulumi.Input` outside pulumi, so strings are resolved by name.
+    """
+    while typing.get_origin(annotation) in (typing.NotRequired, typing.Required):
+        annotation = typing.get_args(annotation)[0]
     if isinstance(annotation, typing.ForwardRef):
         annotation = annotation.__forward_arg__
-    if not isinstance(annotation, str):
-        return annotation if isinstance(annotation, type) and typing.is_typeddict(annotation) else None
-    text = annotation.strip()
-    while match := _WRAPPER.match(text):
-        text = match.group(1).strip()
-    candidate = getattr(sys.modules[args_type.__module__], text, None)
-    return candidate if isinstance(candidate, type) and typing.is_typeddict(candidate) else None
+    if isinstance(annotation, str):
+        text = annotation.strip()
+        while match := _WRAPPER.match(text):
+            text = match.group(1).strip()
+        annotation = getattr(sys.modules[args_type.__module__], text, None)
+    return annotation if isinstance(annotation, type) and typing.is_typeddict(annotation) else None
 
 
 def from_config(value: Any, args_type: type, path: str, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
