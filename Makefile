@@ -32,6 +32,10 @@ lint: $(STAMP)
 test: lint haproxy
 	$(PY) -m pytest
 
+# CrossGuard pack over every Pulumi.<stack>.yaml, offline (no CLI, no credentials).
+policy-check: $(STAMP)
+	$(PY) -m policies.offline_check --all
+
 bench: $(STAMP)
 	$(PY) bench/program_evaluation.py
 

@@ -15,6 +15,7 @@ class ResourceType(StrEnum):
     SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
     SECURITY_GROUP_INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
     SECURITY_GROUP_EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+    SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
     LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
     # Load balancing
     LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"

@@ -1,0 +1,256 @@
+"""ECS services (zero-downtime deployments) and task definitions (container security)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from components.resource_types import ResourceType
+from policies.config import Setting
+from policies.props import as_bool, as_int, get, is_mapping, items, mapping
+from policies.rules import ADVISORY, MANDATORY, GuardResourcePolicy
+
+SERVICE = (ResourceType.ECS_SERVICE,)
+TASK_DEFINITION = (ResourceType.ECS_TASK_DEFINITION,)
+NATIVE_STRATEGIES = frozenset({"BLUE_GREEN", "CANARY", "LINEAR"})
+DEFAULT_SECRET_PATTERN = r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE|(^|_)(API_?|ACCESS_?)?KEY(_|$)"
+
+
+def _ecs_controlled(props: Mapping[str, Any]) -> bool:
+    """CODE_DEPLOY and EXTERNAL controllers ignore the rolling settings checked here."""
+    return get(props, "deploymentController.type", "ECS") == "ECS"
+
+
+def _desired(props: Mapping[str, Any]) -> int:
+    # The provider's default desiredCount is 0: nothing runs, nothing to keep up.
+    return as_int(get(props, "desiredCount")) or 0
+
+
+def check_circuit_breaker(props: Mapping[str, Any], _config: Mapping[str, Any]) -> Iterator[str]:
+    if not _ecs_controlled(props):
+        return
+    breaker = mapping(get(props, "deploymentCircuitBreaker"))
+    if as_bool(breaker.get("enable")) is not True or as_bool(breaker.get("rollback")) is not True:
+        yield (
+            f"deploymentCircuitBreaker is {dict(breaker) or 'not set'}: a failing deployment keeps "
+            "replacing tasks. Set deploymentCircuitBreaker={enable: true, rollback: true}."
+        )
+
+
+def check_min_healthy(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterator[str]:
+    if not _ecs_controlled(props) or _desired(props) < 1:
+        return
+    floor = config["minHealthyPercent"]
+    value = as_int(get(props, "deploymentMinimumHealthyPercent"))
+    if value is None:
+        yield (
+            "deploymentMinimumHealthyPercent is not set (its AWS default depends on the scheduling "
+            f"strategy). Set deploymentMinimumHealthyPercent to {floor} or more."
+        )
+    elif value < floor:
+        yield (
+            f"deploymentMinimumHealthyPercent is {value}: a deployment may stop running tasks before "
+            f"new ones are healthy. Set it to {floor} or more."
+        )
+
+
+def check_max_percent(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterator[str]:
+    desired = _desired(props)
+    if not _ecs_controlled(props) or desired < 1:
+        return
+    floor = config["minMaximumPercent"]
+    value = as_int(get(props, "deploymentMaximumPercent"))
+    if value is None:
+        yield (
+            "deploymentMaximumPercent is not set. Set it above 100 (200 is usual) so new tasks "
+            "start before old ones stop."
+        )
+        return
+    # ECS rounds the surge down: with 1 task, 150% still allows no extra task.
+    surge = math.floor(desired * value / 100) - desired
+    if value < floor or surge < 1:
+        needed = max(floor, math.ceil((desired + 1) * 100 / desired))
+        yield (
+            f"deploymentMaximumPercent is {value} with desiredCount {desired}: no extra task can "
+            f"start during a deployment. Set it to {needed} or more."
+        )
+
+
+def check_grace_period(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterator[str]:
+    if not items(get(props, "loadBalancers")):
+        return
+    minimum = config["minSeconds"]
+    value = as_int(get(props, "healthCheckGracePeriodSeconds"))
+    if value is None or value < minimum:
+        shown = "not set" if value is None else f"{value}s"
+        yield (
+            f"healthCheckGracePeriodSeconds is {shown} on a load-balanced service: tasks still "
+            f"starting fail ELB checks and get killed. Set it to at least {minimum}s "
+            "(longer than the app's start-up)."
+        )
+
+
+def check_native_strategy(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterator[str]:
+    strategy = get(props, "deploymentConfiguration.strategy")
+    if strategy not in NATIVE_STRATEGIES:
+        return
+    alarms = mapping(get(props, "alarms"))
+    names = items(alarms.get("alarmNames"))
+    enabled = as_bool(alarms.get("enable")) is True and as_bool(alarms.get("rollback")) is True
+    if not names or not enabled:
+        yield (
+            f"{strategy} deployment without alarm rollback: a bad release shifts all traffic. Set "
+            "alarms={alarmNames: [...], enable: true, rollback: true}."
+        )
+    bake = as_int(get(props, "deploymentConfiguration.bakeTimeInMinutes"))
+    minimum = config["minBakeTimeMinutes"]
+    if bake is None or bake < minimum:
+        shown = "not set" if bake is None else f"{bake} min"
+        yield (
+            f"{strategy} deployment bake time is {shown}: the old revision is dropped before "
+            f"alarms can fire. Set deploymentConfiguration.bakeTimeInMinutes to {minimum} or more."
+        )
+
+
+def container_definitions(props: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """`containerDefinitions` is a JSON string; a malformed one is the provider's to reject."""
+    raw = get(props, "containerDefinitions")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            return []
+    return [c for c in items(raw) if is_mapping(c)]
+
+
+def _container_name(container: Mapping[str, Any], index: int) -> str:
+    return str(container.get("name") or f"#{index}")
+
+
+def check_privileged(props: Mapping[str, Any], _config: Mapping[str, Any]) -> Iterator[str]:
+    for i, container in enumerate(container_definitions(props)):
+        if as_bool(container.get("privileged")) is True:
+            yield (
+                f"container {_container_name(container, i)} is privileged: it has root on the "
+                "host. Remove privileged (grant a specific linuxParameters.capabilities.add instead)."
+            )
+
+
+def check_plaintext_secrets(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterator[str]:
+    pattern = re.compile(config["secretNamePattern"], re.IGNORECASE)
+    allowed = {name.upper() for name in config["allowedNames"]}
+    for i, container in enumerate(container_definitions(props)):
+        for variable in items(container.get("environment")):
+            name = str(mapping(variable).get("name") or "")
+            if name.upper() in allowed or not pattern.search(name):
+                continue
+            yield (
+                f"container {_container_name(container, i)} has {name} in plain environment: it "
+                "shows in the console and API. Move it to secrets "
+                "[{name, valueFrom: <Secrets Manager or SSM ARN>}]."
+            )
+
+
+def check_read_only_root(props: Mapping[str, Any], _config: Mapping[str, Any]) -> Iterator[str]:
+    for i, container in enumerate(container_definitions(props)):
+        if as_bool(container.get("readonlyRootFilesystem")) is not True:
+            yield (
+                f"container {_container_name(container, i)} has a writable root filesystem. Set "
+                "readonlyRootFilesystem: true and mount a volume where it must write."
+            )
+
+
+def check_logging(props: Mapping[str, Any], _config: Mapping[str, Any]) -> Iterator[str]:
+    for i, container in enumerate(container_definitions(props)):
+        if not get(container, "logConfiguration.logDriver"):
+            yield (
+                f"container {_container_name(container, i)} has no logConfiguration: its output "
+                "is lost. Set logConfiguration={logDriver: awslogs, options: {...}}."
+            )
+
+
+POLICIES = [
+    GuardResourcePolicy(
+        "ecs-service-circuit-breaker-rollback",
+        "ECS services roll back failed deployments with the deployment circuit breaker.",
+        MANDATORY,
+        SERVICE,
+        check_circuit_breaker,
+    ),
+    GuardResourcePolicy(
+        "ecs-service-min-healthy-100",
+        "ECS services keep all desired tasks running during a deployment.",
+        MANDATORY,
+        SERVICE,
+        check_min_healthy,
+        {"minHealthyPercent": Setting("integer", 100, "Lowest deploymentMinimumHealthyPercent allowed.", 0, 100)},
+    ),
+    GuardResourcePolicy(
+        "ecs-service-max-percent-over-100",
+        "ECS services can start new tasks before stopping old ones.",
+        MANDATORY,
+        SERVICE,
+        check_max_percent,
+        {"minMaximumPercent": Setting("integer", 101, "Lowest deploymentMaximumPercent allowed.", 101, 200)},
+    ),
+    GuardResourcePolicy(
+        "ecs-service-health-check-grace-period",
+        "Load-balanced ECS services give new tasks a health-check grace period.",
+        MANDATORY,
+        SERVICE,
+        check_grace_period,
+        {"minSeconds": Setting("integer", 10, "Shortest grace period allowed.", 1, 2147483647)},
+    ),
+    GuardResourcePolicy(
+        "ecs-service-native-strategy-alarms-bake",
+        "ECS blue/green, canary and linear deployments roll back on alarms after a bake time.",
+        MANDATORY,
+        SERVICE,
+        check_native_strategy,
+        {"minBakeTimeMinutes": Setting("integer", 1, "Shortest bakeTimeInMinutes allowed.", 0, 1440)},
+    ),
+    GuardResourcePolicy(
+        "ecs-task-definition-no-privileged",
+        "ECS containers do not run privileged.",
+        MANDATORY,
+        TASK_DEFINITION,
+        check_privileged,
+    ),
+    GuardResourcePolicy(
+        "ecs-task-definition-no-plaintext-secrets",
+        "ECS containers take secrets from `secrets`, never from plain `environment`.",
+        MANDATORY,
+        TASK_DEFINITION,
+        check_plaintext_secrets,
+        {
+            "secretNamePattern": Setting(
+                "string",
+                DEFAULT_SECRET_PATTERN,
+                "Regular expression (case-insensitive) for variable names that hold secrets.",
+            ),
+            "allowedNames": Setting(
+                "array",
+                [],
+                "Variable names that match the pattern but hold no secret.",
+                item_type="string",
+            ),
+        },
+    ),
+    GuardResourcePolicy(
+        "ecs-task-definition-read-only-root",
+        "ECS containers run with a read-only root filesystem.",
+        ADVISORY,
+        TASK_DEFINITION,
+        check_read_only_root,
+    ),
+    GuardResourcePolicy(
+        "ecs-task-definition-logging",
+        "ECS containers ship their logs.",
+        ADVISORY,
+        TASK_DEFINITION,
+        check_logging,
+    ),
+]
