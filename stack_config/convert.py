@@ -63,6 +63,25 @@ def _nested_typeddict(args_type: type, annotation: Any) -> type | None:
     return annotation if isinstance(annotation, type) and typing.is_typeddict(annotation) else None
 
 
+_INTEGER = re.compile(r"^-?\d+$")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def _coerce_number(annotation: Any, value: Any) -> Any:
+    """`pulumi config set --path k 0` stores "0" as a string (values starting with 0 stay strings,
+    pulumi/pulumi#4393); the driver writes weights and counts that way. Numeric fields accept them."""
+    if not isinstance(value, str):
+        return value
+    text = str(annotation)
+    if "str" in text.replace("typing.", ""):
+        return value
+    if "int" in text and _INTEGER.match(value):
+        return int(value)
+    if "float" in text and _NUMBER.match(value):
+        return float(value)
+    return value
+
+
 def from_config(value: Any, args_type: type, path: str, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Convert one config object to `args_type`, recursing into nested TypedDicts only.
 
@@ -79,7 +98,7 @@ def from_config(value: Any, args_type: type, path: str, exclude: frozenset[str] 
             known = ", ".join(sorted(to_camel(k) for k in hints))
             raise ConfigError(f"{path}.{key}: unknown key (known: {known})")
         nested = _nested_typeddict(args_type, hints[snake])
-        result[snake] = from_config(item, nested, f"{path}.{key}") if nested else item
+        result[snake] = from_config(item, nested, f"{path}.{key}") if nested else _coerce_number(hints[snake], item)
     return result
 
 

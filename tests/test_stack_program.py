@@ -282,3 +282,12 @@ def test_every_scalar_key_the_program_reads_is_declared_in_pulumi_yaml() -> None
     assert read_by_edge <= declared
     for key, decl in yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())["config"].items():
         assert {"type", "description", "default"} <= set(decl), key
+
+
+def test_numbers_written_as_strings_by_config_set_path_are_accepted() -> None:
+    # `pulumi config set --path services.web.green.weight 0` stores "0" (pulumi/pulumi#4393).
+    services = dev_services(green__weight="0", blue__weight="100", blue__desiredCount="2")
+    ev = evaluate_program("dev", overrides={"services": services})
+    out = ev.outputs["services"]["web"]
+    assert out["weights"] == {"blue": 100, "green": 0}
+    assert out["blue"]["desiredCount"] == 2
