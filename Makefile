@@ -38,6 +38,7 @@ policy-check: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/program_evaluation.py
+	$(PY) bench/rollback_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -7,15 +7,20 @@ import pulumi
 
 from components.blue_green_service import BlueGreenService
 from components.network import Network
+from components.rolling_asg import RollingAutoScalingGroup
 from components.shared_edge import SharedEdge
 from stack_config.edge import load_edge_settings
+from stack_config.fleets import parse_fleets
+from stack_config.kubernetes import create_kubernetes, load_kubernetes
 from stack_config.services import parse_services
 
 config = pulumi.Config()
 settings = load_edge_settings(config)
-services = parse_services(config.get_object("services"), settings.alarms)
-
-if services:
+services = parse_services(config.get_object("services"), settings.alarms, settings.tags)
+fleets = parse_fleets(config.get_object("fleets"), settings.alarms, settings.tags, services)
+kubernetes = load_kubernetes(config)
+if services or fleets:
+    settings.validate()
     if settings.existing_vpc_id:
         vpc_id = pulumi.Output.from_input(settings.existing_vpc_id)
         public_subnet_ids = pulumi.Output.from_input(settings.existing_public_subnet_ids)
@@ -39,9 +44,29 @@ if services:
     }
     blue_green = {name: BlueGreenService(name, {**args, **wiring}) for name, args in services.items()}
 
+    # The shared edge, also read by other teams' stacks through a StackReference.
     pulumi.export("vpcId", vpc_id)
+    pulumi.export("privateSubnetIds", private_subnet_ids)
     pulumi.export("clusterName", edge.cluster_name)
+    pulumi.export("clusterArn", edge.cluster_arn)
     pulumi.export("loadBalancerDnsName", edge.load_balancer_dns_name)
+    pulumi.export("loadBalancerArnSuffix", edge.load_balancer_arn_suffix)
+    pulumi.export("loadBalancerSecurityGroupId", edge.load_balancer_security_group_id)
     pulumi.export("productionListenerArn", edge.production_listener_arn)
     pulumi.export("testListenerArn", edge.test_listener_arn)
+    pulumi.export("productionBaseUrl", edge.production_base_url)
+    pulumi.export("testBaseUrl", edge.test_base_url)
     pulumi.export("services", {name: svc.release_outputs for name, svc in blue_green.items()})
+
+    fleet_wiring = {
+        "vpc_id": vpc_id,
+        "subnet_ids": private_subnet_ids,
+        "listener_arn": edge.production_listener_arn,
+        "load_balancer_arn_suffix": edge.load_balancer_arn_suffix,
+        "load_balancer_security_group_id": edge.load_balancer_security_group_id,
+    }
+    rolling = {name: RollingAutoScalingGroup(name, {**args, **fleet_wiring}) for name, args in fleets.items()}
+    pulumi.export("fleets", {name: fleet.release_outputs for name, fleet in rolling.items()})
+
+if kubernetes:
+    pulumi.export("kubernetes", create_kubernetes(kubernetes))

@@ -11,8 +11,6 @@ service, both target groups, and the rules' actions ignored for changes because 
 on every deployment.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from collections.abc import Mapping

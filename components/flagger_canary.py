@@ -10,10 +10,8 @@ The custom resource is registered with `apiextensions.CustomResource` (typed inp
 mocks), never `yaml.ConfigFile`.
 """
 
-from __future__ import annotations
-
 import re
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -113,13 +111,13 @@ class FlaggerCanaryArgs(TypedDict):
     """Name of the Deployment Flagger drives (its `targetRef`)."""
     service_port: int
     """Port of the Services Flagger generates (`<target>`, `<target>-canary`, `<target>-primary`)."""
-    target_port: NotRequired[int | str]
+    target_port: NotRequired[Any]  # port number or name: Pulumi's schema has no unions
     """Container port (number or name) behind the service port (default "http")."""
     namespace: NotRequired[str]
     """Namespace of the Canary and its target (default "default")."""
     autoscaler_name: NotRequired[str]
     """HorizontalPodAutoscaler of the target (`autoscalerRef`); Flagger makes a primary copy."""
-    provider: NotRequired[Literal["nginx", "gatewayapi", "istio"]]
+    provider: NotRequired[str]  # checked at runtime; the schema has no Literal
     """Traffic provider (default: Flagger's own mesh provider setting)."""
     ingress_name: NotRequired[str]
     """nginx: the Ingress Flagger clones into a canary Ingress (required with nginx)."""

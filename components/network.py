@@ -1,7 +1,5 @@
 """Network: a VPC over two availability zones, public subnets for the ALB, private subnets for tasks."""
 
-from __future__ import annotations
-
 import ipaddress
 from typing import NotRequired, TypedDict
 

@@ -6,8 +6,6 @@ report, and must not look broken. The driver enforces a minimum request count se
 "no data" never lets a step pass either.
 """
 
-from __future__ import annotations
-
 from typing import NotRequired, TypedDict
 
 import pulumi

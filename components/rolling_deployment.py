@@ -19,11 +19,9 @@ What makes it safe, and why each default is what it is:
   label of the pods it serves to `<name>-primary`, so the budget guards those pods instead.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Mapping
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -82,9 +80,9 @@ class ResourcesArgs(TypedDict):
 class DisruptionBudgetArgs(TypedDict):
     """Exactly one of the two; default maxUnavailable 1 (see the module docstring)."""
 
-    max_unavailable: NotRequired[int | str]
+    max_unavailable: NotRequired[Any]  # int or percentage string: Pulumi's schema has no unions
     """Pods voluntary disruptions may take down at once: an int >= 1 or a percentage."""
-    min_available: NotRequired[int | str]
+    min_available: NotRequired[Any]  # int or percentage string: Pulumi's schema has no unions
     """Pods that must stay up: an int below replicas, or a percentage below 100%."""
 
 
@@ -118,11 +116,11 @@ class RollingDeploymentArgs(TypedDict):
     """Port the app listens on, named "http" (default 8080)."""
     service_port: NotRequired[int]
     """Port the Service exposes (default 80)."""
-    service_type: NotRequired[Literal["ClusterIP", "NodePort", "LoadBalancer"]]
+    service_type: NotRequired[str]  # checked at runtime; the schema has no Literal
     """Service type (default ClusterIP)."""
-    max_surge: NotRequired[int | str]
+    max_surge: NotRequired[Any]  # int or percentage string: Pulumi's schema has no unions
     """Extra pods a rollout may add: an int or a percentage (default "25%")."""
-    max_unavailable: NotRequired[int | str]
+    max_unavailable: NotRequired[Any]  # int or percentage string: Pulumi's schema has no unions
     """Pods a rollout may take down before replacements are Ready (default 0)."""
     min_ready_seconds: NotRequired[int]
     """Seconds a new pod must stay Ready before it counts as available (default 5)."""
@@ -136,7 +134,7 @@ class RollingDeploymentArgs(TypedDict):
     """Optional startup probe for slow boots (defaults: /health, period 5 s, 30 failures allowed)."""
     pre_stop_seconds: NotRequired[int]
     """Seconds the preStop hook sleeps so endpoint removal propagates before SIGTERM (default 10)."""
-    pre_stop_action: NotRequired[Literal["sleep", "exec"]]
+    pre_stop_action: NotRequired[str]  # checked at runtime; the schema has no Literal
     """"sleep" (native, Kubernetes >= 1.30, no shell needed) or "exec" (runs `sleep`) (default "sleep")."""
     drain_seconds: NotRequired[int]
     """Seconds the app needs after SIGTERM to finish in-flight requests (default 15)."""

@@ -4,8 +4,6 @@ Listeners answer 404 by default. Each service adds its own rules (see BlueGreenS
 service never owns the listener and several services can share one ALB.
 """
 
-from __future__ import annotations
-
 import ipaddress
 from typing import NotRequired, TypedDict
 

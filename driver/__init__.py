@@ -1,0 +1,1 @@
+"""Release driver: plan, analysis, controller, journal, stack operations and CLI."""

@@ -1,0 +1,1 @@
+"""AWS mechanisms (boto3) behind the driver's ports."""

@@ -1,0 +1,1 @@
+"""The `zero-downtime` Pulumi component package: hosts `components/` for stacks in any language."""

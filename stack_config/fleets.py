@@ -1,0 +1,92 @@
+"""The `fleets` config section: one RollingAutoScalingGroup per entry, validated as a whole.
+
+Keys are camelCase like the rest of the config, except `rollingUpdate`, whose fields keep
+CloudFormation's spelling (`MaxBatchSize`, `PauseTime`, ...) so a policy can be pasted as is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from components.release_alarms import AlarmThresholdsArgs
+from components.rolling_asg import RollingAutoScalingGroupArgs, validate_rolling_asg_args
+from components.validation import ArgError
+from stack_config.convert import ConfigError, from_config, reraise_as_config_error, to_snake
+
+# Wired by the program from the shared edge and network, never from config.
+WIRED_KEYS = frozenset(
+    {
+        "vpc_id",
+        "subnet_ids",
+        "listener_arn",
+        "load_balancer_arn_suffix",
+        "load_balancer_security_group_id",
+    }
+)
+_WIRED_PLACEHOLDERS: dict[str, Any] = {
+    **dict.fromkeys(WIRED_KEYS, "wired-by-program"),
+    "subnet_ids": ["wired-by-program"],
+}
+# Auto-named target groups take a 7-character suffix and allow 32 characters in all.
+_FLEET_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+
+
+def parse_fleets(
+    raw: Any,
+    stack_alarms: AlarmThresholdsArgs | None = None,
+    stack_tags: Mapping[str, str] | None = None,
+    services: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Config `fleets` -> {name: RollingAutoScalingGroupArgs without the wired keys}.
+
+    `services` (parsed `services` section) is checked for name and rule-priority clashes.
+    Raises ConfigError naming the config key, before anything is created.
+    """
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("fleets: must be a map of fleet name -> settings")
+    services = services or {}
+    priorities = _service_priorities(services)
+    parsed: dict[str, dict[str, Any]] = {}
+    for name, settings in raw.items():
+        prefix = f"fleets.{name}"
+        if not isinstance(name, str) or not _FLEET_NAME.match(name):
+            raise ConfigError(f"{prefix}: name must be lowercase letters, digits and '-', at most 20 characters")
+        if name in services:
+            raise ConfigError(f"{prefix}: name is already used by services.{name}")
+        if not isinstance(settings, Mapping):
+            raise ConfigError(f"{prefix}: must be a mapping, got {type(settings).__name__}")
+        # CloudFormation field names stay as written; the translation validates them.
+        settings = dict(settings)
+        rolling_update = None
+        for key in [k for k in settings if to_snake(str(k)) == "rolling_update"]:
+            rolling_update = settings.pop(key)
+        args = from_config(settings, RollingAutoScalingGroupArgs, prefix, exclude=WIRED_KEYS)
+        if rolling_update is not None:
+            args["rolling_update"] = rolling_update
+        args["alarms"] = {**(stack_alarms or {}), **(args.get("alarms") or {})}
+        args["tags"] = {**(stack_tags or {}), **(args.get("tags") or {})}
+        candidate: RollingAutoScalingGroupArgs = {**_WIRED_PLACEHOLDERS, **args}  # type: ignore[typeddict-item]
+        try:
+            validate_rolling_asg_args(candidate)
+        except ArgError as err:
+            reraise_as_config_error(err, prefix)
+        priority = args["routing"]["priority"]
+        if priority in priorities:
+            raise ConfigError(f"{prefix}.routing.priority: {priority} is already used by {priorities[priority]}")
+        priorities[priority] = prefix
+        parsed[name] = args
+    return parsed
+
+
+def _service_priorities(services: Mapping[str, Mapping[str, Any]]) -> dict[int, str]:
+    """Rule priorities the blue/green services hold on the production listener."""
+    taken: dict[int, str] = {}
+    for name, args in services.items():
+        routing = args.get("routing")
+        if isinstance(routing, Mapping) and isinstance(routing.get("priority"), int):
+            taken[routing["priority"]] = f"services.{name}"
+    return taken

@@ -1,0 +1,109 @@
+"""In-memory ports for the controller's decision tests. They record what the controller asked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from driver.ports import (
+    AlarmStatus,
+    CheckResult,
+    Color,
+    PortError,
+    ReleaseEvent,
+    Weights,
+    WindowMetrics,
+)
+
+
+class Killed(BaseException):
+    """Simulates the driver process dying (not an Exception, so nothing handles it)."""
+
+
+class FakeRouter:
+    def __init__(self, weights: Weights | None = None) -> None:
+        self.weights = weights or Weights(blue=100, green=0)
+        self.writes: list[Weights] = []
+        self.drop_writes = False
+        self.fail_writes = False
+
+    def set_weights(self, weights: Weights) -> None:
+        if self.fail_writes:
+            raise PortError("router refused the write")
+        self.writes.append(weights)
+        if not self.drop_writes:
+            self.weights = weights
+
+    def observed_weights(self) -> Weights:
+        return self.weights
+
+
+@dataclass
+class FakeMetrics:
+    """Per color, a function of (start, end) -> WindowMetrics; alarms set per color."""
+
+    healthy_rps: float = 10.0
+    new_fn: Callable[[float, float], WindowMetrics] | None = None
+    firing: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    calls: list[tuple[str, float, float]] = field(default_factory=list)
+    new_color: Color = "green"
+
+    def window(self, color: Color, start: float, end: float) -> WindowMetrics:
+        self.calls.append((color, start, end))
+        if color == self.new_color and self.new_fn is not None:
+            return self.new_fn(start, end)
+        n = int((end - start) * self.healthy_rps)
+        return WindowMetrics(requests=n, errors_5xx=0, p99_seconds=0.05, apdex=0.99)
+
+    def alarms(self, color: Color) -> AlarmStatus:
+        names = self.firing.get(color, ())
+        return AlarmStatus(firing=names, source="members" if names else "none")
+
+
+class FakeDeployer:
+    def __init__(self, router: FakeRouter | None = None) -> None:
+        self.calls: list[tuple] = []
+        self.healthy = True
+        self.fail_on: set[str] = set()
+        self.router = router  # reconcile applies weights, as `up` would
+
+    def _maybe_fail(self, name: str) -> None:
+        if name in self.fail_on:
+            raise PortError(f"{name} failed")
+
+    def deploy_idle(self, color: Color, image: str, desired_count: int) -> None:
+        self.calls.append(("deploy_idle", color, image, desired_count))
+        self._maybe_fail("deploy_idle")
+
+    def wait_healthy(self, color: Color, timeout_seconds: float) -> bool:
+        self.calls.append(("wait_healthy", color, timeout_seconds))
+        return self.healthy
+
+    def reconcile(self, weights: Weights, live_color: Color) -> None:
+        self.calls.append(("reconcile", weights.as_dict(), live_color))
+        self._maybe_fail("reconcile")
+        if self.router is not None and not self.router.drop_writes:
+            self.router.weights = weights
+
+    def scale_down(self, color: Color) -> None:
+        self.calls.append(("scale_down", color))
+        self._maybe_fail("scale_down")
+
+
+class FakeCheck:
+    def __init__(self, name: str = "http", passed: bool = True) -> None:
+        self.name = name
+        self.passed = passed
+        self.runs = 0
+
+    def run(self) -> CheckResult:
+        self.runs += 1
+        return CheckResult(self.name, self.passed, "ok" if self.passed else "got 503")
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.events: list[ReleaseEvent] = []
+
+    def publish(self, event: ReleaseEvent) -> None:
+        self.events.append(event)

@@ -1,0 +1,288 @@
+"""End-to-end releases against moto in server mode: real ELBv2/CloudWatch/SNS API calls.
+
+What moto cannot do, and how these tests deal with it (see shared anchors):
+- no composite alarms: the stack's composite name is kept in the outputs but absent in moto, so
+  the metrics source reads the member alarms and says so (source "members");
+- alarms never change state by themselves: tests drive them with `set_alarm_state`;
+- no percentile statistics (get_metric_data answers 500 for p99/PR): the source runs with
+  `percentiles=False` and the analysis with `require_latency=False`; p99/Apdex gates are covered
+  by the pure analysis tests instead;
+- no Pulumi CLI here: `up` is a fake Stack whose `up` writes the configured weights to the rule
+  the way the program's ListenerRule would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from driver.analysis import AnalysisConfig
+from driver.aws.router import ElbRuleRouter
+from driver.aws.wiring import aws_ports
+from driver.clock import FakeClock
+from driver.controller import Ports, ReleaseController, ReleaseSpec, State
+from driver.journal import Journal
+from driver.outputs import parse_service
+from driver.plan import build_plan
+from driver.ports import Weights
+from driver.stack_ops import StackOps
+from tests.driver.aws_world import (
+    apply_like_pulumi,
+    build_paired_service,
+    feed_traffic,
+    put_traffic,
+    rule_weights,
+)
+from tests.driver.fake_stack import FakeStack
+
+RPS = 20.0
+
+
+@dataclass
+class Env:
+    aws: dict[str, Any]
+    entry: dict[str, Any]
+    stack: FakeStack
+    clock: FakeClock
+    ports: Ports
+    journal: Journal
+
+    def weights(self) -> dict[str, int]:
+        return rule_weights(self.aws["elbv2"], self.entry["productionRuleArn"], self.entry)
+
+
+def make_env(aws: dict[str, Any], tmp_path: Path, *, apply: bool = True) -> Env:
+    entry = build_paired_service(aws)
+    stack = FakeStack(
+        {"services": {"api": entry}},
+        on_up=apply_like_pulumi(aws["elbv2"], entry) if apply else None,
+    )
+    clock = FakeClock(start=time.time() - 3600)
+    ops = StackOps(stack, clock)
+    service = parse_service(ops.outputs(), "api")
+    ports = aws_ports(
+        service,
+        ops,
+        clock,
+        percentiles=False,
+        notify=True,
+        clients=aws,
+        health_poll_seconds=1.0,
+    )
+    return Env(aws, entry, stack, clock, ports, Journal(tmp_path, "dev", "api"))
+
+
+def traffic(env: Env, green_error_rate: Callable[[float], float] = lambda now: 0.0) -> None:
+    feed_traffic(env.clock, env.aws, env.entry, green_error_rate, rps=RPS)
+
+
+def spec(strategy: str = "canary", **plan: Any) -> ReleaseSpec:
+    if strategy == "canary":
+        plan.setdefault("steps", [10, 50, 100])
+        plan.setdefault("interval", 60)
+    return ReleaseSpec(
+        stack="dev",
+        service="api",
+        image="repo/api:2",
+        desired_count=2,
+        stable_color="blue",
+        plan=build_plan(strategy, **plan),
+        analysis=AnalysisConfig(min_requests=20, threshold=2, poll_seconds=15, require_latency=False),
+        keep_warm_seconds=60,
+        verify_timeout_seconds=5,
+        verify_poll_seconds=1,
+        health_timeout_seconds=30,
+    )
+
+
+def config(env: Env, key: str) -> str | None:
+    return env.stack.config.get(f"services.api.{key}")
+
+
+def test_healthy_canary_promotes_green(aws: dict[str, Any], tmp_path: Path) -> None:
+    env = make_env(aws, tmp_path)
+    sqs = __import__("boto3").client("sqs", region_name="us-east-1", endpoint_url=aws["url"])
+    queue = sqs.create_queue(QueueName="events")["QueueUrl"]
+    qarn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws["sns"].subscribe(TopicArn=env.entry["notificationTopicArn"], Protocol="sqs", Endpoint=qarn)
+    traffic(env)
+    ctl = ReleaseController.start(spec(), env.ports, env.journal)
+    res = ctl.run()
+    assert res.state is State.SUCCEEDED, res.reason
+    assert env.weights() == {"blue": 0, "green": 100}
+    assert config(env, "green.image") == "repo/api:2"
+    assert config(env, "liveColor") == "green"
+    assert config(env, "blue.desiredCount") == "0"
+    assert ("set_config", "services.api.green.desiredCount", "2", True) in env.stack.calls
+    states = []
+    for _ in range(5):
+        msgs = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not msgs:
+            break
+        states += [json.loads(json.loads(m["Body"])["Message"])["state"] for m in msgs]
+    assert "PENDING" in states and "SUCCEEDED" in states
+
+
+def test_alarm_mid_step_restores_stable_within_bound(aws: dict[str, Any], tmp_path: Path) -> None:
+    env = make_env(aws, tmp_path)
+    traffic(env)
+    fired: dict[str, float] = {}
+
+    def fire(now: float) -> None:
+        if not fired and env.weights() == {"blue": 50, "green": 50}:
+            aws["cloudwatch"].set_alarm_state(
+                AlarmName="api-green-5xx", StateValue="ALARM", StateReason="test: 5xx burst"
+            )
+            fired["wall"] = time.monotonic()
+
+    env.clock.on_sleep(fire)
+    res = ReleaseController.start(spec(), env.ports, env.journal).run()
+    restored_wall = time.monotonic()
+    assert res.state is State.ROLLED_BACK
+    assert env.weights() == {"blue": 100, "green": 0}
+    assert "api-green-5xx" in res.reason and "[members]" in res.reason
+    # Bound: fast path plus verification, well under the 5 s verify timeout of the spec.
+    assert restored_wall - fired["wall"] < 5.0
+    assert res.rollback_seconds is not None and res.rollback_seconds <= 5
+    last = env.journal.last(res.release_id)
+    assert last is not None and last["state"] == "ROLLED_BACK"
+    assert config(env, "liveColor") == "blue" and config(env, "green.desiredCount") == "0"
+
+
+def test_metric_breach_rolls_back(aws: dict[str, Any], tmp_path: Path) -> None:
+    env = make_env(aws, tmp_path)
+    traffic(env, green_error_rate=lambda now: 0.3)
+    res = ReleaseController.start(spec(), env.ports, env.journal).run()
+    assert res.state is State.ROLLED_BACK
+    assert "2 failed checks (threshold 2)" in res.reason and "error rate" in res.reason
+    assert env.weights() == {"blue": 100, "green": 0}
+    fails = [
+        r
+        for r in env.journal.records(res.release_id)
+        if r["event"] == "check" and r["data"]["verdict"]["outcome"] == "fail"
+    ]
+    assert len(fails) == 2 and fails[0]["data"]["verdict"]["requests"] >= 1
+
+
+def test_blue_green_flip_and_unhealthy_flip(aws: dict[str, Any], tmp_path: Path) -> None:
+    env = make_env(aws, tmp_path)
+    traffic(env)
+    ok = ReleaseController.start(spec("blue-green", bake=60), env.ports, env.journal).run()
+    assert ok.state is State.SUCCEEDED
+    assert env.weights() == {"blue": 0, "green": 100}
+
+
+def test_blue_green_rolls_back_on_errors_after_the_flip(aws: dict[str, Any], tmp_path: Path) -> None:
+    env = make_env(aws, tmp_path)
+    traffic(env, green_error_rate=lambda now: 0.5)
+    res = ReleaseController.start(spec("blue-green", bake=60), env.ports, env.journal).run()
+    assert res.state is State.ROLLED_BACK
+    assert env.weights() == {"blue": 100, "green": 0}
+
+
+class DroppingRouter:
+    """Wraps the real router but never writes: a rule that did not change."""
+
+    def __init__(self, inner: ElbRuleRouter) -> None:
+        self.inner = inner
+
+    def set_weights(self, weights: Weights) -> None:
+        return None
+
+    def observed_weights(self) -> Weights:
+        return self.inner.observed_weights()
+
+
+def test_verify_catches_a_rule_that_did_not_change(aws: dict[str, Any], tmp_path: Path) -> None:
+    env = make_env(aws, tmp_path, apply=False)
+    env.ports.router = DroppingRouter(env.ports.router)  # type: ignore[arg-type]
+    traffic(env)
+    res = ReleaseController.start(spec(), env.ports, env.journal).run()
+    assert res.state is State.ROLLED_BACK
+    assert res.reason.startswith("verify: load balancer reports {'blue': 100, 'green': 0}")
+    assert not [r for r in res.trail if r["state"] == "BAKING"]
+
+
+def test_router_keeps_stickiness_and_normalises_relative_weights(aws: dict[str, Any]) -> None:
+    entry = build_paired_service(aws)
+    elbv2 = aws["elbv2"]
+    tgs = {c: entry[c]["targetGroupArn"] for c in ("blue", "green")}
+    elbv2.modify_rule(
+        RuleArn=entry["productionRuleArn"],
+        Actions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": tgs["blue"], "Weight": 1},
+                        {"TargetGroupArn": tgs["green"], "Weight": 3},
+                    ],
+                    "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 300},
+                },
+            }
+        ],
+    )
+    router = ElbRuleRouter(elbv2, entry["productionRuleArn"], tgs)
+    assert router.observed_weights() == Weights(25, 75)
+    router.set_weights(Weights(90, 10))
+    rule = elbv2.describe_rules(RuleArns=[entry["productionRuleArn"]])["Rules"][0]
+    fwd = rule["Actions"][0]["ForwardConfig"]
+    assert fwd["TargetGroupStickinessConfig"]["Enabled"] is True
+    assert router.observed_weights() == Weights(90, 10)
+
+
+def test_metrics_window_and_member_alarm_fallback(aws: dict[str, Any], tmp_path: Path) -> None:
+    env = make_env(aws, tmp_path)
+    t0 = env.clock.now()
+    put_traffic(aws["cloudwatch"], env.entry, "green", t0 + 10, 100, 7)
+    put_traffic(aws["cloudwatch"], env.entry, "green", t0 + 70, 50, 1)
+    put_traffic(aws["cloudwatch"], env.entry, "green", t0 + 500, 999, 999)  # outside the window
+    m = env.ports.metrics.window("green", t0, t0 + 120)
+    assert (m.requests, m.errors_5xx) == (150, 8)
+    assert m.p99_seconds is None  # percentiles off: moto cannot compute them
+    status = env.ports.metrics.alarms("green")
+    assert status.source == "members" and not status.is_firing
+    assert "composite api-green-health not found" in status.detail
+    aws["cloudwatch"].set_alarm_state(AlarmName="api-green-latency", StateValue="ALARM", StateReason="test")
+    assert env.ports.metrics.alarms("green").firing == ("api-green-latency",)
+    assert env.ports.metrics.alarms("blue").firing == ()
+
+
+def test_wait_healthy_times_out_without_targets(aws: dict[str, Any], tmp_path: Path) -> None:
+    env = make_env(aws, tmp_path)
+    assert env.ports.deployer.wait_healthy("green", 10) is True
+    green_tg = env.entry["green"]["targetGroupArn"]
+    targets = aws["elbv2"].describe_target_health(TargetGroupArn=green_tg)
+    aws["elbv2"].deregister_targets(
+        TargetGroupArn=green_tg,
+        Targets=[d["Target"] for d in targets["TargetHealthDescriptions"]],
+    )
+    before = env.clock.now()
+    assert env.ports.deployer.wait_healthy("green", 10) is False
+    assert env.clock.now() - before == pytest.approx(10)
+
+
+def test_resume_after_kill_mid_bake_against_emulator(aws: dict[str, Any], tmp_path: Path) -> None:
+    env = make_env(aws, tmp_path)
+    traffic(env)
+
+    class Killed(BaseException):
+        pass
+
+    def kill(p: Any) -> None:
+        if p.state is State.BAKING and p.step == 1 and p.requests is not None:
+            raise Killed
+
+    ctl = ReleaseController.start(spec(), env.ports, env.journal, on_progress=kill)
+    with pytest.raises(Killed):
+        ctl.run()
+    assert env.weights() == {"blue": 50, "green": 50}
+    res = ReleaseController.load(env.journal, env.ports).resume()
+    assert res.state is State.SUCCEEDED
+    assert env.weights() == {"blue": 0, "green": 100}

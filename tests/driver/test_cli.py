@@ -1,0 +1,363 @@
+"""The CLI end to end: moto for AWS, a fake Stack for Pulumi, a fake clock for time, and a real
+HTTP server on 127.0.0.1 for the pre-traffic check."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from driver.cli import ExitCode, Runtime, main
+from driver.clock import FakeClock
+from driver.journal import Journal
+from driver.stack_ops import StackNotFound
+from tests.driver.aws_world import apply_like_pulumi, build_paired_service, feed_traffic, rule_weights
+from tests.driver.fake_stack import FakeStack
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self) -> None:
+        body = b'{"status":"ok","version":"2"}'
+        self.send_response(type(self).status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def test_listener() -> Iterator[str]:
+    """Stands in for the ALB test listener: a local HTTP server on 127.0.0.1."""
+    _Health.status = 200
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@dataclass
+class Cli:
+    aws: dict[str, Any]
+    entry: dict[str, Any]
+    stack: FakeStack
+    clock: FakeClock
+    tmp: Path
+    opened: list[str]
+
+    def run(self, *argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+
+        def open_stack(name: str, work_dir: Path) -> FakeStack:
+            self.opened.append(name)
+            if name != "dev":
+                raise StackNotFound(f"--stack: stack {name!r} not found in the current backend")
+            return self.stack
+
+        rt = Runtime(
+            open_stack=open_stack,
+            clients=self.aws,
+            clock=self.clock,
+            stack_backoff_seconds=0.01,
+            health_poll_seconds=1.0,
+        )
+        code = main(list(argv), runtime=rt, stdout=out, stderr=err)
+        return code, out.getvalue(), err.getvalue()
+
+    def base(self, command: str, stack: str = "dev", service: str = "api") -> list[str]:
+        return (
+            [
+                command,
+                "--stack",
+                stack,
+                "--service",
+                service,
+                "--work-dir",
+                str(self.tmp),
+                "--no-percentiles",
+            ]
+            if command in {"deploy", "promote", "abort", "resume"}
+            else [
+                command,
+                "--stack",
+                stack,
+                "--service",
+                service,
+                "--work-dir",
+                str(self.tmp),
+            ]
+        )
+
+    def weights(self) -> dict[str, int]:
+        return rule_weights(self.aws["elbv2"], self.entry["productionRuleArn"], self.entry)
+
+    def journal(self) -> Journal:
+        return Journal(self.tmp / ".zdd" / "journal", "dev", "api")
+
+
+FAST = [
+    "--steps",
+    "10,50,100",
+    "--interval",
+    "60",
+    "--poll",
+    "15",
+    "--min-requests",
+    "20",
+    "--keep-warm",
+    "30",
+    "--health-timeout",
+    "30",
+]
+
+
+@pytest.fixture
+def cli(aws: dict[str, Any], tmp_path: Path, test_listener: str) -> Cli:
+    entry = build_paired_service(aws)
+    entry["testUrl"] = test_listener
+    stack = FakeStack({"services": {"api": entry}}, on_up=apply_like_pulumi(aws["elbv2"], entry))
+    clock = FakeClock(start=time.time() - 3600)
+    feed_traffic(clock, aws, entry)
+    return Cli(aws, entry, stack, clock, tmp_path, [])
+
+
+def test_deploy_canary_json_report(cli: Cli) -> None:
+    code, out, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, "--json")
+    assert code == ExitCode.SUCCESS, err
+    report = json.loads(out)
+    assert report["state"] == "SUCCEEDED" and report["exit_code"] == 0
+    states = [d["state"] for d in report["decisions"] if d["event"] == "transition"]
+    assert states[-3:] == ["PROMOTING", "KEEPING_WARM", "SUCCEEDED"]
+    checks = next(d for d in report["decisions"] if d["state"] == "SHIFTING")["data"]["checks"]
+    assert checks[0]["passed"] and checks[0]["name"].endswith("/health")
+    assert cli.weights() == {"blue": 0, "green": 100}
+    assert "BAKING" in err and "req " in err  # live progress went to stderr
+
+
+def test_failed_test_listener_check_rolls_back_exit_3(cli: Cli) -> None:
+    _Health.status = 503
+    code, out, _ = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST)
+    assert code == ExitCode.ROLLED_BACK
+    assert "ROLLED_BACK" in out and "status 503, expected 200" in out
+    assert cli.weights() == {"blue": 100, "green": 0}
+
+
+def test_pause_status_promote_history(cli: Cli) -> None:
+    code, _, _ = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, "--pause-before-promote")
+    assert code == ExitCode.PAUSED
+    assert cli.weights() == {"blue": 0, "green": 100}
+    code, out, _ = cli.run(*cli.base("status"), "--json")
+    status = json.loads(out)
+    assert code == 0 and status["state"] == "PAUSED" and status["step"] == 3
+    assert status["driver_running"] is False
+    code, out, _ = cli.run(*cli.base("promote"), "--json")
+    assert code == ExitCode.SUCCESS and json.loads(out)["state"] == "SUCCEEDED"
+    code, out, _ = cli.run(*cli.base("history"), "--json")
+    rows = json.loads(out)
+    assert [r["state"] for r in rows] == ["SUCCEEDED"] and rows[0]["image"] == "repo/api:2"
+    code, out, _ = cli.run(*cli.base("history"), "--release", rows[0]["release_id"])
+    assert code == 0 and "decision trail" in out and "promote" in out
+
+
+def test_abort_paused_release(cli: Cli) -> None:
+    assert cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, "--pause-at", "50")[0] == 4
+    assert cli.weights() == {"blue": 50, "green": 50}
+    code, out, _ = cli.run(*cli.base("abort"), "--json", "--reason", "bad smell")
+    assert code == ExitCode.ROLLED_BACK
+    assert json.loads(out)["reason"] == "bad smell"
+    assert cli.weights() == {"blue": 100, "green": 0}
+    # Idempotent: a second abort re-applies the rollback and still reports rolled back.
+    assert cli.run(*cli.base("abort"))[0] == ExitCode.ROLLED_BACK
+
+
+def test_promote_refused_when_not_paused(cli: Cli) -> None:
+    assert cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST)[0] == 0
+    code, _, err = cli.run(*cli.base("promote"))
+    assert code == ExitCode.REFUSED and "not PAUSED" in err
+
+
+def test_resume_after_kill(cli: Cli) -> None:
+    class Killed(BaseException):
+        pass
+
+    def kill(now: float) -> None:
+        if cli.weights() == {"blue": 50, "green": 50}:
+            raise Killed
+
+    cli.clock.on_sleep(kill)
+    with pytest.raises(Killed):
+        cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST)
+    cli.clock._hooks.remove(kill)
+    assert cli.run(*cli.base("status"), "--json")[1].count("BAKING") == 1
+    code, out, _ = cli.run(*cli.base("resume"), "--json")
+    assert code == ExitCode.SUCCESS
+    assert any(d["event"] == "resume" for d in json.loads(out)["decisions"])
+    assert cli.weights() == {"blue": 0, "green": 100}
+
+
+def test_second_driver_is_refused_as_busy(cli: Cli) -> None:
+    with cli.journal().lock():
+        code, _, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST)
+    assert code == ExitCode.BUSY and "another driver" in err
+    assert cli.stack.writes == []
+
+
+def test_deploy_refused_while_a_release_is_paused(cli: Cli) -> None:
+    assert cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, "--pause-at", "10")[0] == 4
+    writes = len(cli.stack.writes)
+    code, _, err = cli.run(*cli.base("deploy"), "--image", "repo/api:3", *FAST)
+    assert code == ExitCode.REFUSED and "promote, abort or resume" in err
+    assert len(cli.stack.writes) == writes
+
+
+BAD_INPUTS = [
+    ("empty-image", ["--image", ""], "--image"),
+    ("blank-image", ["--image", "   "], "--image"),
+    ("step-over-100", ["--image", "a:1", "--steps", "10,200"], "--steps"),
+    ("steps-not-increasing", ["--image", "a:1", "--steps", "50,10,100"], "--steps"),
+    ("steps-not-ending-100", ["--image", "a:1", "--steps", "10,50"], "--steps"),
+    ("steps-garbage", ["--image", "a:1", "--steps", "ten"], "--steps"),
+    ("interval-zero", ["--image", "a:1", "--interval", "0"], "--interval"),
+    ("interval-negative", ["--image", "a:1", "--interval", "-5"], "--interval"),
+    ("intervals-count", ["--image", "a:1", "--steps", "10,100", "--intervals", "5"], "--intervals"),
+    ("bake-zero", ["--image", "a:1", "--strategy", "blue-green", "--bake", "0"], "--bake"),
+    ("strategy", ["--image", "a:1", "--strategy", "yolo"], "--strategy"),
+    ("step-percent", ["--image", "a:1", "--strategy", "linear", "--step-percent", "0"], "--step-percent"),
+    ("desired-count", ["--image", "a:1", "--desired-count", "0"], "--desired-count"),
+    ("error-rate", ["--image", "a:1", "--max-error-rate", "2"], "--max-error-rate"),
+    ("threshold", ["--image", "a:1", "--threshold", "0"], "--threshold"),
+    ("poll", ["--image", "a:1", "--poll", "0"], "--poll"),
+    ("keep-warm", ["--image", "a:1", "--keep-warm", "-1"], "--keep-warm"),
+    ("check-status", ["--image", "a:1", "--check-status", "999"], "--check-status"),
+    ("check-body", ["--image", "a:1", "--check-body", "("], "--check-body"),
+    ("hook", ["--image", "a:1", "--hook", ""], "--hook"),
+    ("missing-image", [], "--image"),
+    ("interval-not-number", ["--image", "a:1", "--interval", "soon"], "--interval"),
+]
+
+
+@pytest.mark.parametrize(("case", "extra", "flag"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_is_refused_and_changes_nothing(cli: Cli, case: str, extra: list[str], flag: str) -> None:
+    code, _, err = cli.run(*cli.base("deploy"), *extra)
+    assert code == ExitCode.REFUSED
+    assert flag in err
+    assert cli.stack.writes == []
+    assert not (cli.tmp / ".zdd").exists()
+    assert cli.weights() == {"blue": 100, "green": 0}
+
+
+@pytest.mark.parametrize(
+    ("stack", "service", "flag"),
+    [("prod", "api", "--stack"), ("dev", "billing", "--service"), ("dev", "../x", "--service")],
+    ids=["unknown-stack", "unknown-service", "unsafe-service-name"],
+)
+def test_unknown_stack_or_service_is_refused(cli: Cli, stack: str, service: str, flag: str) -> None:
+    code, _, err = cli.run(*cli.base("deploy", stack, service), "--image", "a:1")
+    assert code == ExitCode.REFUSED
+    assert flag in err and "nothing was changed" in err
+    assert cli.stack.writes == []
+    assert not (cli.tmp / ".zdd").exists()
+    assert cli.weights() == {"blue": 100, "green": 0}
+
+
+def test_split_traffic_is_refused(cli: Cli) -> None:
+    cli.entry["weights"] = {"blue": 90, "green": 10}
+    code, _, err = cli.run(*cli.base("deploy"), "--image", "a:1")
+    assert code == ExitCode.REFUSED and "is split" in err
+    assert cli.stack.writes == []
+
+
+def test_drift_on_the_load_balancer_is_refused(cli: Cli) -> None:
+    cli.aws["elbv2"].modify_rule(
+        RuleArn=cli.entry["productionRuleArn"],
+        Actions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": cli.entry["blue"]["targetGroupArn"], "Weight": 80},
+                        {"TargetGroupArn": cli.entry["green"]["targetGroupArn"], "Weight": 20},
+                    ]
+                },
+            }
+        ],
+    )
+    code, _, err = cli.run(*cli.base("deploy"), "--image", "a:1")
+    assert code == ExitCode.REFUSED and "load balancer reports" in err
+    assert cli.stack.writes == []
+
+
+def test_status_without_releases_is_refused(cli: Cli) -> None:
+    code, _, err = cli.run(*cli.base("status"))
+    assert code == ExitCode.REFUSED and "no release recorded" in err
+
+
+def test_stack_busy_mid_release_rolls_traffic_back_then_resume_finishes(cli: Cli) -> None:
+    from tests.driver.fake_stack import concurrent_update
+
+    def busy_from_second_shift(config: dict[str, str]) -> None:
+        if config.get("services.api.green.weight") == "50":
+            cli.stack.raise_on["up"] = [concurrent_update() for _ in range(50)]
+
+    apply = cli.stack.on_up
+    cli.stack.on_up = lambda cfg: (apply(cfg), busy_from_second_shift(cfg))  # type: ignore[misc]
+    code, out, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, "--json")
+    # The rule was set at 50/50, `up` stayed busy: the fast path restored traffic, but the stack
+    # could not be reconciled, so the release is FAILED (exit 1) with traffic safe on blue.
+    assert code == ExitCode.ERROR, err
+    report = json.loads(out)
+    assert report["state"] == "FAILED" and "another update is running" in report["reason"]
+    assert cli.weights() == {"blue": 100, "green": 0}
+    cli.stack.raise_on["up"] = []
+    code, out, _ = cli.run(*cli.base("resume"), "--json")
+    assert code == ExitCode.ROLLED_BACK
+    assert cli.stack.config["services.api.liveColor"] == "blue"
+    assert cli.stack.config["services.api.green.desiredCount"] == "0"
+
+
+def test_abort_asks_a_running_driver_and_waits_for_its_rollback(cli: Cli) -> None:
+    journal = cli.journal()
+    baking = threading.Event()
+
+    def hold_until_abort(now: float) -> None:
+        rid = journal.latest_release_id()
+        last = journal.last(rid) if rid else None
+        if last and last["state"] == "BAKING":
+            baking.set()
+            for _ in range(200):  # bounded: at most 20 s
+                if journal.abort_requested(rid or ""):
+                    return
+                time.sleep(0.1)
+
+    cli.clock.on_sleep(hold_until_abort)
+    results: dict[str, int] = {}
+    driver = threading.Thread(
+        target=lambda: results.setdefault("deploy", cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST)[0])
+    )
+    driver.start()
+    try:
+        assert baking.wait(30)
+        code, out, err = cli.run(*cli.base("abort"), "--wait", "30", "--json")
+    finally:
+        driver.join(timeout=60)
+    assert code == ExitCode.ROLLED_BACK, err
+    assert "abort requested from the running driver" in err
+    assert json.loads(out)["reason"].startswith("aborted: aborted by operator")
+    assert results["deploy"] == ExitCode.ROLLED_BACK
+    assert cli.weights() == {"blue": 100, "green": 0}

@@ -1,0 +1,170 @@
+"""The Automation API layer against a fake Stack (the Pulumi CLI is not installed here)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from pulumi import automation as auto
+from pulumi.automation._cmd import CommandResult
+
+from driver.clock import FakeClock
+from driver.outputs import parse_service
+from driver.ports import Weights
+from driver.stack_deployer import StackDeployer
+from driver.stack_ops import (
+    StackBusy,
+    StackCommandFailed,
+    StackNotFound,
+    StackOps,
+    select_stack,
+)
+from tests.driver.fake_stack import FakeStack, command_error, concurrent_update
+
+
+def ops_for(stack: FakeStack, **kw: object) -> tuple[StackOps, FakeClock, list[str]]:
+    clock = FakeClock()
+    lines: list[str] = []
+    return StackOps(stack, clock, on_output=lines.append, **kw), clock, lines  # type: ignore[arg-type]
+
+
+def test_config_is_written_with_path_true_and_not_secret() -> None:
+    stack = FakeStack()
+    ops, _, _ = ops_for(stack)
+    ops.set_config({"services.api.green.image": "repo/api:2"})
+    assert stack.calls == [("set_config", "services.api.green.image", "repo/api:2", True)]
+
+
+def test_up_streams_output() -> None:
+    stack = FakeStack()
+    ops, _, lines = ops_for(stack)
+    ops.up("zdd: test")
+    assert stack.calls == [("up", "zdd: test")]
+    assert lines == ["Updating (fake)"]
+
+
+def test_concurrent_update_is_retried_with_backoff() -> None:
+    stack = FakeStack()
+    stack.raise_on["up"] = [concurrent_update(), concurrent_update()]
+    ops, clock, _ = ops_for(stack, backoff_seconds=5, attempts=5)
+    ops.up()
+    assert [c for c in stack.calls if c[0] == "up"] == [("up", None)] * 3
+    assert clock.slept == [5, 10]
+
+
+def test_concurrent_update_reported_after_the_last_attempt() -> None:
+    stack = FakeStack()
+    stack.raise_on["up"] = [concurrent_update() for _ in range(3)]
+    ops, clock, _ = ops_for(stack, backoff_seconds=1, attempts=3, max_backoff_seconds=1.5)
+    with pytest.raises(StackBusy, match=r"another update is running.*gave up after 3 attempts"):
+        ops.up()
+    assert clock.slept == [1, 1.5]
+
+
+def test_command_error_is_mapped_with_the_cli_message() -> None:
+    stack = FakeStack()
+    stack.raise_on["up"] = [command_error("error: aws:ecs:Service api-green: AccessDenied")]
+    ops, _, _ = ops_for(stack)
+    with pytest.raises(StackCommandFailed, match="up failed:\nerror: aws:ecs:Service api-green"):
+        ops.up()
+
+
+def test_stack_not_found_names_the_flag() -> None:
+    stack = FakeStack()
+    stack.raise_on["outputs"] = [auto.StackNotFoundError(CommandResult("", "error: no stack named 'prod' found", 255))]
+    ops, _, _ = ops_for(stack)
+    with pytest.raises(StackNotFound, match="--stack"):
+        ops.outputs()
+
+
+def test_interrupted_update_is_repaired_with_refresh() -> None:
+    stack = FakeStack()
+    stack.raise_on["up"] = [
+        command_error(
+            "error: the current deployment has 1 resource(s) with pending operations:\n"
+            "  * urn:pulumi:dev::zero-downtime::aws:ecs/service:Service::api-green, "
+            "interrupted while creating"
+        )
+    ]
+    ops, _, _ = ops_for(stack)
+    ops.up()
+    assert [c[0] for c in stack.calls] == ["up", "refresh", "up"]
+    assert ("refresh", True) in stack.calls  # clear_pending_creates=True
+
+
+def test_outputs_are_unwrapped() -> None:
+    ops, _, _ = ops_for(FakeStack({"services": {"api": {"mode": "paired"}}}))
+    assert ops.outputs() == {"services": {"api": {"mode": "paired"}}}
+
+
+def test_select_stack_without_the_cli_says_so() -> None:
+    if shutil.which("pulumi"):
+        pytest.skip("a Pulumi CLI is installed; this checks the message when it is missing")
+    with pytest.raises(StackCommandFailed, match="Pulumi CLI is not installed"):
+        select_stack("dev", Path.cwd())
+
+
+def _service() -> dict:
+    colors = {
+        c: {
+            "targetGroupArn": f"arn:tg/{c}",
+            "targetGroupArnSuffix": f"targetgroup/{c}/1",
+            "desiredCount": 3 if c == "blue" else 0,
+            "alarmNames": [],
+        }
+        for c in ("blue", "green")
+    }
+    return {
+        "services": {
+            "api": {
+                "configPath": "services.api",
+                "liveColor": "blue",
+                "weights": {"blue": 100, "green": 0},
+                "loadBalancerArnSuffix": "app/lb/1",
+                "productionRuleArn": "arn:rule",
+                **colors,
+            }
+        }
+    }
+
+
+def test_stack_deployer_writes_the_contract_keys() -> None:
+    stack = FakeStack()
+    ops, clock, _ = ops_for(stack)
+    dep = StackDeployer(ops, parse_service(_service(), "api"), elbv2=None, clock=clock)
+    dep.deploy_idle("green", "repo/api:2", 3)
+    dep.reconcile(Weights(90, 10), "blue")
+    dep.scale_down("green")
+    assert stack.calls == [
+        ("set_config", "services.api.green.image", "repo/api:2", True),
+        ("set_config", "services.api.green.desiredCount", "3", True),
+        ("up", "zdd: deploy repo/api:2 to api/green"),
+        ("set_config", "services.api.liveColor", "blue", True),
+        ("set_config", "services.api.blue.weight", "90", True),
+        ("set_config", "services.api.green.weight", "10", True),
+        ("up", "zdd: api weights {'blue': 90, 'green': 10} live blue"),
+        ("set_config", "services.api.green.desiredCount", "0", True),
+        ("up", "zdd: scale api/green to 0"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key"),
+    [
+        (lambda s: s["services"]["api"].pop("productionRuleArn"), "services.api.productionRuleArn"),
+        (lambda s: s["services"]["api"].update(liveColor="red"), "services.api.liveColor"),
+        (lambda s: s["services"]["api"]["green"].pop("targetGroupArn"), "services.api.green.targetGroupArn"),
+        (lambda s: s["services"]["api"].update(weights={"blue": 70, "green": 70}), "services.api.weights"),
+        (lambda s: s.pop("services"), "services"),
+    ],
+    ids=["rule", "live-color", "target-group", "weights", "no-services"],
+)
+def test_outputs_errors_name_the_key(mutate, key: str) -> None:
+    from driver.outputs import OutputsError
+
+    data = _service()
+    mutate(data)
+    with pytest.raises(OutputsError) as err:
+        parse_service(data, "api")
+    assert err.value.key == key

