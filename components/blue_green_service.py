@@ -20,6 +20,15 @@ import pulumi
 import pulumi_aws as aws
 
 from components.release_alarms import AlarmThresholdsArgs, ReleaseAlarms, resolve_thresholds
+from components.routing import (
+    CATCH_ALL_PRIORITY,
+    HealthCheckArgs,
+    RoutingArgs,
+    rule_conditions,
+    target_group_health_check,
+    validate_health_check,
+    validate_routing,
+)
 from components.tags import standard_tags
 from components.validation import ArgError, check_choice, check_int, check_number, is_known
 
@@ -27,7 +36,6 @@ COLORS = ("blue", "green")
 MODES = ("paired", "native")
 NATIVE_STRATEGIES = ("BLUE_GREEN", "CANARY", "LINEAR")
 FARGATE_CPU = (256, 512, 1024, 2048, 4096, 8192, 16384)
-CATCH_ALL_PRIORITY = 50000
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 ECS_INFRA_POLICY = "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
 TASK_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
@@ -42,34 +50,6 @@ class ColorArgs(TypedDict):
     """Tasks of this color (default: 1 when it has weight, else 0)."""
     weight: NotRequired[pulumi.Input[int]]
     """Share of production traffic, 0-100; both colors sum to 100 (default: 100 live, 0 idle)."""
-
-
-class HealthCheckArgs(TypedDict):
-    """Target group health check."""
-
-    path: NotRequired[pulumi.Input[str]]
-    """HTTP path of the readiness check (default /health)."""
-    interval_seconds: NotRequired[pulumi.Input[int]]
-    """Seconds between checks, 5-300 (default 10)."""
-    timeout_seconds: NotRequired[pulumi.Input[int]]
-    """Seconds before a check fails, 2-120 and below the interval (default 5)."""
-    healthy_threshold: NotRequired[pulumi.Input[int]]
-    """Consecutive successes before a target is healthy, 2-10 (default 2)."""
-    unhealthy_threshold: NotRequired[pulumi.Input[int]]
-    """Consecutive failures before a target is unhealthy, 2-10 (default 2)."""
-    matcher: NotRequired[pulumi.Input[str]]
-    """HTTP codes that count as healthy (default 200)."""
-
-
-class RoutingArgs(TypedDict):
-    """Which production requests belong to this service. Omit for a catch-all (`/*`) rule."""
-
-    priority: pulumi.Input[int]
-    """Rule priority, 1-49999 (lower wins); the catch-all uses 50000."""
-    path_patterns: NotRequired[pulumi.Input[list[str]]]
-    """Path patterns, e.g. `/api/*`."""
-    host_headers: NotRequired[pulumi.Input[list[str]]]
-    """Host names, e.g. `api.example.com`."""
 
 
 class StickinessArgs(TypedDict):
@@ -180,13 +160,6 @@ def resolved_desired_count(args: BlueGreenServiceArgs, color: str) -> Any:
     return 1 if not is_known(weight) or weight > 0 else 0
 
 
-def _check_strings(value: Any, key: str) -> None:
-    if not is_known(value):
-        return
-    if not isinstance(value, list | tuple) or not value or not all(isinstance(v, str) and v for v in value):
-        raise ArgError(key, "must be a non-empty list of strings")
-
-
 def validate_blue_green_args(name: str, args: BlueGreenServiceArgs) -> None:
     """Every rule the component relies on, checked before anything is registered."""
     if not SERVICE_NAME.match(name):
@@ -239,29 +212,9 @@ def validate_blue_green_args(name: str, args: BlueGreenServiceArgs) -> None:
     )
     check_int(args.get("log_retention_days", 30), "log_retention_days", minimum=1)
 
-    hc = args.get("health_check") or {}
-    path = hc.get("path", "/health")
-    if is_known(path) and (not isinstance(path, str) or not path.startswith("/")):
-        raise ArgError("health_check.path", f"must start with '/', got {path!r}")
-    interval, timeout = hc.get("interval_seconds", 10), hc.get("timeout_seconds", 5)
-    check_int(interval, "health_check.interval_seconds", minimum=5, maximum=300)
-    check_int(timeout, "health_check.timeout_seconds", minimum=2, maximum=120)
-    if is_known(interval) and is_known(timeout) and timeout >= interval:
-        raise ArgError(
-            "health_check.timeout_seconds",
-            f"must be below interval_seconds ({interval}), got {timeout}",
-        )
-    for key in ("healthy_threshold", "unhealthy_threshold"):
-        check_int(hc.get(key, 2), f"health_check.{key}", minimum=2, maximum=10)
-
-    routing = args.get("routing")
-    if routing is not None:
-        check_int(routing.get("priority"), "routing.priority", minimum=1, maximum=CATCH_ALL_PRIORITY - 1)
-        if not routing.get("path_patterns") and not routing.get("host_headers"):
-            raise ArgError("routing", "needs path_patterns or host_headers (omit routing for a catch-all)")
-        for key in ("path_patterns", "host_headers"):
-            if key in routing:
-                _check_strings(routing[key], f"routing.{key}")
+    validate_health_check(args.get("health_check") or {})
+    if args.get("routing") is not None:
+        validate_routing(args["routing"])
 
     stickiness = args.get("stickiness")
     if stickiness is not None:
@@ -310,17 +263,6 @@ def _service_url(base: pulumi.Input[str], routing: RoutingArgs | None) -> pulumi
         return f"{base_url}{path}"
 
     return pulumi.Output.from_input(base).apply(build)
-
-
-def _conditions(routing: RoutingArgs | None) -> list[aws.lb.ListenerRuleConditionArgsDict]:
-    if routing is None:
-        return [{"path_pattern": {"values": ["/*"]}}]
-    conditions: list[aws.lb.ListenerRuleConditionArgsDict] = []
-    if routing.get("path_patterns"):
-        conditions.append({"path_pattern": {"values": routing["path_patterns"]}})
-    if routing.get("host_headers"):
-        conditions.append({"host_header": {"values": routing["host_headers"]}})
-    return conditions
 
 
 def _weighted_forward(
@@ -425,16 +367,7 @@ class BlueGreenService(pulumi.ComponentResource):
                 port=port,
                 vpc_id=args["vpc_id"],
                 deregistration_delay=args.get("deregistration_delay_seconds", 30),
-                health_check={
-                    "enabled": True,
-                    "protocol": "HTTP",
-                    "path": hc.get("path", "/health"),
-                    "interval": hc.get("interval_seconds", 10),
-                    "timeout": hc.get("timeout_seconds", 5),
-                    "healthy_threshold": hc.get("healthy_threshold", 2),
-                    "unhealthy_threshold": hc.get("unhealthy_threshold", 2),
-                    "matcher": hc.get("matcher", "200"),
-                },
+                health_check=target_group_health_check(hc),
                 tags=color_tags[c],
                 opts=child,
             )
@@ -461,7 +394,7 @@ class BlueGreenService(pulumi.ComponentResource):
         rule_opts = pulumi.ResourceOptions(parent=self, ignore_changes=["actions"] if mode == "native" else None)
         production_weights = weights if mode == "paired" else {c: _default_weight(c, live) for c in COLORS}
         stickiness = args.get("stickiness")
-        conditions = _conditions(args.get("routing"))
+        conditions = rule_conditions(args.get("routing"))
         priority = (args.get("routing") or {}).get("priority", CATCH_ALL_PRIORITY)
         production_rule = aws.lb.ListenerRule(
             f"{name}-prod-rule",

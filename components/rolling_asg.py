@@ -22,6 +22,13 @@ from components.rolling_update_policy import (
     RollingUpdatePolicyArgs,
     resolve_refresh_preferences,
 )
+from components.routing import (
+    RoutingArgs,
+    rule_conditions,
+    target_group_health_check,
+    validate_health_check,
+    validate_routing,
+)
 from components.tags import standard_tags
 from components.validation import ArgError, check_choice, check_int, is_known, require
 
@@ -29,8 +36,6 @@ TERMINATION_POLICIES = ["OldestLaunchTemplate", "OldestInstance", "Default"]
 """Scale-in removes instances of the oldest launch template first, so a refresh never loses
 new instances to a scale-in while old ones remain."""
 WARM_POOL_STATES = ("Stopped", "Running", "Hibernated")
-MAX_RULE_CONDITION_VALUES = 5
-"""ALB limit: condition values per listener rule, host and path together."""
 
 
 class WarmPoolArgs(TypedDict):
@@ -44,17 +49,6 @@ class WarmPoolArgs(TypedDict):
     """Stopped (default, cheapest), Running or Hibernated."""
     reuse_on_scale_in: NotRequired[bool]
     """Return instances to the pool on scale-in instead of terminating them (default false)."""
-
-
-class FleetRoutingArgs(TypedDict):
-    """The fleet's rule on the production listener: an explicit priority and a condition."""
-
-    priority: int
-    """Rule priority, 1-49999 (lower wins), unique on the listener."""
-    path_patterns: NotRequired[list[str]]
-    """Path patterns, e.g. `/reports/*`."""
-    host_headers: NotRequired[list[str]]
-    """Host names, e.g. `reports.example.com`."""
 
 
 class FleetHealthCheckArgs(TypedDict):
@@ -83,7 +77,7 @@ class RollingAutoScalingGroupArgs(TypedDict):
     """Private subnets the group spans (one per availability zone)."""
     listener_arn: pulumi.Input[str]
     """Production listener of the shared ALB; the fleet adds one rule to it."""
-    routing: FleetRoutingArgs
+    routing: RoutingArgs
     """Priority and host/path condition of the fleet's listener rule."""
     load_balancer_arn_suffix: pulumi.Input[str]
     """ALB ARN suffix, the LoadBalancer dimension of the fleet's alarms."""
@@ -225,49 +219,17 @@ def validate_rolling_asg_args(args: RollingAutoScalingGroupArgs) -> RefreshPrefe
 
 
 def _validate_routing(routing: Any) -> None:
-    if not isinstance(routing, Mapping):
+    # The catch-all belongs to the stack's default service; a fleet always claims its own requests.
+    if routing is None:
         raise ArgError("routing", "is required: a priority and host_headers and/or path_patterns")
-    unknown = sorted(set(routing) - set(FleetRoutingArgs.__annotations__))
-    if unknown:
-        raise ArgError(f"routing.{unknown[0]}", "is not a routing setting")
-    if routing.get("priority") is None:
-        raise ArgError("routing.priority", "is required: an explicit, unique rule priority")
-    check_int(routing["priority"], "routing.priority", minimum=1, maximum=49_999)
-    values = 0
-    for key in ("host_headers", "path_patterns"):
-        given = routing.get(key)
-        if given is None:
-            continue
-        if isinstance(given, str) or not isinstance(given, Sequence) or not given:
-            raise ArgError(f"routing.{key}", f"must be a non-empty list of strings, got {given!r}")
-        if not all(isinstance(v, str) and v for v in given):
-            raise ArgError(f"routing.{key}", f"must contain only non-empty strings, got {given!r}")
-        values += len(given)
-    if values == 0:
-        # The catch-all belongs to the stack's default service; a fleet claims its own requests.
-        raise ArgError("routing.path_patterns", "give path_patterns and/or host_headers")
-    if values > MAX_RULE_CONDITION_VALUES:
-        raise ArgError(
-            "routing.path_patterns" if routing.get("path_patterns") else "routing.host_headers",
-            f"a listener rule takes at most {MAX_RULE_CONDITION_VALUES} host and path values, got {values}",
-        )
+    validate_routing(routing)
 
 
 def _validate_health_check(check: Mapping[str, Any]) -> None:
     unknown = sorted(set(check) - set(FleetHealthCheckArgs.__annotations__))
     if unknown:
         raise ArgError(f"health_check.{unknown[0]}", "is not a health check setting")
-    path = check.get("path", "/health")
-    if not (isinstance(path, str) and path.startswith("/")):
-        raise ArgError("health_check.path", f"must start with /, got {path!r}")
-    interval = check.get("interval_seconds", 10)
-    timeout = check.get("timeout_seconds", 5)
-    check_int(interval, "health_check.interval_seconds", minimum=5, maximum=300)
-    check_int(timeout, "health_check.timeout_seconds", minimum=2, maximum=120)
-    if timeout >= interval:
-        raise ArgError("health_check.timeout_seconds", f"must be below interval_seconds ({interval}), got {timeout}")
-    for key in ("healthy_threshold", "unhealthy_threshold"):
-        check_int(check.get(key, 2), f"health_check.{key}", minimum=2, maximum=10)
+    validate_health_check(check, extra_keys=frozenset({"grace_period_seconds"}))
     check_int(check.get("grace_period_seconds", 300), "health_check.grace_period_seconds", minimum=0)
 
 
@@ -331,29 +293,15 @@ class RollingAutoScalingGroup(pulumi.ComponentResource):
             protocol="HTTP",
             target_type="instance",
             deregistration_delay=args.get("deregistration_delay_seconds", 30),
-            health_check={
-                "enabled": True,
-                "path": check.get("path", "/health"),
-                "protocol": "HTTP",
-                "matcher": "200-299",
-                "interval": check.get("interval_seconds", 10),
-                "timeout": check.get("timeout_seconds", 5),
-                "healthy_threshold": check.get("healthy_threshold", 2),
-                "unhealthy_threshold": check.get("unhealthy_threshold", 2),
-            },
+            health_check=target_group_health_check(check, default_matcher="200-299"),
             tags=tags,
             opts=child,
         )
-        conditions: list[aws.lb.ListenerRuleConditionArgsDict] = []
-        if routing.get("host_headers"):
-            conditions.append({"host_header": {"values": list(routing["host_headers"])}})
-        if routing.get("path_patterns"):
-            conditions.append({"path_pattern": {"values": list(routing["path_patterns"])}})
         rule = aws.lb.ListenerRule(
             f"{name}-rule",
             listener_arn=args["listener_arn"],
             priority=routing["priority"],
-            conditions=conditions,
+            conditions=rule_conditions(routing),
             actions=[{"type": "forward", "target_group_arn": target_group.arn}],
             tags=tags,
             opts=child,

@@ -134,7 +134,7 @@ BAD_CONFIG = [
     BadConfig(
         "routing-without-condition",
         {"reports": fleet_config(routing={"priority": 300})},
-        "fleets.reports.routing.pathPatterns",
+        "fleets.reports.routing",
     ),
     BadConfig(
         "health-timeout-not-below-interval",

@@ -240,7 +240,7 @@ BAD_ARGS = [
     Bad("no-routing", {}, "routing", remove=("routing",)),
     Bad("routing-without-priority", {"routing": {"path_patterns": ["/r/*"]}}, "routing.priority"),
     Bad("routing-priority-50000", {"routing": {"priority": 50_000, "path_patterns": ["/r/*"]}}, "routing.priority"),
-    Bad("routing-without-condition", {"routing": {"priority": 5}}, "routing.path_patterns"),
+    Bad("routing-without-condition", {"routing": {"priority": 5}}, "routing"),
     Bad("routing-paths-a-string", {"routing": {"priority": 5, "path_patterns": "/r/*"}}, "routing.path_patterns"),
     Bad(
         "routing-too-many-values",
