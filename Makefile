@@ -15,8 +15,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)
-	$(PY) -m offline.preview $(STACK)
+# The local rehearsal: a canary release that promotes with zero failed requests, then a faulty
+# release rolled back automatically, behind a real HAProxy under load. No AWS account needed.
+run: $(STAMP) haproxy
+	$(PY) -m rehearsal
 
 preview: $(STAMP)
 	$(PY) -m offline.preview $(STACK)

@@ -420,38 +420,39 @@ class BlueGreenService(pulumi.ComponentResource):
             "task_role_arn": task_role.arn,
             "log_group_name": logs.name,
         }
+        # Zero-downtime settings every ECS service here shares: rolling controller, circuit breaker
+        # with rollback, never below 100% healthy while a deployment runs.
+        rolling_service = {
+            "cluster": args["cluster_arn"],
+            "launch_type": "FARGATE",
+            "deployment_controller": {"type": "ECS"},
+            "deployment_circuit_breaker": {"enable": True, "rollback": True},
+            "deployment_minimum_healthy_percent": 100,
+            "deployment_maximum_percent": 200,
+            "health_check_grace_period_seconds": args.get("health_check_grace_period_seconds", 60),
+            "network_configuration": {
+                "subnets": args["subnet_ids"],
+                "security_groups": [tasks_sg.id],
+                "assign_public_ip": args.get("assign_public_ip", False),
+            },
+            "enable_ecs_managed_tags": True,
+            "propagate_tags": "SERVICE",
+            # A target group must be attached to a listener before a service can use it.
+            "opts": pulumi.ResourceOptions(parent=self, depends_on=[production_rule, test_rule]),
+        }
         colors: dict[str, dict[str, Any]] = {}
         if mode == "paired":
             for c in COLORS:
                 task = self._task_definition(f"{name}-{c}", name, c, args, common_service, color_tags[c])
                 service = aws.ecs.Service(
                     f"{name}-{c}-svc",
-                    cluster=args["cluster_arn"],
-                    launch_type="FARGATE",
                     task_definition=task.arn,
                     desired_count=resolved_desired_count(args, c),
-                    deployment_controller={"type": "ECS"},
-                    deployment_circuit_breaker={"enable": True, "rollback": True},
-                    deployment_minimum_healthy_percent=100,
-                    deployment_maximum_percent=200,
-                    health_check_grace_period_seconds=args.get("health_check_grace_period_seconds", 60),
                     load_balancers=[
-                        {
-                            "target_group_arn": target_groups[c].arn,
-                            "container_name": name,
-                            "container_port": port,
-                        }
+                        {"target_group_arn": target_groups[c].arn, "container_name": name, "container_port": port}
                     ],
-                    network_configuration={
-                        "subnets": args["subnet_ids"],
-                        "security_groups": [tasks_sg.id],
-                        "assign_public_ip": args.get("assign_public_ip", False),
-                    },
-                    enable_ecs_managed_tags=True,
-                    propagate_tags="SERVICE",
                     tags=color_tags[c],
-                    # A target group must be attached to a listener before a service can use it.
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[production_rule, test_rule]),
+                    **rolling_service,
                 )
                 colors[c] = self._color_outputs(c, service, task, target_groups[c], alarms[c], args, weights)
         else:
@@ -472,14 +473,8 @@ class BlueGreenService(pulumi.ComponentResource):
             )
             service = aws.ecs.Service(
                 f"{name}-svc",
-                cluster=args["cluster_arn"],
-                launch_type="FARGATE",
                 task_definition=task.arn,
                 desired_count=resolved_desired_count(args, live),
-                deployment_controller={"type": "ECS"},
-                deployment_circuit_breaker={"enable": True, "rollback": True},
-                deployment_minimum_healthy_percent=100,
-                deployment_maximum_percent=200,
                 deployment_configuration=_native_deployment_configuration(native),
                 alarms={
                     # ECS watches metric alarms; the composite stays the driver's single signal.
@@ -489,7 +484,6 @@ class BlueGreenService(pulumi.ComponentResource):
                     "enable": True,
                     "rollback": True,
                 },
-                health_check_grace_period_seconds=args.get("health_check_grace_period_seconds", 60),
                 load_balancers=[
                     {
                         "target_group_arn": target_groups[live].arn,
@@ -503,15 +497,8 @@ class BlueGreenService(pulumi.ComponentResource):
                         },
                     }
                 ],
-                network_configuration={
-                    "subnets": args["subnet_ids"],
-                    "security_groups": [tasks_sg.id],
-                    "assign_public_ip": args.get("assign_public_ip", False),
-                },
-                enable_ecs_managed_tags=True,
-                propagate_tags="SERVICE",
                 tags=service_tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[production_rule, test_rule]),
+                **rolling_service,
             )
             for c in COLORS:
                 colors[c] = self._color_outputs(c, service, task, target_groups[c], alarms[c], args, weights)

@@ -1,0 +1,130 @@
+"""The starlette application: business endpoint, health endpoints, flags, version header."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.downstream import Downstream, DownstreamResult
+from app.flags import is_enabled
+from app.lifecycle import Lifecycle
+from app.settings import Settings
+
+VERSION_HEADER = "x-app-version"
+INSTANCE_HEADER = "x-app-instance"
+PROBE_PATHS = frozenset({"/ready", "/live"})
+
+
+class VersionHeader:
+    """Adds the version and instance headers to every response, and counts ordinary requests."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, lifecycle: Lifecycle) -> None:
+        self.app = app
+        self.headers = [
+            (VERSION_HEADER.encode(), settings.version.encode()),
+            (INSTANCE_HEADER.encode(), settings.instance.encode()),
+        ]
+        self.lifecycle = lifecycle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] not in PROBE_PATHS:
+            self.lifecycle.request_seen()
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(
+    settings: Settings,
+    lifecycle: Lifecycle | None = None,
+    rng: random.Random | None = None,
+) -> Starlette:
+    """Build the app. `lifecycle` is shared with the server that handles SIGTERM."""
+    life = lifecycle or Lifecycle(
+        lb_fall=settings.lb_fall,
+        quiet_seconds=settings.drain_quiet_seconds,
+        timeout_seconds=settings.drain_timeout_seconds,
+    )
+    downstream = Downstream(settings.downstream_url, settings.breaker_fail_max, settings.breaker_reset_seconds)
+    chance = rng or random.Random()
+
+    def dependency_checks() -> dict[str, bool]:
+        checks = {
+            "warm": time.monotonic() - life.started_at >= settings.warmup_seconds,
+            "flags_loaded": settings.flags is not None,
+        }
+        if settings.downstream_required:
+            checks["downstream_breaker_closed"] = downstream.state != "open"
+        return checks
+
+    async def ready(_: Request) -> Response:
+        checks = dependency_checks()
+        if life.draining:
+            life.probe_failed()
+            return JSONResponse({"status": "draining", "checks": checks}, status_code=503)
+        if not all(checks.values()):
+            return JSONResponse({"status": "not-ready", "checks": checks}, status_code=503)
+        return JSONResponse({"status": "ready", "checks": checks})
+
+    async def live(_: Request) -> Response:
+        # Liveness never looks at dependencies: a restart would not fix them.
+        return JSONResponse({"status": "alive"})
+
+    async def version(_: Request) -> Response:
+        return JSONResponse({"version": settings.version, "instance": settings.instance})
+
+    async def work(request: Request) -> Response:
+        user = request.query_params.get("user", "anonymous")
+        if settings.added_latency_ms:
+            await asyncio.sleep(settings.added_latency_ms / 1000)
+        if settings.error_rate and chance.random() < settings.error_rate:
+            return JSONResponse({"error": "injected fault"}, status_code=500)
+        # The breaker is synchronous (pybreaker): only a configured call goes to a worker thread.
+        result = await run_in_threadpool(downstream.call) if downstream.url else DownstreamResult("none")
+        flags = {name: is_enabled(rule, name, user) for name, rule in settings.flags.items()}
+        return JSONResponse({"version": settings.version, "user": user, "flags": flags, "downstream": result.source})
+
+    async def flag(request: Request) -> Response:
+        name = request.path_params["name"]
+        user = request.query_params.get("user", "anonymous")
+        if name not in settings.flags:
+            return JSONResponse({"error": f"unknown flag {name!r}"}, status_code=404)
+        return JSONResponse({"flag": name, "user": user, "enabled": is_enabled(settings.flags[name], name, user)})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        downstream.close()
+
+    app = Starlette(
+        routes=[
+            Route("/ready", ready),
+            Route("/live", live),
+            Route("/version", version),
+            Route("/work", work),
+            Route("/flags/{name}", flag),
+        ],
+        middleware=[Middleware(VersionHeader, settings=settings, lifecycle=life)],
+        lifespan=lifespan,
+    )
+    app.state.lifecycle = life
+    app.state.downstream = downstream
+    return app

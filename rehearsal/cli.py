@@ -1,0 +1,130 @@
+"""`python -m rehearsal`: the full local rehearsal, with flags to rehearse a release plan.
+
+Exit codes: 0 every expectation met, 1 an expectation failed (the report says which),
+2 invalid flag, 3 HAProxy missing or the rehearsal could not set itself up, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+
+from driver.plan import PlanError, Strategy, parse_int_list
+from driver.ports import PortError
+from rehearsal.chart import write_chart
+from rehearsal.haproxy_process import HaproxyFailed, HaproxyMissing
+from rehearsal.live import LiveObserver
+from rehearsal.report import chart_notes, render, summarize
+from rehearsal.scenario import RehearsalConfig, RehearsalError, run_rehearsal
+
+EXIT_OK, EXIT_EXPECTATION, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = RehearsalConfig()
+    p = argparse.ArgumentParser(
+        prog="python -m rehearsal",
+        description="Blue v1 under load behind HAProxy, a canary release of v2, then a faulty v3 "
+        "that must be rolled back automatically. Writes a report and a PNG chart.",
+    )
+    strategies = [s.value for s in Strategy]
+    p.add_argument("--strategy", default=d.strategy, choices=strategies, help="release plan (default canary)")
+    p.add_argument("--steps", default="10,50,100", help="canary step weights in %% (default 10,50,100)")
+    p.add_argument("--step-percent", type=int, default=d.step_percent, help="linear step (default 10)")
+    p.add_argument("--interval", type=float, default=d.interval, help="bake seconds per step (default 6)")
+    p.add_argument(
+        "--bad-strategy", choices=strategies, default=None, help="plan for the faulty release (default: --strategy)"
+    )
+    p.add_argument("--poll", type=float, default=d.poll_seconds, help="seconds between analysis checks (default 1)")
+    p.add_argument("--max-error-rate", type=float, default=d.max_error_rate, help="5xx ratio limit (default 0.05)")
+    p.add_argument("--max-p99", type=float, default=d.max_p99_seconds, help="p99 limit in seconds (default 2)")
+    p.add_argument("--min-requests", type=int, default=d.min_requests, help="requests per step to pass (default 20)")
+    p.add_argument("--threshold", type=int, default=d.threshold, help="failed checks before rollback (default 2)")
+    p.add_argument("--rate", type=float, default=d.rate, help="load in requests/s (default 60)")
+    p.add_argument("--instances", type=int, default=d.instances, help="instances per color (default 2)")
+    p.add_argument("--baseline", type=float, default=d.baseline_seconds, help="seconds of v1-only load (default 3)")
+    p.add_argument("--keep-warm", type=float, default=d.keep_warm_seconds, help="old color kept after promote (2)")
+    p.add_argument("--settle", type=float, default=d.settle_seconds, help="load after the releases (default 3)")
+    p.add_argument("--bad-error-rate", type=float, default=d.bad_error_rate, help="v3 injected 5xx ratio (0.3)")
+    p.add_argument("--bad-latency-ms", type=float, default=d.bad_latency_ms, help="v3 added latency (default 0)")
+    p.add_argument("--only", choices=["good", "bad", "both"], default="both", help="which releases to run")
+    p.add_argument("--max-seconds", type=float, default=d.max_seconds, help="hard bound on the load (default 900)")
+    p.add_argument("--out", type=Path, default=d.out_dir, help="report/chart/journal dir (default out/rehearsal)")
+    p.add_argument("--no-chart", action="store_true", help="do not write the PNG chart")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> RehearsalConfig:
+    steps = tuple(parse_int_list("--steps", args.steps)) if args.strategy == "canary" else None
+    cfg = RehearsalConfig(
+        rate=args.rate,
+        instances=args.instances,
+        strategy=args.strategy,
+        steps=steps,
+        step_percent=args.step_percent,
+        interval=args.interval,
+        bad_strategy=args.bad_strategy,
+        poll_seconds=args.poll,
+        max_error_rate=args.max_error_rate,
+        max_p99_seconds=args.max_p99,
+        min_requests=args.min_requests,
+        threshold=args.threshold,
+        baseline_seconds=args.baseline,
+        keep_warm_seconds=args.keep_warm,
+        settle_seconds=args.settle,
+        bad_error_rate=args.bad_error_rate,
+        bad_latency_ms=args.bad_latency_ms,
+        max_seconds=args.max_seconds,
+        run_good=args.only in ("good", "both"),
+        run_bad=args.only in ("bad", "both"),
+        out_dir=args.out,
+    )
+    cfg.validate()
+    return cfg
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM unwinds like Ctrl-C, so run_rehearsal's `finally` stops every process it started.
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=args.json)
+    try:
+        cfg = config_from_args(args)
+    except (PlanError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return EXIT_USAGE
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with LiveObserver(console) as observer:
+            result = run_rehearsal(cfg, observer)
+    except (HaproxyMissing, HaproxyFailed, RehearsalError, PortError) as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True, markup=True)
+        return EXIT_ENVIRONMENT
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: every process started by the rehearsal was stopped")
+        return 130
+    summary = summarize(result)
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    report_path = cfg.out_dir / "report.json"
+    report_path.write_text(json.dumps(summary.to_dict(), indent=2))
+    chart_path = None if args.no_chart else write_chart(result, cfg.out_dir / "rehearsal.png", chart_notes(summary))
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        render(summary, console)
+        console.print(f"report: {report_path}" + (f"\nchart:  {chart_path}" if chart_path else ""))
+    return EXIT_OK if summary.ok else EXIT_EXPECTATION
+
+
+if __name__ == "__main__":
+    sys.exit(main())

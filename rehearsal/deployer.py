@@ -1,0 +1,143 @@
+"""`Deployer` port on local processes: a color is a set of HAProxy slots with app instances.
+
+Deploying attaches new instances to the color's slots at weight 0 (`set server addr`, `state
+ready`); scaling down puts the slots in DRAIN, sends SIGTERM and waits for each instance's own
+graceful exit (readiness 503 -> HAProxy marks it down -> in-flight requests finish -> exit 0).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+from driver.ports import Color, PortError, Weights
+from rehearsal.haproxy_config import BACKEND
+from rehearsal.haproxy_process import HaproxyProcess
+from rehearsal.haproxy_runtime import RuntimeApi, RuntimeApiError
+from rehearsal.processes import Instance, Supervisor
+
+
+@dataclass(frozen=True)
+class AppRelease:
+    """What an "image" means locally: a version label and its environment (faults included)."""
+
+    version: str
+    error_rate: float = 0.0
+    added_latency_ms: float = 0.0
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "APP_VERSION": self.version,
+            "APP_ERROR_RATE": str(self.error_rate),
+            "APP_ADDED_LATENCY_MS": str(self.added_latency_ms),
+            **self.extra_env,
+        }
+
+
+@dataclass
+class StopRecord:
+    """How one color was scaled down: exit codes by instance (0 = graceful)."""
+
+    color: Color
+    at: float
+    exit_codes: dict[str, int]
+
+    @property
+    def graceful(self) -> bool:
+        return all(code == 0 for code in self.exit_codes.values())
+
+
+class LocalDeployer:
+    """Starts/stops app instances behind HAProxy slots. `reconcile` is a no-op locally."""
+
+    def __init__(
+        self,
+        haproxy: HaproxyProcess,
+        supervisor: Supervisor,
+        releases: dict[str, AppRelease],
+        *,
+        drain_timeout_seconds: float = 15.0,
+        lb_fall: int | None = None,
+    ) -> None:
+        if haproxy.layout is None or haproxy.api is None:
+            raise RuntimeError("start HAProxy before creating the deployer")
+        self.haproxy = haproxy
+        self.api: RuntimeApi = haproxy.api
+        self.supervisor = supervisor
+        self.releases = releases
+        self.drain_timeout_seconds = drain_timeout_seconds
+        self.lb_fall = lb_fall if lb_fall is not None else haproxy.check.fall
+        self.slots: dict[str, Instance | None] = {s: None for c in ("blue", "green") for s in haproxy.layout.slots(c)}
+        self.versions: dict[Color, str | None] = {"blue": None, "green": None}
+        self.stops: list[StopRecord] = []
+        self.reconciled: list[tuple[Weights, Color]] = []
+
+    def attached(self, color: Color) -> list[str]:
+        """Slots of `color` that hold a running instance."""
+        return [s for s, inst in self.slots.items() if s.startswith(f"{color}-") and inst]
+
+    def instances(self, color: Color) -> list[Instance]:
+        return [inst for s, inst in self.slots.items() if s.startswith(f"{color}-") and inst]
+
+    def version_of(self, color: Color) -> str | None:
+        return self.versions[color]
+
+    def deploy_idle(self, color: Color, image: str, desired_count: int) -> None:
+        release = self.releases.get(image)
+        if release is None:
+            known = ", ".join(sorted(self.releases))
+            raise PortError(f"unknown local image {image!r}; known: {known}")
+        free = [s for s in self.slots if s.startswith(f"{color}-")]
+        if not 1 <= desired_count <= len(free):
+            raise PortError(f"desired_count for {color} must be 1-{len(free)}, got {desired_count}")
+        if self.instances(color):
+            self.scale_down(color)
+        env = {**release.env(), "APP_LB_FALL": str(self.lb_fall)}
+        for slot in free[:desired_count]:
+            try:
+                inst = self.supervisor.spawn_app(slot, env)
+                # Weight 0 before the slot leaves maintenance: HAProxy counts a server UP as
+                # soon as it leaves maintenance, before its first health check.
+                self.api.set_weight(BACKEND, slot, 0)
+                self.api.set_address(BACKEND, slot, "127.0.0.1", inst.port)
+                self.api.set_state(BACKEND, slot, "ready")
+            except (RuntimeError, OSError) as exc:
+                raise PortError(f"could not start {slot} ({release.version}): {exc}") from exc
+            self.slots[slot] = inst
+        self.versions[color] = release.version
+
+    def wait_healthy(self, color: Color, timeout_seconds: float) -> bool:
+        slots = self.attached(color)
+        if not slots:
+            return False
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            stats = self.api.show_stat(BACKEND)
+            if all(stats[s].status == "UP" and stats[s].check_status == "L7OK" for s in slots):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+
+    def reconcile(self, weights: Weights, live_color: Color) -> None:
+        # Locally the load balancer is the only state; nothing declared to update.
+        self.reconciled.append((weights, live_color))
+
+    def scale_down(self, color: Color) -> None:
+        instances = self.instances(color)
+        slots = self.attached(color)
+        for slot in slots:
+            with contextlib.suppress(RuntimeApiError):
+                self.api.set_state(BACKEND, slot, "drain")
+        codes = self.supervisor.terminate(instances, self.drain_timeout_seconds)
+        for slot in slots:
+            with contextlib.suppress(RuntimeApiError):
+                self.api.set_weight(BACKEND, slot, 0)
+                self.api.set_state(BACKEND, slot, "maint")
+            self.slots[slot] = None
+        self.versions[color] = None
+        # A forced exit is reported, not raised: the color already has no traffic, and a
+        # PortError here would make the controller roll back to capacity that is gone.
+        self.stops.append(StopRecord(color, time.time(), codes))

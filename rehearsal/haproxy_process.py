@@ -1,0 +1,131 @@
+"""Runs HAProxy as a child process in its own process group, on an inherited 127.0.0.1 socket."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from rehearsal.haproxy_config import HaproxyLayout, HealthCheck, render_config
+from rehearsal.haproxy_runtime import RuntimeApi, RuntimeApiError
+from rehearsal.processes import signal_group
+
+INSTALL_HINT = """HAProxy is required for the local rehearsal and was not found on PATH.
+Install it, then run again:
+  scripts/ensure-haproxy            (installs it when this user can install packages)
+  Debian/Ubuntu: sudo apt-get install haproxy
+  Fedora/RHEL:   sudo dnf install haproxy
+  macOS:         brew install haproxy"""
+
+
+class HaproxyMissing(RuntimeError):
+    """No `haproxy` binary on PATH; the message says what to install."""
+
+
+class HaproxyFailed(RuntimeError):
+    """HAProxy refused its config or exited; the message holds its own words."""
+
+
+def find_haproxy() -> str:
+    path = shutil.which("haproxy")
+    if path is None:
+        raise HaproxyMissing(INSTALL_HINT)
+    return path
+
+
+class HaproxyProcess:
+    """Owns one HAProxy: config in `workdir`, listening socket, runtime API, process group."""
+
+    def __init__(self, workdir: Path, slots_per_color: int = 2, check: HealthCheck | None = None) -> None:
+        self.binary = find_haproxy()
+        self.workdir = workdir
+        self.slots_per_color = slots_per_color
+        self.check = check or HealthCheck()
+        self.port = 0
+        self.layout: HaproxyLayout | None = None
+        self.api: RuntimeApi | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_path = workdir / "haproxy.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_seconds: float = 10.0) -> None:
+        # The parent binds the port and hands the socket over, so no other process can take
+        # the port between choosing it and HAProxy binding it.
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1024)
+        self.port = listener.getsockname()[1]
+        fd = listener.fileno()
+        socket_path = str(self.workdir / "admin.sock")
+        self.layout = HaproxyLayout(
+            bind=f"fd@{fd}",
+            socket_path=socket_path,
+            slots_per_color=self.slots_per_color,
+            check=self.check,
+        )
+        config_path = self.workdir / "haproxy.cfg"
+        config_path.write_text(render_config(self.layout))
+        check = subprocess.run(
+            [self.binary, "-c", "-q", "-f", str(config_path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout_seconds,
+            pass_fds=(fd,),
+        )
+        if check.returncode != 0:
+            listener.close()
+            raise HaproxyFailed(f"HAProxy rejected {config_path}:\n{check.stderr.strip()}")
+        with self._log_path.open("wb") as log:
+            self._proc = subprocess.Popen(
+                [self.binary, "-db", "-f", str(config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(fd,),
+                start_new_session=True,
+            )
+        listener.close()  # HAProxy holds its own copy now
+        self.api = RuntimeApi(socket_path)
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise HaproxyFailed(f"HAProxy exited at start:\n{self.log_tail()}")
+            try:
+                if "Name: HAProxy" in self.api.command("show info"):
+                    return
+            except RuntimeApiError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise HaproxyFailed(f"HAProxy runtime API did not answer in {timeout_seconds}s")
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self._log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self, timeout_seconds: float = 5.0) -> None:
+        """SIGTERM the process group, SIGKILL it if still there; safe to call twice."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            signal_group(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout_seconds)
+            except subprocess.TimeoutExpired:
+                signal_group(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=timeout_seconds)
+        self._proc = None

@@ -1,0 +1,157 @@
+"""Steady, bounded load against the load balancer; records every response.
+
+Requests are scheduled on a fixed timetable (`rate` per second) from a background thread with
+its own asyncio loop. It stops by itself after `max_requests` or `max_seconds`, whichever comes
+first, or when `stop()` is called. A transport error is recorded with status 0 (a failure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from rehearsal.haproxy_config import SERVED_BY_HEADER, SERVER_TIME_HEADER
+
+
+@dataclass(frozen=True)
+class Record:
+    """One request as the client saw it."""
+
+    sent_at: float  # epoch seconds
+    latency: float  # seconds
+    status: int  # 0 = no HTTP answer (connection refused/reset, timeout)
+    version: str | None  # x-app-version header
+    server: str | None  # x-served-by header (HAProxy slot)
+    error: str | None = None
+    server_seconds: float | None = None  # HAProxy's measure of the server's response time
+
+    @property
+    def failed(self) -> bool:
+        return self.status == 0 or self.status >= 500
+
+    @property
+    def done_at(self) -> float:
+        return self.sent_at + self.latency
+
+
+class LoadGenerator:
+    """`GET {base_url}{path}?user=u<N>` at `rate` per second until a bound is reached."""
+
+    def __init__(
+        self,
+        base_url: str,
+        rate: float,
+        max_requests: int,
+        max_seconds: float,
+        *,
+        path: str = "/work",
+        users: int = 1000,
+        concurrency: int = 64,
+        timeout_seconds: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not 0 < rate <= 5000:
+            raise ValueError(f"rate must be in (0, 5000] requests/s, got {rate}")
+        if max_requests < 1:
+            raise ValueError(f"max_requests must be >= 1, got {max_requests}")
+        if not 0 < max_seconds <= 24 * 3600:
+            raise ValueError(f"max_seconds must be in (0, 86400], got {max_seconds}")
+        self.base_url = base_url.rstrip("/")
+        self.rate = rate
+        self.max_requests = max_requests
+        self.max_seconds = max_seconds
+        self.path = path
+        self.users = users
+        self.concurrency = concurrency
+        self.timeout_seconds = timeout_seconds
+        self.clock = clock
+        self.records: list[Record] = []  # appended from one thread; list.append is atomic
+        self.started_at: float | None = None
+        self.stopped_at: float | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="loadgen", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_seconds: float | None = None) -> None:
+        """Stop scheduling and wait (bounded) for answers to requests already sent."""
+        self._stop.set()
+        self.join(timeout_seconds)
+
+    def join(self, timeout_seconds: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(self.timeout_seconds + 5 if timeout_seconds is None else timeout_seconds)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def snapshot(self) -> list[Record]:
+        return list(self.records)
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=16)
+        timeout = httpx.Timeout(self.timeout_seconds)
+        slots = asyncio.Semaphore(self.concurrency)
+        pending: set[asyncio.Task[None]] = set()
+        async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+            start = time.monotonic()
+            self.started_at = self.clock()
+            for i in range(self.max_requests):
+                due = start + i / self.rate
+                if due - start >= self.max_seconds or self._stop.is_set():
+                    break
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await slots.acquire()
+                task = asyncio.create_task(self._one(client, i, slots))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+            if pending:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        asyncio.gather(*pending, return_exceptions=True),
+                        self.timeout_seconds + 1,
+                    )
+        self.stopped_at = self.clock()
+
+    async def _one(self, client: httpx.AsyncClient, i: int, slots: asyncio.Semaphore) -> None:
+        sent = self.clock()
+        t0 = time.perf_counter()
+        try:
+            response = await client.get(f"{self.base_url}{self.path}", params={"user": f"u{i % self.users}"})
+            self.records.append(
+                Record(
+                    sent_at=sent,
+                    latency=time.perf_counter() - t0,
+                    status=response.status_code,
+                    version=response.headers.get("x-app-version"),
+                    server=response.headers.get(SERVED_BY_HEADER),
+                    server_seconds=_millis(response.headers.get(SERVER_TIME_HEADER)),
+                )
+            )
+        except httpx.HTTPError as exc:
+            self.records.append(Record(sent, time.perf_counter() - t0, 0, None, None, type(exc).__name__))
+        finally:
+            slots.release()
+
+
+def _millis(value: str | None) -> float | None:
+    """HAProxy's %Tr in ms -> seconds; None when absent or -1 (no server response)."""
+    try:
+        ms = float(value) if value is not None else -1.0
+    except ValueError:
+        return None
+    return ms / 1000 if ms >= 0 else None

@@ -1,0 +1,125 @@
+"""`MetricsSource` port on HAProxy stats deltas plus the load generator's latencies.
+
+HAProxy's `show stat` counters are cumulative per server slot, so a sampler thread snapshots
+them per color every `poll_seconds`; a window is the difference between the snapshots around
+its edges. Request and 5xx counts come from HAProxy (what the load balancer saw); p99 comes from
+the server response times HAProxy stamps on each response (`%Tr`, like ALB's TargetResponseTime),
+as recorded by the load generator: HAProxy's stats keep only a moving average, no percentiles.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from driver.ports import AlarmStatus, Color, WindowMetrics
+from rehearsal.haproxy_config import BACKEND, slot_color
+from rehearsal.haproxy_runtime import RuntimeApi, RuntimeApiError
+from rehearsal.loadgen import Record
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Cumulative counters per color at `at`."""
+
+    at: float
+    requests: dict[Color, int]
+    errors_5xx: dict[Color, int]
+
+
+def p99(latencies: list[float]) -> float | None:
+    """Nearest-rank 99th percentile, None without data."""
+    if not latencies:
+        return None
+    ordered = sorted(latencies)
+    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+class HaproxyMetrics:
+    """Per-color windows from HAProxy counters; no alarms locally (`AlarmStatus()`)."""
+
+    def __init__(
+        self,
+        api: RuntimeApi,
+        records: Callable[[], list[Record]] | None = None,
+        *,
+        poll_seconds: float = 0.2,
+        clock: Callable[[], float] = time.time,
+        max_samples: int = 50_000,
+    ) -> None:
+        self.api = api
+        self.records = records
+        self.poll_seconds = poll_seconds
+        self.clock = clock
+        self.samples: deque[Sample] = deque(maxlen=max_samples)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sample(self) -> Sample:
+        """Read `show stat` now and keep the snapshot."""
+        requests: dict[Color, int] = {"blue": 0, "green": 0}
+        errors: dict[Color, int] = {"blue": 0, "green": 0}
+        for name, stat in self.api.show_stat(BACKEND).items():
+            color = slot_color(name)
+            if color is not None:
+                requests[color] += stat.responses
+                errors[color] += stat.errors_5xx
+        snap = Sample(self.clock(), requests, errors)
+        with self._lock:
+            self.samples.append(snap)
+        return snap
+
+    def start(self) -> None:
+        self.sample()
+        self._thread = threading.Thread(target=self._run, name="haproxy-stats", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.sample()
+            except RuntimeApiError:
+                return  # HAProxy is gone: the rehearsal is shutting down
+
+    def _at_or_before(self, t: float) -> Sample | None:
+        with self._lock:
+            i = bisect.bisect_right([s.at for s in self.samples], t)
+            return self.samples[i - 1] if i else (self.samples[0] if self.samples else None)
+
+    def _at_or_after(self, t: float) -> Sample | None:
+        with self._lock:
+            i = bisect.bisect_left([s.at for s in self.samples], t)
+            return self.samples[i] if i < len(self.samples) else None
+
+    def window(self, color: Color, start: float, end: float) -> WindowMetrics:
+        # The first snapshot taken at or after `end` closes the window; when the window reaches
+        # "now" there is none yet, so read fresh counters.
+        top = self._at_or_after(end) or self.sample()
+        base = self._at_or_before(start) or top
+        requests = max(0, top.requests[color] - base.requests[color])
+        errors = max(0, top.errors_5xx[color] - base.errors_5xx[color])
+        latencies: list[float] = []
+        if self.records is not None:
+            latencies = [
+                r.server_seconds
+                for r in self.records()
+                if r.server_seconds is not None
+                and r.server is not None
+                and slot_color(r.server) == color
+                and start <= r.sent_at <= end
+            ]
+        return WindowMetrics(requests=requests, errors_5xx=errors, p99_seconds=p99(latencies))
+
+    def alarms(self, color: Color) -> AlarmStatus:
+        return AlarmStatus()

@@ -1,0 +1,192 @@
+"""Figures of a rehearsal run (pure functions over the records) and their rich/JSON rendering."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+
+from rich.console import Console
+from rich.table import Table
+
+from driver.ports import Weights
+from rehearsal.loadgen import Record
+from rehearsal.scenario import BAD, GOOD, RehearsalResult
+
+
+@dataclass(frozen=True)
+class PhaseFigures:
+    name: str
+    seconds: float
+    requests: int
+    failed: int
+    by_version: dict[str, int]
+    failures_by_kind: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the report states; every figure is derived from records, not from settings."""
+
+    total_requests: int
+    total_failed: int
+    phases: list[PhaseFigures]
+    good_release_state: str | None
+    good_release_failed: int | None
+    good_release_requests: int | None
+    bad_release_state: str | None
+    bad_release_reason: str | None
+    bad_version_requests: int
+    bad_version_share_all: float | None
+    bad_version_share_release: float | None
+    first_bad_response_at: float | None
+    traffic_restored_at: float | None
+    rollback_seconds: float | None
+    detection_to_restore_seconds: float | None
+    graceful_stops: int
+    forced_stops: int
+    leftover_processes: int
+    expectations: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(self.expectations.values())
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self) | {"ok": self.ok}
+
+
+def _kind(record: Record) -> str:
+    """ "HTTP 503 from v3", "ReadTimeout": what a failure was, for the report."""
+    if record.status == 0:
+        return record.error or "no answer"
+    return f"HTTP {record.status} from {record.version or 'the load balancer'}"
+
+
+def _in(records: list[Record], start: float, end: float) -> list[Record]:
+    return [r for r in records if start <= r.sent_at < end]
+
+
+def summarize(result: RehearsalResult) -> Summary:
+    records = result.records
+    phases = [
+        PhaseFigures(
+            name=p.name,
+            seconds=round(p.end - p.start, 2),
+            requests=len(rs := _in(records, p.start, p.end)),
+            failed=sum(r.failed for r in rs),
+            by_version=dict(Counter(r.version or "none" for r in rs)),
+            failures_by_kind=dict(Counter(_kind(r) for r in rs if r.failed)),
+        )
+        for p in result.phases
+    ]
+    good = result.releases.get(GOOD)
+    bad = result.releases.get(BAD)
+    good_records = _in(records, good.start, good.end) if good else None
+    bad_records = _in(records, bad.start, bad.end) if bad else None
+    bad_served = [r for r in records if r.version == BAD]
+
+    first_bad = min((r.done_at for r in bad_served if r.failed), default=None)
+    restored = None
+    if bad is not None:
+        stable_only = Weights.all_to(bad.stable_color)
+        restored = next(
+            (w.at for w in result.weight_history if bad.start <= w.at <= bad.end and w.weights == stable_only),
+            None,
+        )
+    rollback = (
+        round(restored - first_bad, 3)
+        if restored is not None and first_bad is not None and restored >= first_bad
+        else None
+    )
+    total = len(records)
+    summary = Summary(
+        total_requests=total,
+        total_failed=sum(r.failed for r in records),
+        phases=phases,
+        good_release_state=good.result.state.value if good else None,
+        good_release_failed=sum(r.failed for r in good_records) if good_records is not None else None,
+        good_release_requests=len(good_records) if good_records is not None else None,
+        bad_release_state=bad.result.state.value if bad else None,
+        bad_release_reason=bad.result.reason if bad else None,
+        bad_version_requests=len(bad_served),
+        bad_version_share_all=len(bad_served) / total if total else None,
+        bad_version_share_release=(
+            sum(r.version == BAD for r in bad_records) / len(bad_records) if bad_records else None
+        ),
+        first_bad_response_at=first_bad,
+        traffic_restored_at=restored,
+        rollback_seconds=rollback,
+        detection_to_restore_seconds=bad.result.rollback_seconds if bad else None,
+        graceful_stops=sum(code == 0 for s in result.stops for code in s.exit_codes.values()),
+        forced_stops=sum(code != 0 for s in result.stops for code in s.exit_codes.values()),
+        leftover_processes=len(result.leftover_pids),
+    )
+    expectations: dict[str, bool] = {"no processes left behind": not result.leftover_pids}
+    if good is not None:
+        expectations["good release succeeded"] = summary.good_release_state == "SUCCEEDED"
+        expectations["0 failed requests during the good release"] = summary.good_release_failed == 0
+    if bad is not None:
+        expectations["faulty release rolled back"] = summary.bad_release_state == "ROLLED_BACK"
+    expectations["old instances exited gracefully"] = summary.forced_stops == 0
+    return replace(summary, expectations=expectations)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
+
+
+def render(summary: Summary, console: Console) -> None:
+    table = Table(title="Requests per phase", title_justify="left")
+    table.add_column("phase")
+    table.add_column("seconds", justify="right")
+    table.add_column("requests", justify="right")
+    table.add_column("failed", justify="right")
+    table.add_column("served by version")
+    for p in summary.phases:
+        versions = ", ".join(f"{v}: {n}" for v, n in sorted(p.by_version.items()))
+        kinds = ", ".join(f"{kind}: {n}" for kind, n in sorted(p.failures_by_kind.items()))
+        failed = f"[red]{p.failed}[/] ({kinds})" if p.failed else "0"
+        table.add_row(p.name, f"{p.seconds:.1f}", str(p.requests), failed, versions)
+    table.add_row("total", "", str(summary.total_requests), str(summary.total_failed), "")
+    console.print(table)
+
+    facts = Table(title="Release outcome", title_justify="left", show_header=False)
+    facts.add_column("figure")
+    facts.add_column("value")
+    if summary.good_release_state is not None:
+        facts.add_row("good release (v2)", summary.good_release_state)
+        facts.add_row(
+            "failed requests during the good release",
+            f"{summary.good_release_failed} of {summary.good_release_requests} (target 0)",
+        )
+    if summary.bad_release_state is not None:
+        facts.add_row("faulty release (v3)", f"{summary.bad_release_state}")
+        facts.add_row("  why", summary.bad_release_reason or "-")
+        facts.add_row(
+            "requests that reached the bad version",
+            f"{summary.bad_version_requests} = {_pct(summary.bad_version_share_all)} of all, "
+            f"{_pct(summary.bad_version_share_release)} of the faulty release's",
+        )
+        facts.add_row("first bad response -> traffic restored", _secs(summary.rollback_seconds))
+        facts.add_row("rollback decision -> traffic restored", _secs(summary.detection_to_restore_seconds))
+    facts.add_row("instances stopped", f"{summary.graceful_stops} gracefully, {summary.forced_stops} forced")
+    facts.add_row("processes left behind", str(summary.leftover_processes))
+    console.print(facts)
+    for name, passed in summary.expectations.items():
+        mark = "[green]PASS[/]" if passed else "[red]FAIL[/]"
+        console.print(f"{mark} {name}")
+
+
+def chart_notes(summary: Summary) -> list[str]:
+    """The key figures, short enough for the chart's subtitle."""
+    notes: list[str] = []
+    if summary.good_release_state is not None:
+        notes.append(f"good release: {summary.good_release_failed} failed of {summary.good_release_requests}")
+    if summary.bad_release_state is not None:
+        notes.append(f"bad version served {_pct(summary.bad_version_share_all)} of all requests")
+        notes.append(f"first bad response -> restored {_secs(summary.rollback_seconds)}")
+    return notes

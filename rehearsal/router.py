@@ -1,0 +1,79 @@
+"""`TrafficRouter` port on HAProxy: color weights become live server weights (no reload)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from driver.ports import COLORS, Color, PortError, Weights
+from rehearsal.haproxy_config import BACKEND, slot_color
+from rehearsal.haproxy_runtime import RuntimeApi
+
+# HAProxy server weights are 0-256; a color's percent is spread over its servers at this scale,
+# so 100% over 1 server is weight 200 and 10% over 2 servers is 10 each.
+WEIGHT_SCALE = 2
+
+
+def server_weight(percent: int, servers: int) -> int:
+    """Per-server HAProxy weight giving a color `percent` of traffic over `servers` servers."""
+    if percent == 0 or servers == 0:
+        return 0
+    return max(1, min(256, round(percent * WEIGHT_SCALE / servers)))
+
+
+def percents(totals: dict[Color, int]) -> Weights:
+    """Whole percents summing to 100 from per-color weight totals."""
+    total = sum(totals.values())
+    if total <= 0:
+        raise PortError("no server is up with a weight above 0: HAProxy would answer 503")
+    blue = round(100 * totals["blue"] / total)
+    return Weights(blue=blue, green=100 - blue)
+
+
+@dataclass(frozen=True)
+class WeightChange:
+    at: float
+    weights: Weights
+
+
+class HaproxyRouter:
+    """Sets and reads color weights through the runtime API; keeps a history for the report."""
+
+    def __init__(
+        self,
+        api: RuntimeApi,
+        attached: Callable[[Color], list[str]],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.api = api
+        self.attached = attached
+        self.clock = clock
+        self.history: list[WeightChange] = []
+
+    def set_weights(self, weights: Weights) -> None:
+        plan: dict[str, int] = {}
+        for color in COLORS:
+            slots = self.attached(color)
+            if weights.of(color) > 0 and not slots:
+                raise PortError(f"cannot send {weights.of(color)}% to {color}: no instances")
+            for slot in slots:
+                plan[slot] = server_weight(weights.of(color), len(slots))
+        current = {name: s.weight for name, s in self.api.show_stat(BACKEND).items()}
+        # Raise weights before lowering others, so the total is never 0 in between.
+        order = sorted(plan, key=lambda slot: plan[slot] <= current.get(slot, 0))
+        for slot in order:
+            self.api.set_weight(BACKEND, slot, plan[slot])
+        for slot, weight in current.items():
+            if slot not in plan and weight:
+                self.api.set_weight(BACKEND, slot, 0)
+        self.history.append(WeightChange(self.clock(), weights))
+
+    def observed_weights(self) -> Weights:
+        """Weights HAProxy reports for servers that are UP (what traffic really follows)."""
+        totals: dict[Color, int] = {"blue": 0, "green": 0}
+        for name, stat in self.api.show_stat(BACKEND).items():
+            color = slot_color(name)
+            if color is not None and stat.is_up:
+                totals[color] += stat.weight
+        return percents(totals)

@@ -1,0 +1,294 @@
+"""The end-to-end rehearsal: blue v1 under load, a good canary (v2), a faulty release (v3).
+
+Both releases are run by the driver's `ReleaseController` through the local ports (HAProxy
+router, HAProxy stats metrics, process deployer, pre-traffic checks against the instances).
+Everything started here is stopped in `finally`, whatever happens.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from driver.analysis import AnalysisConfig
+from driver.controller import Ports, Progress, ReleaseController, ReleaseResult, ReleaseSpec
+from driver.journal import Journal
+from driver.plan import Plan, build_plan
+from driver.ports import Color, SystemClock, Weights, other_color
+from rehearsal.checks import standard_checks
+from rehearsal.deployer import AppRelease, LocalDeployer, StopRecord
+from rehearsal.haproxy_config import HealthCheck
+from rehearsal.haproxy_process import HaproxyProcess, find_haproxy
+from rehearsal.loadgen import LoadGenerator, Record
+from rehearsal.metrics import HaproxyMetrics
+from rehearsal.processes import Supervisor
+from rehearsal.router import HaproxyRouter, WeightChange
+
+STACK = "local-rehearsal"
+SERVICE = "app"
+GOOD, BAD, BASE = "v2", "v3", "v1"
+
+
+class RehearsalError(RuntimeError):
+    """The rehearsal's own set-up failed (an instance did not start or get healthy)."""
+
+
+@dataclass(frozen=True)
+class RehearsalConfig:
+    """Everything a rehearsal run depends on (validated by `plans()` and `analysis()`)."""
+
+    rate: float = 60.0
+    instances: int = 2
+    strategy: str = "canary"
+    steps: tuple[int, ...] | None = (10, 50, 100)
+    step_percent: int = 10
+    interval: float = 6.0
+    bad_strategy: str | None = None  # None: rehearse the bad release with the same plan
+    poll_seconds: float = 1.0
+    max_error_rate: float = 0.05
+    max_p99_seconds: float = 2.0
+    min_requests: int = 20
+    threshold: int = 2
+    baseline_seconds: float = 3.0
+    keep_warm_seconds: float = 2.0
+    settle_seconds: float = 3.0
+    bad_error_rate: float = 0.3
+    bad_latency_ms: float = 0.0
+    max_seconds: float = 900.0  # hard bound on the load generator
+    run_good: bool = True
+    run_bad: bool = True
+    out_dir: Path = Path("out/rehearsal")
+
+    def plan(self, strategy: str) -> Plan:
+        steps = list(self.steps) if self.steps is not None and strategy == "canary" else None
+        return build_plan(
+            strategy,
+            steps=steps,
+            interval=self.interval,
+            bake=self.interval,
+            step_percent=self.step_percent,
+        )
+
+    def good_plan(self) -> Plan:
+        return self.plan(self.strategy)
+
+    def bad_plan(self) -> Plan:
+        return self.plan(self.bad_strategy or self.strategy)
+
+    def analysis(self) -> AnalysisConfig:
+        return AnalysisConfig(
+            max_error_rate=self.max_error_rate,
+            max_p99_seconds=self.max_p99_seconds,
+            min_requests=self.min_requests,
+            threshold=self.threshold,
+            poll_seconds=self.poll_seconds,
+        )
+
+    def validate(self) -> None:
+        """Raise ValueError naming the flag at fault, before anything starts."""
+        checks: list[tuple[str, bool, str]] = [
+            ("--rate", 0 < self.rate <= 2000, "must be in (0, 2000] requests/s"),
+            ("--instances", 1 <= self.instances <= 8, "must be 1-8"),
+            ("--baseline", 0 <= self.baseline_seconds <= 600, "must be 0-600 seconds"),
+            ("--keep-warm", 0 <= self.keep_warm_seconds <= 600, "must be 0-600 seconds"),
+            ("--settle", 0 <= self.settle_seconds <= 600, "must be 0-600 seconds"),
+            ("--bad-error-rate", 0 <= self.bad_error_rate <= 1, "must be in [0, 1]"),
+            ("--bad-latency-ms", 0 <= self.bad_latency_ms <= 60_000, "must be 0-60000"),
+            ("--max-seconds", 10 <= self.max_seconds <= 24 * 3600, "must be 10-86400 seconds"),
+            ("--only", self.run_good or self.run_bad, "nothing to run"),
+        ]
+        for flag, ok, message in checks:
+            if not ok:
+                raise ValueError(f"{flag}: {message}")
+        self.good_plan()
+        self.bad_plan()
+        self.analysis()
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    start: float
+    end: float
+
+
+@dataclass
+class ReleaseRun:
+    """One controller run inside the rehearsal."""
+
+    version: str
+    stable_color: Color
+    plan: Plan
+    result: ReleaseResult
+    start: float
+    end: float
+
+
+@dataclass
+class RehearsalResult:
+    """Raw material of the report and the chart."""
+
+    config: RehearsalConfig
+    records: list[Record]
+    phases: list[Phase]
+    releases: dict[str, ReleaseRun]
+    weight_history: list[WeightChange]
+    stops: list[StopRecord]
+    started_at: float
+    ended_at: float
+    leftover_pids: list[int] = field(default_factory=list)
+    workdir: str = ""  # the run's temporary directory (removed at the end)
+
+
+class Observer:
+    """Receives live progress; the CLI renders it with rich. Default: ignore."""
+
+    def phase(self, name: str) -> None:
+        return None
+
+    def progress(self, version: str, update: Progress) -> None:
+        return None
+
+    def attach(self, records: Callable[[], list[Record]], router: HaproxyRouter) -> None:
+        return None
+
+
+def run_rehearsal(cfg: RehearsalConfig, observer: Observer | None = None) -> RehearsalResult:
+    """Run the whole scenario. Raises HaproxyMissing before starting anything without HAProxy."""
+    cfg.validate()
+    find_haproxy()  # fail with the install hint before creating anything
+    obs = observer or Observer()
+    workdir = Path(tempfile.mkdtemp(prefix="zdd-rehearsal-"))
+    check = HealthCheck()
+    haproxy = HaproxyProcess(workdir, slots_per_color=cfg.instances, check=check)
+    supervisor = Supervisor(workdir)
+    loadgen: LoadGenerator | None = None
+    metrics: HaproxyMetrics | None = None
+    phases: list[Phase] = []
+    releases: dict[str, ReleaseRun] = {}
+    started = time.time()
+    router: HaproxyRouter | None = None
+    deployer: LocalDeployer | None = None
+    try:
+        obs.phase("starting HAProxy and blue v1")
+        haproxy.start()
+        assert haproxy.api is not None
+        deployer = LocalDeployer(
+            haproxy,
+            supervisor,
+            {
+                BASE: AppRelease(BASE),
+                GOOD: AppRelease(GOOD),
+                BAD: AppRelease(BAD, error_rate=cfg.bad_error_rate, added_latency_ms=cfg.bad_latency_ms),
+            },
+        )
+        router = HaproxyRouter(haproxy.api, deployer.attached)
+        deployer.deploy_idle("blue", BASE, cfg.instances)
+        if not deployer.wait_healthy("blue", 30):
+            raise RehearsalError("blue v1 did not become healthy behind HAProxy within 30s")
+        router.set_weights(Weights.all_to("blue"))
+
+        loadgen = LoadGenerator(haproxy.url, cfg.rate, int(cfg.rate * cfg.max_seconds), cfg.max_seconds)
+        metrics = HaproxyMetrics(haproxy.api, loadgen.snapshot)
+        metrics.start()
+        loadgen.start()
+        obs.attach(loadgen.snapshot, router)
+
+        live: Color = "blue"
+        t = time.time()
+        obs.phase(f"baseline: {BASE} on blue")
+        time.sleep(cfg.baseline_seconds)
+        phases.append(Phase(f"baseline {BASE}", t, time.time()))
+
+        journal = Journal(cfg.out_dir / "journal", STACK, SERVICE)
+        ports_for = _ports_factory(router, metrics, deployer)
+        for version, plan, wanted in (
+            (GOOD, cfg.good_plan(), cfg.run_good),
+            (BAD, cfg.bad_plan(), cfg.run_bad),
+        ):
+            if not wanted:
+                continue
+            label = "good" if version == GOOD else "faulty"
+            obs.phase(f"release {version} ({label}, {plan.strategy.value}) to {other_color(live)}")
+            run = _release(cfg, journal, ports_for(live, version), version, live, plan, obs)
+            releases[version] = run
+            phases.append(Phase(f"release {version} ({label})", run.start, run.end))
+            if run.result.state.value == "SUCCEEDED":
+                live = other_color(live)
+
+        t = time.time()
+        obs.phase("settling")
+        time.sleep(cfg.settle_seconds)
+        phases.append(Phase("after releases", t, time.time()))
+    finally:
+        if loadgen is not None:
+            loadgen.stop()
+        if metrics is not None:
+            metrics.stop()
+        supervisor.stop_all()
+        haproxy.stop()
+        leftovers = [inst.proc.pid for inst in supervisor.alive()]
+        if haproxy.running:  # pragma: no cover - stop() waits for the exit
+            leftovers.append(-1)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return RehearsalResult(
+        config=cfg,
+        records=sorted(loadgen.snapshot() if loadgen else [], key=lambda r: r.sent_at),
+        phases=phases,
+        releases=releases,
+        weight_history=list(router.history) if router else [],
+        stops=list(deployer.stops) if deployer else [],
+        started_at=started,
+        ended_at=time.time(),
+        leftover_pids=leftovers,
+        workdir=str(workdir),
+    )
+
+
+def _ports_factory(
+    router: HaproxyRouter, metrics: HaproxyMetrics, deployer: LocalDeployer
+) -> Callable[[Color, str], Ports]:
+    def make(stable: Color, version: str) -> Ports:
+        new = other_color(stable)
+        return Ports(
+            router=router,
+            metrics=metrics,
+            deployer=deployer,
+            clock=SystemClock(),
+            checks=standard_checks(lambda: deployer.instances(new), version),
+        )
+
+    return make
+
+
+def _release(
+    cfg: RehearsalConfig,
+    journal: Journal,
+    ports: Ports,
+    version: str,
+    stable: Color,
+    plan: Plan,
+    obs: Observer,
+) -> ReleaseRun:
+    spec = ReleaseSpec(
+        stack=STACK,
+        service=SERVICE,
+        image=version,
+        desired_count=cfg.instances,
+        stable_color=stable,
+        plan=plan,
+        analysis=cfg.analysis(),
+        health_timeout_seconds=30.0,
+        keep_warm_seconds=cfg.keep_warm_seconds,
+        verify_timeout_seconds=5.0,
+        verify_poll_seconds=0.1,
+    )
+    start = time.time()
+    with journal.lock():
+        controller = ReleaseController.start(spec, ports, journal, on_progress=lambda p: obs.progress(version, p))
+        result = controller.run()
+    return ReleaseRun(version, stable, plan, result, start, time.time())
