@@ -9,7 +9,7 @@ import pytest
 from provider.catalog import REPO_ROOT, component_classes
 from provider.reference import END, START, render, replace_block
 
-DOC = REPO_ROOT / "docs" / "readme" / "reuse.md"
+DOC = REPO_ROOT / "README.md"
 
 
 def test_reference_covers_every_component() -> None:
@@ -21,7 +21,7 @@ def test_reference_covers_every_component() -> None:
 def test_readme_reference_is_current() -> None:
     text = DOC.read_text()
     assert replace_block(text, render()) == text, (
-        "the component reference is stale: python -m provider.reference --write docs/readme/reuse.md"
+        "the component reference is stale: python -m provider.reference --write README.md"
     )
 
 
