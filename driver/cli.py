@@ -35,9 +35,9 @@ from driver.controller import (
     SpecError,
     State,
 )
-from driver.fleet_release import FleetRelease, FleetSpec
+from driver.fleet_release import FleetRelease, FleetSpec, TemplateVersions, released_version, template_versions
 from driver.journal import Journal, JournalBusy, JournalError
-from driver.outputs import OutputsError, ServiceOutputs, parse_fleet, parse_service
+from driver.outputs import FleetOutputs, OutputsError, ServiceOutputs, parse_fleet, parse_service
 from driver.plan import PlanError, build_plan, parse_float_list, parse_int_list
 from driver.ports import Clock, PortError, PreTrafficCheck, SystemClock, Weights
 from driver.stack_ops import (
@@ -442,27 +442,34 @@ def cmd_deploy(args: argparse.Namespace, rt: Runtime, out: Console, err: Console
 def _deploy_fleet(
     args: argparse.Namespace, rt: Runtime, analysis: AnalysisConfig, out: Console, err: Console
 ) -> ExitCode:
-    def make_spec(config_path: str, preferences: dict[str, Any]) -> FleetSpec:
+    def make_spec(fleet: FleetOutputs | None, versions: TemplateVersions | None, released: int) -> FleetSpec:
         return FleetSpec(
             stack=args.stack,
             fleet=args.service,
             ami_id=args.ami,
-            config_path=config_path,
-            preferences=preferences,
+            config_path=fleet.config_path if fleet else f"fleets.{args.service}",
+            group_name=fleet.group_name if fleet else "unknown",
+            launch_template_id=versions.launch_template_id if versions else "unknown",
+            released_version=released,
+            preferences=fleet.refresh_preferences if fleet else {},
             analysis=analysis,
             timeout_seconds=args.refresh_timeout,
         )
 
-    make_spec(f"fleets.{args.service}", {})  # refuse a bad --ami before the stack is opened
+    make_spec(None, None, 1)  # refuse a bad --ami before the stack is opened
     journal = _journal(args)
     ops, outputs = _open_stack(args, rt, journal)
     try:
         fleet = parse_fleet(outputs, args.service)
+        versions = template_versions(outputs, args.service)
     except OutputsError as exc:
         raise Refused(str(exc)) from None
-    spec = make_spec(fleet.config_path, fleet.refresh_preferences)
     with journal.lock():
         _refuse_if_in_progress(journal, args.service)
+        _refuse_if_release_unrecorded(journal, args.service)
+        key = f"{fleet.config_path}.releasedVersion"
+        # N: the version a rollback returns to; pinned in config before the template changes.
+        spec = make_spec(fleet, versions, released_version(ops.get_config(key), versions, key))
         refresher, metrics = fleet_parts(
             fleet,
             region=args.region,
@@ -470,8 +477,22 @@ def _deploy_fleet(
             clients=rt.clients,
         )
         rel = FleetRelease.start(spec, ops, refresher, metrics, rt.clock, journal)
-        err.print(f"fleet release {rel.release_id}: {args.ami} -> {fleet.group_name}")
+        err.print(
+            f"fleet release {rel.release_id}: {args.ami} -> {fleet.group_name} "
+            f"(held on launch template version {spec.released_version} until the refresh succeeds)"
+        )
         return _report(rel.run(), journal, args.json, out)
+
+
+def _refuse_if_release_unrecorded(journal: Journal, name: str) -> None:
+    """A fleet release whose refresh succeeded but whose releasedVersion write failed must be
+    resumed first: a new release would pin the old version while AWS runs the new one."""
+    latest = journal.last()
+    if latest is not None and latest["state"] == "FAILED" and latest.get("data", {}).get("failed_in") == "PROMOTING":
+        raise Refused(
+            f"--service: fleet release {latest['release_id']} of {name} finished its instance refresh "
+            "but did not record releasedVersion; run `resume` first"
+        )
 
 
 def _refuse_if_in_progress(journal: Journal, name: str) -> None:
@@ -575,7 +596,7 @@ def cmd_status(args: argparse.Namespace, rt: Runtime, out: Console, err: Console
         "state": last["state"],
         "step": None if step is None else step + 1,
         "steps": steps,
-        "image": spec.get("image"),
+        "image": spec.get("image") or spec.get("ami_id"),
         "strategy": spec.get("plan", {}).get("strategy"),
         "stable_color": spec.get("stable_color"),
         "failed_checks": last.get("failed_checks", 0),
@@ -619,7 +640,7 @@ def cmd_history(args: argparse.Namespace, rt: Runtime, out: Console, err: Consol
             {
                 "release_id": rid,
                 "started": recs[0]["ts"],
-                "image": spec.get("image"),
+                "image": spec.get("image") or spec.get("ami_id"),
                 "strategy": spec.get("plan", {}).get("strategy"),
                 "state": recs[-1]["state"],
                 "reason": recs[-1].get("reason") or "",

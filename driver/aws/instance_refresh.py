@@ -1,8 +1,14 @@
-"""EC2 Auto Scaling instance refresh: start, follow, cancel, roll back (boto3 autoscaling)."""
+"""EC2 Auto Scaling instance refresh: start, follow, cancel, roll back (boto3 autoscaling).
+
+The driver starts refreshes with a `DesiredConfiguration` (an explicit launch template version)
+while the group still holds the released version: only then does AWS's rollback return to the
+released version (with the provider's refresh it would return to the new one, #34189).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -12,10 +18,29 @@ from driver.ports import PortError
 
 IN_PROGRESS = frozenset({"Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"})
 SUCCESSFUL = "Successful"
+ROLLBACK_IN_PROGRESS = "RollbackInProgress"
+ROLLBACK_SUCCESSFUL = "RollbackSuccessful"
+ROLLBACK_FAILED = "RollbackFailed"
+ROLLBACK_STATUSES = frozenset({ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL, ROLLBACK_FAILED})
 
 
 class RefreshNotReversible(PortError):
-    """AWS refused to roll the refresh back (no desired configuration, `$Latest`, ...)."""
+    """AWS refused to roll the refresh back (no desired configuration, `$Latest`, SSM image...)."""
+
+
+class NoActiveRefresh(PortError):
+    """There is no running refresh to roll back or cancel (it ended in the meantime)."""
+
+
+@dataclass(frozen=True)
+class DesiredTemplate:
+    """The launch template version a refresh moves the group to."""
+
+    launch_template_id: str
+    version: str
+
+    def to_boto3(self) -> dict[str, Any]:
+        return {"LaunchTemplate": {"LaunchTemplateId": self.launch_template_id, "Version": self.version}}
 
 
 @dataclass(frozen=True)
@@ -24,19 +49,39 @@ class RefreshStatus:
     status: str
     percent_complete: int
     reason: str
+    desired_version: str | None = None
+    """Launch template version of the refresh's DesiredConfiguration (None without one)."""
+    start_time: float | None = None
+    """Epoch seconds AWS started the refresh, when it says."""
 
     @property
     def active(self) -> bool:
         return self.status in IN_PROGRESS
 
 
+def _epoch(value: Any) -> float | None:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
 def _status(item: dict[str, Any]) -> RefreshStatus:
+    template = (item.get("DesiredConfiguration") or {}).get("LaunchTemplate") or {}
+    version = template.get("Version")
     return RefreshStatus(
         refresh_id=item["InstanceRefreshId"],
         status=item["Status"],
         percent_complete=int(item.get("PercentageComplete") or 0),
         reason=str(item.get("StatusReason") or ""),
+        desired_version=None if version is None else str(version),
+        start_time=_epoch(item.get("StartTime")),
     )
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class InstanceRefresher:
@@ -44,11 +89,16 @@ class InstanceRefresher:
         self.asg = autoscaling
         self.group = group_name
 
-    def start(self, preferences: dict[str, Any]) -> str:
+    def start(self, preferences: dict[str, Any], desired: DesiredTemplate | None = None) -> str:
+        kwargs: dict[str, Any] = {
+            "AutoScalingGroupName": self.group,
+            "Strategy": "Rolling",
+            "Preferences": preferences,
+        }
+        if desired is not None:
+            kwargs["DesiredConfiguration"] = desired.to_boto3()
         try:
-            resp = self.asg.start_instance_refresh(
-                AutoScalingGroupName=self.group, Strategy="Rolling", Preferences=preferences
-            )
+            resp = self.asg.start_instance_refresh(**kwargs)
         except AWS_ERRORS as exc:
             raise port_error(f"start_instance_refresh {self.group}", exc) from exc
         return str(resp["InstanceRefreshId"])
@@ -77,7 +127,7 @@ class InstanceRefresher:
         try:
             self.asg.cancel_instance_refresh(AutoScalingGroupName=self.group)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ActiveInstanceRefreshNotFound":
+            if _code(exc) == "ActiveInstanceRefreshNotFound":
                 return  # nothing running: cancelling is idempotent
             raise port_error(f"cancel_instance_refresh {self.group}", exc) from exc
         except AWS_ERRORS as exc:
@@ -87,14 +137,11 @@ class InstanceRefresher:
         try:
             self.asg.rollback_instance_refresh(AutoScalingGroupName=self.group)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code == "IrreversibleInstanceRefresh":
-                msg = exc.response.get("Error", {}).get("Message", "")
-                raise RefreshNotReversible(f"rollback_instance_refresh {self.group}: {msg}") from exc
-            if code == "ActiveInstanceRefreshNotFound":
-                raise RefreshNotReversible(
-                    f"rollback_instance_refresh {self.group}: no active refresh to roll back"
-                ) from exc
+            message = exc.response.get("Error", {}).get("Message", "")
+            if _code(exc) == "IrreversibleInstanceRefresh":
+                raise RefreshNotReversible(f"rollback_instance_refresh {self.group}: {message}") from exc
+            if _code(exc) == "ActiveInstanceRefreshNotFound":
+                raise NoActiveRefresh(f"rollback_instance_refresh {self.group}: no active refresh") from exc
             raise port_error(f"rollback_instance_refresh {self.group}", exc) from exc
         except AWS_ERRORS as exc:
             raise port_error(f"rollback_instance_refresh {self.group}", exc) from exc

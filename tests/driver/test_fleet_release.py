@@ -1,34 +1,45 @@
-"""ASG fleet releases: instance refresh followed under analysis, rolled back or cancelled.
+"""ASG fleet releases: releasedVersion pinned, a refresh the driver starts towards the new launch
+template version, followed under analysis, rolled back to the released version or cancelled.
 
 moto implements no instance refresh (the first test proves it, so this file notices when moto
-gains it): the autoscaling API is a recording fake that speaks boto3's request/response shapes,
-driven through the real `InstanceRefresher`. Everything else (journal, analysis) is real.
+gains it): the autoscaling API is the recording fake in `fleet_world.py`, driven through the real
+`InstanceRefresher`, and the stack is a fake Pulumi stack that applies the fleet's config the way
+the component does. Journal, analysis and StackOps are real.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from driver.analysis import AnalysisConfig
 from driver.aws.clients import AWS_ERRORS
 from driver.aws.instance_refresh import InstanceRefresher
-from driver.cli import ExitCode, Runtime, main
 from driver.clock import FakeClock
-from driver.controller import SpecError, State
+from driver.controller import ControllerError, SpecError, State
 from driver.fleet_release import FleetRelease, FleetSpec
 from driver.journal import Journal
 from driver.ports import AlarmStatus, WindowMetrics
 from driver.stack_ops import StackOps
-from tests.driver.fake_stack import FakeStack
+from tests.driver.fake_stack import command_error
+from tests.driver.fleet_world import (
+    GROUP,
+    NEW_AMI,
+    OLD_AMI,
+    PREFS,
+    RELEASED,
+    TEMPLATE_ID,
+    FakeAutoScaling,
+    FleetStack,
+)
 
-GROUP = "zero-downtime-dev-batch-asg"
+TARGET = RELEASED + 1
+RELEASED_KEY = "fleets.batch.releasedVersion"
+AMI_KEY = "fleets.batch.amiId"
 
 
 def test_moto_has_no_instance_refresh(aws: dict[str, Any]) -> None:
@@ -40,68 +51,6 @@ def test_moto_has_no_instance_refresh(aws: dict[str, Any]) -> None:
     # moto answers "not implemented" with an HTML 500 page, which botocore cannot parse.
     with pytest.raises(AWS_ERRORS):
         asg.start_instance_refresh(AutoScalingGroupName=GROUP, Preferences={})
-
-
-def _error(code: str, message: str) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}}, "op")
-
-
-class FakeAutoScaling:
-    """The four instance-refresh calls, with AWS's statuses. Each describe advances by 25%."""
-
-    def __init__(self, reversible: bool = True) -> None:
-        self.refreshes: list[dict[str, Any]] = []
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.reversible = reversible
-        self.fail_at: int | None = None
-
-    def _active(self) -> dict[str, Any] | None:
-        return next((r for r in self.refreshes if r["Status"] in {"Pending", "InProgress"}), None)
-
-    def start_instance_refresh(self, **kw: Any) -> dict[str, Any]:
-        self.calls.append(("start", kw))
-        if self._active():
-            raise _error("InstanceRefreshInProgress", "an instance refresh is already running")
-        rid = f"ir-{len(self.refreshes) + 1}"
-        self.refreshes.insert(0, {"InstanceRefreshId": rid, "Status": "Pending", "PercentageComplete": 0})
-        return {"InstanceRefreshId": rid}
-
-    def describe_instance_refreshes(self, **kw: Any) -> dict[str, Any]:
-        self.calls.append(("describe", kw))
-        for r in self.refreshes:
-            if r["Status"] in {"Pending", "InProgress"}:
-                r["Status"] = "InProgress"
-                r["PercentageComplete"] = min(100, r["PercentageComplete"] + 25)
-                if self.fail_at is not None and r["PercentageComplete"] >= self.fail_at:
-                    r["Status"], r["StatusReason"] = "Failed", "instances failed health checks"
-                elif r["PercentageComplete"] == 100:
-                    r["Status"] = "Successful"
-            elif r["Status"] == "RollbackInProgress":
-                r["Status"] = "RollbackSuccessful"
-        ids = kw.get("InstanceRefreshIds")
-        items = [r for r in self.refreshes if not ids or r["InstanceRefreshId"] in ids]
-        return {"InstanceRefreshes": [dict(r) for r in items[: kw.get("MaxRecords", 50)]]}
-
-    def cancel_instance_refresh(self, **kw: Any) -> dict[str, Any]:
-        self.calls.append(("cancel", kw))
-        active = self._active()
-        if not active:
-            raise _error("ActiveInstanceRefreshNotFound", "no active refresh")
-        active["Status"] = "Cancelled"
-        return {"InstanceRefreshId": active["InstanceRefreshId"]}
-
-    def rollback_instance_refresh(self, **kw: Any) -> dict[str, Any]:
-        self.calls.append(("rollback", kw))
-        active = self._active()
-        if not active:
-            raise _error("ActiveInstanceRefreshNotFound", "no active refresh")
-        if not self.reversible:
-            raise _error("IrreversibleInstanceRefresh", "the launch template uses $Latest")
-        active["Status"] = "RollbackInProgress"
-        return {"InstanceRefreshId": active["InstanceRefreshId"]}
-
-    def ops(self) -> list[str]:
-        return [c[0] for c in self.calls if c[0] != "describe"]
 
 
 class Metrics:
@@ -117,160 +66,398 @@ class Metrics:
         return AlarmStatus(firing=self.firing, source="members" if self.firing else "none")
 
 
-PREFS = {"MinHealthyPercentage": 90, "AutoRollback": False}
+class Killed(BaseException):
+    """The driver process dies (not an Exception: nothing in the driver may catch it)."""
 
 
-def setup(tmp_path: Path, *, adopt: bool = False, reversible: bool = True):
-    asg = FakeAutoScaling(reversible)
+class HookedJournal(Journal):
+    """A journal that runs `hook(record)` after writing each record (to kill the driver there)."""
+
+    def __init__(self, root: Path, hook: Callable[[dict[str, Any]], None] | None = None) -> None:
+        super().__init__(root, "dev", "batch")
+        self.hook = hook
+
+    def append(self, record: dict[str, Any]) -> None:
+        super().append(record)
+        if self.hook is not None:
+            self.hook(record)
+
+
+@dataclass
+class World:
+    rel: FleetRelease
+    asg: FakeAutoScaling
+    stack: FleetStack
+    metrics: Metrics
+    clock: FakeClock
+    journal: HookedJournal
+    tmp: Path
+
+    def reload(self) -> FleetRelease:
+        """A new driver process: state from the journal only."""
+        self.journal.hook = None
+        self.clock._hooks.clear()
+        ops = StackOps(self.stack, self.clock)
+        return FleetRelease.load(
+            Journal(self.tmp, "dev", "batch"), ops, InstanceRefresher(self.asg, GROUP), self.metrics, self.clock
+        )
+
+
+def make_world(tmp_path: Path, *, pinned_in_config: bool = False, ami: str = NEW_AMI) -> World:
     clock = FakeClock()
-    stack = FakeStack()
-    stack.config["fleets.batch.amiId"] = "ami-0old0000"
-    if adopt:
-        stack.on_up = lambda cfg: asg.start_instance_refresh(AutoScalingGroupName=GROUP)
-    ops = StackOps(stack, clock)
+    asg = FakeAutoScaling(clock)
+    stack = FleetStack(asg, pinned_in_config=pinned_in_config)
     metrics = Metrics()
     spec = FleetSpec(
         stack="dev",
         fleet="batch",
-        ami_id="ami-0new1111",
+        ami_id=ami,
         config_path="fleets.batch",
+        group_name=GROUP,
+        launch_template_id=TEMPLATE_ID,
+        released_version=RELEASED,
         preferences=PREFS,
         analysis=AnalysisConfig(min_requests=10, threshold=2, poll_seconds=30),
         timeout_seconds=600,
     )
-    journal = Journal(tmp_path, "dev", "batch")
-    rel = FleetRelease.start(spec, ops, InstanceRefresher(asg, GROUP), metrics, clock, journal)
-    return rel, asg, stack, metrics, clock, journal
+    journal = HookedJournal(tmp_path)
+    rel = FleetRelease.start(spec, StackOps(stack, clock), InstanceRefresher(asg, GROUP), metrics, clock, journal)
+    return World(rel, asg, stack, metrics, clock, journal, tmp_path)
 
 
-def test_refresh_started_when_none_is_active(tmp_path: Path) -> None:
-    rel, asg, stack, *_ = setup(tmp_path)
-    res = rel.run()
-    assert res.state is State.SUCCEEDED
-    assert stack.config["fleets.batch.amiId"] == "ami-0new1111"
-    start = next(kw for op, kw in asg.calls if op == "start")
+def _writes_before_first_up(stack: FleetStack) -> dict[str, str]:
+    before: dict[str, str] = {}
+    for call in stack.calls:
+        if call[0] == "up":
+            break
+        if call[0] == "set_config":
+            before[call[1]] = call[2]
+    return before
+
+
+def test_the_fake_world_reproduces_the_provider_rollback_problem(tmp_path: Path) -> None:
+    """Without the pin, `up` moves the group and starts a refresh whose rollback stays on the
+    new version (#34189): the assertions below on provider refreshes and versions can fail."""
+    w = make_world(tmp_path)
+    ops = StackOps(w.stack, w.clock)
+    ops.set_config({AMI_KEY: NEW_AMI})
+    ops.up()
+    assert w.stack.provider_refreshes == 1 and w.asg.group_version == TARGET
+    InstanceRefresher(w.asg, GROUP).rollback()
+    for _ in range(2):  # AWS finishes the rollback
+        InstanceRefresher(w.asg, GROUP).latest()
+    assert w.asg.refreshes[0]["Status"] == "RollbackSuccessful"
+    assert w.asg.group_version == TARGET  # "rolled back" to the same new version
+
+
+@pytest.mark.parametrize("pinned_in_config", [False, True], ids=["unpinned-stack", "already-pinned"])
+def test_success_pins_refreshes_to_the_new_version_then_records_it(tmp_path: Path, pinned_in_config: bool) -> None:
+    w = make_world(tmp_path, pinned_in_config=pinned_in_config)
+    res = w.rel.run()
+    assert res.state is State.SUCCEEDED, res.reason
+    # Step 1: the pin and the AMI are in config before the first `up`; that `up` starts no refresh.
+    assert _writes_before_first_up(w.stack) == {RELEASED_KEY: str(RELEASED), AMI_KEY: NEW_AMI}
+    assert w.stack.provider_refreshes == 0
+    # Step 2: one refresh, started by the driver towards version N+1 with the fleet's preferences.
+    (start,) = w.asg.starts()
+    assert start["DesiredConfiguration"] == {"LaunchTemplate": {"LaunchTemplateId": TEMPLATE_ID, "Version": "4"}}
     assert start["Preferences"] == PREFS and start["Strategy"] == "Rolling"
-    assert any("started" in r["reason"] for r in res.trail if r["event"] == "refresh")
+    assert w.asg.group_version == TARGET
+    # Step 3: releasedVersion = N+1, then refresh + up, which has nothing left to change.
+    assert w.stack.config[RELEASED_KEY] == str(TARGET)
+    assert w.stack.writes[-3:] == [
+        ("set_config", RELEASED_KEY, str(TARGET), True),
+        ("refresh", True),
+        ("up", "zdd: batch released launch template version 4"),
+    ]
+    assert w.asg.ops() == ["start"] and w.stack.provider_refreshes == 0
+    assert w.stack.outputs()["fleets"].value["batch"]["launchTemplateVersion"] == str(TARGET)
 
 
-def test_refresh_started_by_the_stack_update_is_adopted(tmp_path: Path) -> None:
-    rel, asg, *_ = setup(tmp_path, adopt=True)
-    res = rel.run()
-    assert res.state is State.SUCCEEDED
-    assert asg.ops() == ["start"]  # only the stack's own start, none from the driver
-    assert any("adopted" in r["reason"] for r in res.trail if r["event"] == "refresh")
+def test_unchanged_template_needs_no_refresh(tmp_path: Path) -> None:
+    w = make_world(tmp_path, ami=OLD_AMI)
+    res = w.rel.run()
+    assert res.state is State.SUCCEEDED and "no refresh needed" in res.reason
+    assert w.asg.ops() == [] and w.stack.config[RELEASED_KEY] == str(RELEASED)
 
 
-def test_alarm_mid_refresh_rolls_back_and_restores_the_ami(tmp_path: Path) -> None:
-    rel, asg, stack, metrics, clock, _ = setup(tmp_path)
-    clock.on_sleep(lambda now: setattr(metrics, "firing", ("batch-5xx",)))
-    res = rel.run()
+def test_alarm_mid_refresh_rolls_back_to_the_released_version(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    w.clock.on_sleep(lambda now: setattr(w.metrics, "firing", ("batch-5xx",)))
+    res = w.rel.run()
     assert res.state is State.ROLLED_BACK and "batch-5xx" in res.reason
-    assert asg.ops() == ["start", "rollback"]
-    assert stack.config["fleets.batch.amiId"] == "ami-0old0000"
+    assert "returned the group to launch template version 3" in res.reason
+    assert w.asg.ops() == ["start", "rollback"]
+    assert w.asg.group_version == RELEASED
+    # Config untouched after the first `up`: it already says version N, and no `up` follows.
+    assert w.stack.config[RELEASED_KEY] == str(RELEASED) and w.stack.config[AMI_KEY] == NEW_AMI
+    assert w.stack.ups() == 1
+    assert res.rollback_seconds is not None and res.rollback_seconds > 0
 
 
-def test_irreversible_refresh_is_cancelled(tmp_path: Path) -> None:
-    rel, asg, stack, metrics, *_ = setup(tmp_path, reversible=False)
-    metrics.error_rate = 0.5
-    res = rel.run()
-    assert res.state is State.ROLLED_BACK and "2 failed checks" in res.reason
-    assert asg.ops() == ["start", "rollback", "cancel"]
-    assert any("cancelled" in r["reason"] for r in res.trail if r["event"] == "refresh")
-    assert stack.config["fleets.batch.amiId"] == "ami-0old0000"
+def test_failing_analysis_rolls_back_after_threshold(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    w.metrics.error_rate = 0.5
+    res = w.rel.run()
+    assert res.state is State.ROLLED_BACK and "2 failed checks (threshold 2)" in res.reason
+    assert w.asg.ops() == ["start", "rollback"] and w.asg.group_version == RELEASED
 
 
-def test_aws_failed_refresh_reverts_config(tmp_path: Path) -> None:
-    rel, asg, stack, *_ = setup(tmp_path)
-    asg.fail_at = 50
-    res = rel.run()
+def test_aws_auto_rollback_is_followed_not_repeated(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    w.asg.aws_rollback_at = 50
+    res = w.rel.run()
     assert res.state is State.ROLLED_BACK
+    assert "AWS is rolling the instance refresh back" in res.reason and "alarm batch-5xx" in res.reason
+    assert w.asg.ops() == ["start"]  # AWS rolled back on its own; the driver only waited
+    assert w.asg.group_version == RELEASED and w.stack.config[RELEASED_KEY] == str(RELEASED)
+
+
+def test_not_reversible_refresh_is_cancelled_and_reported(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    w.asg.reversible = False
+    w.metrics.error_rate = 0.5
+    res = w.rel.run()
+    assert res.state is State.FAILED
+    assert w.asg.ops() == ["start", "rollback", "cancel"]
+    assert "cannot roll this refresh back" in res.reason and "it was cancelled" in res.reason
+    assert "keep launch template version 4" in res.reason
+    assert f'"LaunchTemplateId":"{TEMPLATE_ID}","Version":"3"' in res.reason  # the restore command
+    assert w.stack.config[RELEASED_KEY] == str(RELEASED)
+
+
+def test_refresh_failed_by_aws_is_reported_as_not_rolled_back(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    w.asg.fail_at = 50
+    res = w.rel.run()
+    assert res.state is State.FAILED
     assert "instance refresh Failed: instances failed health checks" in res.reason
-    assert stack.config["fleets.batch.amiId"] == "ami-0old0000"
+    assert "is Failed" in res.reason and "--auto-scaling-group-name " + GROUP in res.reason
+    assert w.asg.ops() == ["start"]  # nothing to roll back: AWS no longer runs the refresh
 
 
 def test_refresh_timeout_rolls_back(tmp_path: Path) -> None:
-    rel, asg, *_ = setup(tmp_path)
-    asg.describe_instance_refreshes = _stuck(asg)  # type: ignore[method-assign]
-    res = rel.run()
-    assert res.state is State.ROLLED_BACK and "not done within 600s" in res.reason
+    w = make_world(tmp_path)
+    stuck = w.asg.describe_instance_refreshes
 
-
-def _stuck(asg: FakeAutoScaling):
     def describe(**kw: Any) -> dict[str, Any]:
-        return {"InstanceRefreshes": [dict(r) for r in asg.refreshes]}
+        if w.asg.refreshes and w.asg.refreshes[0]["Status"] == "InProgress":
+            w.asg.calls.append(("describe", kw))  # stays at 25% until the rollback
+            return {"InstanceRefreshes": [{k: v for k, v in w.asg.refreshes[0].items() if k != "_from"}]}
+        return stuck(**kw)
 
-    return describe
+    w.asg.describe_instance_refreshes = describe  # type: ignore[method-assign]
+    res = w.rel.run()
+    assert res.state is State.ROLLED_BACK and "not done within 600s" in res.reason
+    assert w.asg.group_version == RELEASED
 
 
-def test_resume_after_kill_follows_the_same_refresh(tmp_path: Path) -> None:
-    rel, asg, stack, metrics, clock, journal = setup(tmp_path)
+def test_another_running_refresh_is_not_touched(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    # Someone else's refresh (no desired configuration) is running when ours would start.
+    w.asg.start_instance_refresh(AutoScalingGroupName=GROUP, Strategy="Rolling", Preferences={})
+    res = w.rel.run()
+    assert res.state is State.ROLLED_BACK and "another instance refresh (ir-1" in res.reason
+    assert "no instance refresh was started" in res.reason
+    assert w.asg.ops() == ["start"]  # only the foreign one: no start, rollback or cancel by the driver
 
-    class Killed(BaseException):
-        pass
 
-    def kill(now: float) -> None:
-        raise Killed
+def test_abort_request_while_refreshing_rolls_back(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    w.clock.on_sleep(lambda now: w.journal.request_abort(w.rel.release_id, "operator"))
+    res = w.rel.run()
+    assert res.state is State.ROLLED_BACK and "aborted: operator" in res.reason
+    assert w.asg.ops() == ["start", "rollback"] and w.asg.group_version == RELEASED
 
-    clock.on_sleep(kill)
-    with pytest.raises(Killed):
-        rel.run()
-    clock._hooks.clear()
-    again = FleetRelease.load(journal, StackOps(stack, clock), InstanceRefresher(asg, GROUP), metrics, clock)
-    assert again.state == "REFRESHING"
+
+def _kill(pred: Callable[[dict[str, Any]], bool]) -> Callable[[dict[str, Any]], None]:
+    def hook(record: dict[str, Any]) -> None:
+        if pred(record):
+            raise Killed
+
+    return hook
+
+
+def _at(state: str, event: str = "transition") -> Callable[[dict[str, Any]], bool]:
+    return lambda r: r["state"] == state and r["event"] == event
+
+
+@dataclass(frozen=True)
+class KillCase:
+    name: str
+    kill_when: Callable[[dict[str, Any]], bool] | None
+    """None: killed right after `start` journaled the release, before `run`."""
+    alarm: bool = False
+
+
+RESUME_CASES = [
+    KillCase("pending", None),
+    KillCase("updating-config", _at("UPDATING_CONFIG")),
+    KillCase("refresh-starting", _at("REFRESHING", "refresh_starting")),
+    KillCase("refresh-journaled", _at("REFRESHING", "refresh")),
+    KillCase("refreshing-check", _at("REFRESHING", "check")),
+    KillCase("promoting", _at("PROMOTING")),
+    KillCase("rolling-back", _at("ROLLING_BACK"), alarm=True),
+    KillCase(
+        "rollback-requested",
+        lambda r: r["state"] == "ROLLING_BACK" and r["event"] == "refresh",
+        alarm=True,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", RESUME_CASES, ids=[c.name for c in RESUME_CASES])
+def test_resume_after_kill_continues_from_the_journal(tmp_path: Path, case: KillCase) -> None:
+    w = make_world(tmp_path)
+    if case.alarm:
+        w.clock.on_sleep(lambda now: setattr(w.metrics, "firing", ("batch-5xx",)))
+    if case.kill_when is not None:
+        w.journal.hook = _kill(case.kill_when)
+        with pytest.raises(Killed):
+            w.rel.run()
+    killed_in = w.journal.last()["state"]
+    again = w.reload()
+    assert again.state == killed_in
     res = again.resume()
+    assert len(w.asg.starts()) == 1  # never a second refresh
+    assert w.stack.provider_refreshes == 0
+    if case.alarm:
+        assert res.state is State.ROLLED_BACK, res.reason
+        assert w.asg.ops() == ["start", "rollback"]  # the rollback is requested once
+        assert w.asg.group_version == RELEASED and w.stack.config[RELEASED_KEY] == str(RELEASED)
+    else:
+        assert res.state is State.SUCCEEDED, res.reason
+        assert w.asg.group_version == TARGET and w.stack.config[RELEASED_KEY] == str(TARGET)
+
+
+def test_resume_adopts_a_refresh_started_before_it_was_journaled(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    real_start = w.asg.start_instance_refresh
+
+    def start_then_die(**kw: Any) -> dict[str, Any]:
+        real_start(**kw)
+        raise Killed  # AWS started it; the driver died before journaling its id
+
+    w.asg.start_instance_refresh = start_then_die  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        w.rel.run()
+    w.asg.start_instance_refresh = real_start  # type: ignore[method-assign]
+    res = w.reload().resume()
     assert res.state is State.SUCCEEDED
-    assert asg.ops() == ["start"]
+    assert len(w.asg.starts()) == 1
+    assert any("adopted" in r["reason"] for r in res.trail if r["event"] == "refresh")
 
 
-def test_bad_ami_is_refused() -> None:
-    with pytest.raises(SpecError, match="--ami"):
-        FleetSpec(stack="dev", fleet="batch", ami_id="latest", config_path="fleets.batch")
+def test_failed_promotion_is_resumed_not_rolled_back(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+
+    def break_next_up(record: dict[str, Any]) -> None:
+        if _at("PROMOTING")(record):
+            w.stack.raise_on["up"] = [command_error("error: provider crashed")]
+
+    w.journal.hook = break_next_up
+    res = w.rel.run()
+    assert res.state is State.FAILED and "run `resume`" in res.reason
+    assert "group runs launch template version 4" in res.reason
+    assert w.asg.ops() == ["start"]  # AWS finished the refresh: no rollback attempted
+    again = w.reload()
+    with pytest.raises(ControllerError, match="already succeeded"):
+        again.abort("operator")
+    res = again.resume()
+    assert res.state is State.SUCCEEDED and w.stack.config[RELEASED_KEY] == str(TARGET)
 
 
-def _fleet_outputs() -> dict[str, Any]:
-    return {
-        "services": {},
-        "fleets": {
-            "batch": {
-                "configPath": "fleets.batch",
-                "autoScalingGroupName": GROUP,
-                "targetGroupArnSuffix": "targetgroup/batch/1",
-                "alarmNames": ["batch-5xx"],
-                "compositeAlarmName": "batch-health",
-                "refreshPreferences": PREFS,
-            }
-        },
+def test_abort_after_rollback_is_idempotent(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    w.metrics.firing = ("batch-5xx",)
+    assert w.rel.run().state is State.ROLLED_BACK
+    calls = list(w.asg.calls)
+    res = w.reload().abort("again")
+    assert res.state is State.ROLLED_BACK and w.asg.calls == calls
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "flag"),
+    [
+        ("ami_id", "latest", "--ami"),
+        ("ami_id", "ami-0abc 123", "--ami"),
+        ("released_version", 0, "fleets.batch.releasedVersion"),
+        ("released_version", "3", "fleets.batch.releasedVersion"),
+        ("timeout_seconds", 0, "--refresh-timeout"),
+        ("launch_template_id", "", "launchTemplateId"),
+    ],
+    ids=["ami-word", "ami-space", "version-zero", "version-text", "timeout", "no-template"],
+)
+def test_bad_spec_is_refused(field: str, value: Any, flag: str) -> None:
+    good: dict[str, Any] = {
+        "stack": "dev",
+        "fleet": "batch",
+        "ami_id": NEW_AMI,
+        "config_path": "fleets.batch",
+        "group_name": GROUP,
+        "launch_template_id": TEMPLATE_ID,
+        "released_version": RELEASED,
     }
+    with pytest.raises(SpecError, match=flag):
+        FleetSpec(**{**good, field: value})
 
 
-def test_cli_fleet_deploy_and_refusals(aws: dict[str, Any], tmp_path: Path) -> None:
-    asg = FakeAutoScaling()
-    stack = FakeStack(_fleet_outputs())
-    stack.config["fleets.batch.amiId"] = "ami-0old0000"
-    rt = Runtime(
-        open_stack=lambda name, wd: stack,
-        clients={"autoscaling": asg, "cloudwatch": aws["cloudwatch"]},
-        clock=FakeClock(start=time.time() - 3600),
+def test_redeploy_after_rollback_starts_a_fresh_refresh(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    w.metrics.firing = ("batch-5xx",)
+    assert w.rel.run().state is State.ROLLED_BACK
+    # The same AMI again, now healthy: version 4 still exists, and the old rolled-back refresh
+    # towards it must not be mistaken for this release's.
+    w.metrics.firing = ()
+    again = FleetRelease.start(
+        w.rel.spec, StackOps(w.stack, w.clock), InstanceRefresher(w.asg, GROUP), w.metrics, w.clock, w.journal
     )
-    base = ["deploy", "--stack", "dev", "--service", "batch", "--work-dir", str(tmp_path)]
+    res = again.run()
+    assert res.state is State.SUCCEEDED, res.reason
+    assert [s["DesiredConfiguration"]["LaunchTemplate"]["Version"] for s in w.asg.starts()] == ["4", "4"]
+    assert w.asg.group_version == TARGET and w.stack.config[RELEASED_KEY] == str(TARGET)
 
-    def run(*extra: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
-        return main([*base, *extra], runtime=rt, stdout=out, stderr=err), out.getvalue(), err.getvalue()
 
-    for bad, flag in (
-        (["--ami", "nope"], "--ami"),
-        ([], "--image"),
-        (["--ami", "ami-0new1111", "--image", "x"], "--ami"),
-    ):
-        code, _, err = run(*bad)
-        assert code == ExitCode.REFUSED and flag in err
-    assert [c for c in stack.calls if c[0] in ("set_config", "up")] == []
-    code, out, err = run("--ami", "ami-0new1111", "--json", "--poll", "30")
-    assert code == ExitCode.SUCCESS, err
-    report = json.loads(out)
-    assert report["state"] == "SUCCEEDED"
-    # No loadBalancerArnSuffix in these outputs: no ALB metrics, so success says it had no evidence.
-    assert "analysis inconclusive: 0 of 50 required requests" in report["reason"]
-    assert stack.config["fleets.batch.amiId"] == "ami-0new1111"
+def test_refresh_that_finishes_as_the_rollback_is_asked_is_reported(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    w.metrics.firing = ("batch-5xx",)
+    real_rollback = w.asg.rollback_instance_refresh
+
+    def finished_meanwhile(**kw: Any) -> dict[str, Any]:
+        w.asg.refreshes[0]["Status"], w.asg.refreshes[0]["PercentageComplete"] = "Successful", 100
+        w.asg.group_version = TARGET
+        return real_rollback(**kw)  # AWS: ActiveInstanceRefreshNotFound
+
+    w.asg.rollback_instance_refresh = finished_meanwhile  # type: ignore[method-assign]
+    res = w.rel.run()
+    assert res.state is State.FAILED
+    assert "completed before the rollback, so the group runs version 4" in res.reason
+    assert "releasedVersion 3" in res.reason and '"Version":"3"' in res.reason
+
+
+def test_slow_rollback_fails_then_resume_waits_again(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    w.metrics.firing = ("batch-5xx",)
+    w.asg.rollback_polls = 1_000
+    res = w.rel.run()
+    assert res.state is State.FAILED and "rollback of instance refresh ir-1 is not done within 600s" in res.reason
+    w.asg.rollback_polls = 2  # AWS finishes on the next look
+    res = w.reload().resume()
+    assert res.state is State.ROLLED_BACK and w.asg.group_version == RELEASED
+    assert w.asg.ops() == ["start", "rollback"]
+
+
+def test_group_that_leaves_the_pin_fails_without_a_refresh(tmp_path: Path) -> None:
+    w = make_world(tmp_path)
+    pinned_apply = w.stack.on_up
+
+    def ignores_the_pin(cfg: dict[str, str]) -> None:  # e.g. a program that drops releasedVersion
+        pinned_apply({k: v for k, v in cfg.items() if k != RELEASED_KEY})
+
+    w.stack.on_up = ignores_the_pin
+    res = w.rel.run()
+    assert res.state is State.FAILED and "group is on launch template version 4, not the pinned 3" in res.reason
+    res = w.reload().resume()  # redoes the update (not a rollback); still off the pin, so FAILED again
+    assert res.state is State.FAILED and "not the pinned 3" in res.reason
+    assert any(r["reason"].startswith("resume: update the stack again") for r in res.trail)
+    assert all("DesiredConfiguration" not in s for s in w.asg.starts())  # the driver started none

@@ -1,0 +1,133 @@
+"""The fleet release's pure decisions: follow a refresh, roll it back, which version is released."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from driver.analysis import AnalysisConfig, Outcome, Verdict
+from driver.aws.instance_refresh import RefreshStatus
+from driver.controller import SpecError
+from driver.fleet_release import (
+    TemplateVersions,
+    follow_decision,
+    released_version,
+    rollback_decision,
+    template_versions,
+)
+from driver.outputs import OutputsError
+
+CFG = AnalysisConfig(threshold=2)
+PASS = Verdict(Outcome.PASS)
+FAIL = Verdict(Outcome.FAIL, ("error rate 50% > 5%",))
+ALARM = Verdict(Outcome.ALARM, ("alarm in ALARM: batch-5xx",))
+NO_DATA = Verdict(Outcome.INCONCLUSIVE, ("0 of 50 required requests",))
+
+
+def status(name: str, reason: str = "") -> RefreshStatus:
+    return RefreshStatus("ir-1", name, 50, reason, desired_version="4")
+
+
+@dataclass(frozen=True)
+class FollowCase:
+    name: str
+    status: str
+    verdict: Verdict
+    failed_checks: int = 0
+    elapsed: float = 60.0
+    action: str = "wait"
+    reason_has: str = ""
+    failed_check: bool = False
+
+
+FOLLOW_CASES = [
+    FollowCase("running-healthy", "InProgress", PASS),
+    FollowCase("running-no-data", "InProgress", NO_DATA),
+    FollowCase("baking", "Baking", PASS),
+    FollowCase("alarm", "InProgress", ALARM, action="rollback", reason_has="batch-5xx"),
+    FollowCase("first-failed-check", "InProgress", FAIL, failed_check=True),
+    FollowCase("threshold", "InProgress", FAIL, 1, action="rollback", reason_has="2 failed checks", failed_check=True),
+    FollowCase("aws-rolls-back", "RollbackInProgress", PASS, action="rollback", reason_has="AWS is rolling"),
+    FollowCase("aws-rolled-back", "RollbackSuccessful", PASS, action="rollback", reason_has="RollbackSuccessful"),
+    FollowCase("successful", "Successful", PASS, action="promote", reason_has="successful"),
+    FollowCase("successful-no-data", "Successful", NO_DATA, action="promote", reason_has="inconclusive"),
+    FollowCase("successful-alarm", "Successful", ALARM, action="rollback", reason_has="batch-5xx"),
+    FollowCase("aws-failed", "Failed", PASS, action="rollback", reason_has="instance refresh Failed"),
+    FollowCase("cancelled", "Cancelled", PASS, action="rollback", reason_has="Cancelled"),
+    FollowCase("timeout", "InProgress", PASS, elapsed=601, action="rollback", reason_has="not done within 600s"),
+]
+
+
+@pytest.mark.parametrize("case", FOLLOW_CASES, ids=[c.name for c in FOLLOW_CASES])
+def test_follow_decision(case: FollowCase) -> None:
+    got = follow_decision(status(case.status, "why"), case.verdict, case.failed_checks, CFG, case.elapsed, 600)
+    assert got.action == case.action
+    assert case.reason_has in got.reason
+    assert got.failed_check is case.failed_check
+
+
+@pytest.mark.parametrize(
+    ("name", "requested", "elapsed", "action"),
+    [
+        ("InProgress", False, 0, "request"),
+        ("Pending", False, 0, "request"),
+        ("InProgress", True, 0, "wait"),  # asked already; AWS has not switched yet
+        ("RollbackInProgress", False, 0, "wait"),  # AWS's own rollback
+        ("RollbackInProgress", True, 601, "stuck"),
+        ("RollbackSuccessful", True, 0, "rolled_back"),
+        ("RollbackFailed", True, 0, "failed"),
+        ("Successful", False, 0, "failed"),  # finished: AWS cannot roll it back
+        ("Failed", False, 0, "failed"),
+        ("Cancelled", True, 0, "failed"),
+    ],
+)
+def test_rollback_decision(name: str, requested: bool, elapsed: float, action: str) -> None:
+    assert rollback_decision(status(name), requested, elapsed, 600) == action
+
+
+VERSIONS = TemplateVersions("lt-1", pinned=3, latest=3)
+KEY = "fleets.batch.releasedVersion"
+
+
+@pytest.mark.parametrize(("config", "expected"), [(None, 3), ("", 3), ("3", 3)], ids=["unset", "empty", "same"])
+def test_released_version_is_the_groups_version(config: str | None, expected: int) -> None:
+    assert released_version(config, VERSIONS, KEY) == expected
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [("2", "is 2 in config but the stack's group is on version 3"), ("$Latest", "version number")],
+    ids=["stale-pin", "floating"],
+)
+def test_released_version_refuses_a_pin_the_stack_does_not_hold(config: str, message: str) -> None:
+    with pytest.raises(SpecError, match=KEY) as err:
+        released_version(config, VERSIONS, KEY)
+    assert message in str(err.value)
+
+
+def _outputs(**batch: Any) -> dict[str, Any]:
+    base = {"launchTemplateId": "lt-1", "launchTemplateVersion": "3", "launchTemplateLatestVersion": "4"}
+    return {"fleets": {"batch": {**base, **batch}}}
+
+
+def test_template_versions_from_outputs() -> None:
+    assert template_versions(_outputs(), "batch") == TemplateVersions("lt-1", 3, 4)
+
+
+@pytest.mark.parametrize(
+    ("outputs", "key"),
+    [
+        (_outputs(launchTemplateId=""), "fleets.batch.launchTemplateId"),
+        (_outputs(launchTemplateVersion="$Latest"), "fleets.batch.launchTemplateVersion"),
+        (_outputs(launchTemplateLatestVersion=None), "fleets.batch.launchTemplateLatestVersion"),
+        (_outputs(launchTemplateVersion="0"), "fleets.batch.launchTemplateVersion"),
+        ({"fleets": {}}, "--service"),
+    ],
+    ids=["no-id", "floating", "missing-latest", "zero", "unknown-fleet"],
+)
+def test_template_versions_name_the_bad_key(outputs: dict[str, Any], key: str) -> None:
+    with pytest.raises(OutputsError) as err:
+        template_versions(outputs, "batch")
+    assert err.value.key == key
