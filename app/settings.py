@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.flags import FlagRule, parse_flags
 
@@ -33,30 +34,27 @@ class Settings:
     flags: dict[str, FlagRule] = field(default_factory=dict)
 
 
-def _float(env: Mapping[str, str], key: str, default: float, lo: float, hi: float) -> float:
+def _number(env: Mapping[str, str], key: str, default: float, lo: float, hi: float, cast: type = float) -> Any:
+    """`cast(env[key])` within [lo, hi], or `default` when unset; errors name the variable."""
     raw = env.get(key)
     if raw is None or raw == "":
         return default
     try:
-        value = float(raw)
+        value = cast(raw)
     except ValueError:
-        raise SettingsError(f"{key} must be a number, got {raw!r}") from None
+        kind = "an integer" if cast is int else "a number"
+        raise SettingsError(f"{key} must be {kind}, got {raw!r}") from None
     if not lo <= value <= hi:
         raise SettingsError(f"{key} must be between {lo:g} and {hi:g}, got {raw!r}")
     return value
 
 
+def _float(env: Mapping[str, str], key: str, default: float, lo: float, hi: float) -> float:
+    return _number(env, key, default, lo, hi, float)
+
+
 def _int(env: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
-    raw = env.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{key} must be an integer, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise SettingsError(f"{key} must be between {lo} and {hi}, got {raw!r}")
-    return value
+    return _number(env, key, default, lo, hi, int)
 
 
 def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
