@@ -1,5 +1,5 @@
 # Two commands do everything from a fresh clone:
-#   make run    the project's main job (see README)
+#   make run    the project's main job: the local rehearsal (docs/rehearsal.md)
 #   make test   lint + the whole test suite
 # Both create the virtual environment on first use.
 PYTHON ?= python3
@@ -10,7 +10,7 @@ STACK  ?= dev
 
 .PHONY: run test lint haproxy preview policy-check bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
@@ -18,10 +18,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 # The local rehearsal: a canary release that promotes with zero failed requests, then a faulty
 # release rolled back automatically, behind a real HAProxy under load. No AWS account needed.
 run: $(STAMP) haproxy
-	$(PY) -m rehearsal
+	$(PY) -m zero_downtime.rehearsal
 
 preview: $(STAMP)
-	$(PY) -m offline.preview $(STACK)
+	$(PY) -m zero_downtime.offline.preview $(STACK)
 
 # The local rehearsal and its tests need HAProxy: installed when missing and possible, else explained.
 haproxy:
@@ -36,7 +36,7 @@ test: lint haproxy
 
 # CrossGuard pack over every Pulumi.<stack>.yaml, offline (no CLI, no credentials).
 policy-check: $(STAMP)
-	$(PY) -m policies.offline_check --all
+	$(PY) -m zero_downtime.policies.offline_check --all
 
 bench: $(STAMP)
 	$(PY) bench/program_evaluation.py

@@ -4,15 +4,14 @@ All config is read and validated first; a bad key fails the update before anythi
 """
 
 import pulumi
-
-from components.blue_green_service import BlueGreenService
-from components.network import Network
-from components.rolling_asg import RollingAutoScalingGroup
-from components.shared_edge import SharedEdge
-from stack_config.edge import load_edge_settings
-from stack_config.fleets import parse_fleets
-from stack_config.kubernetes import create_kubernetes, load_kubernetes
-from stack_config.services import parse_services
+from zero_downtime.components.blue_green_service import BlueGreenService
+from zero_downtime.components.network import Network
+from zero_downtime.components.rolling_asg import RollingAutoScalingGroup
+from zero_downtime.components.shared_edge import SharedEdge
+from zero_downtime.stack_config.edge import load_edge_settings
+from zero_downtime.stack_config.fleets import parse_fleets
+from zero_downtime.stack_config.kubernetes import create_kubernetes, load_kubernetes
+from zero_downtime.stack_config.services import parse_services
 
 config = pulumi.Config()
 settings = load_edge_settings(config)

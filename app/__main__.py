@@ -1,4 +1,4 @@
-"""`python -m app`: serve the sample service with uvicorn on 127.0.0.1.
+"""`python -m zero_downtime.app`: serve the sample service with uvicorn on 127.0.0.1.
 
 Settings come from APP_* environment variables (see app/settings.py); a bad one exits 2 with a
 message naming it. `--fd` serves on an already-bound socket handed over by the supervisor, so
@@ -13,13 +13,13 @@ import sys
 
 import uvicorn
 
-from app.server import GracefulServer
-from app.service import create_app
-from app.settings import SettingsError, load_settings
+from .server import GracefulServer
+from .service import create_app
+from .settings import SettingsError, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m zero_downtime.app", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="bind port (default 8000)")
     parser.add_argument("--fd", type=int, default=None, help="serve on this inherited socket")

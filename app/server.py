@@ -14,7 +14,7 @@ from types import FrameType
 
 import uvicorn
 
-from app.lifecycle import Lifecycle
+from .lifecycle import Lifecycle
 
 log = logging.getLogger("app.server")
 

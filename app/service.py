@@ -16,10 +16,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.downstream import Downstream, DownstreamResult
-from app.flags import is_enabled
-from app.lifecycle import Lifecycle
-from app.settings import Settings
+from .downstream import Downstream, DownstreamResult
+from .flags import is_enabled
+from .lifecycle import Lifecycle
+from .settings import Settings
 
 VERSION_HEADER = "x-app-version"
 INSTANCE_HEADER = "x-app-instance"

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.flags import FlagRule, parse_flags
+from .flags import FlagRule, parse_flags
 
 
 class SettingsError(ValueError):

@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from offline.evaluate import evaluate_program
+from zero_downtime.offline.evaluate import evaluate_program
 
 
 def services(count: int) -> dict[str, dict]:

@@ -14,10 +14,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from rehearsal.report import Summary, summarize
-from rehearsal.scenario import RehearsalConfig, run_rehearsal
+from zero_downtime.rehearsal.report import Summary, summarize
+from zero_downtime.rehearsal.scenario import RehearsalConfig, run_rehearsal
 
 
 def _row(name: str, s: Summary) -> str:

@@ -8,37 +8,78 @@ color so it can be checked before it takes production traffic.
 
 Native mode hands traffic shifting to ECS's own BLUE_GREEN / CANARY / LINEAR strategies: one ECS
 service, both target groups, and the rules' actions ignored for changes because ECS swaps them
-on every deployment.
+on every deployment. Everything else (target groups, rules, alarms, roles, logs, outputs) is the
+same in both modes, which is why they share one component: the modes differ only in
+`_paired_services` versus `_infra_role` + `_native_service`, and in the rules' ignore_changes.
+
+`resolve_blue_green` is the one pure step that reads what the user configures and fills in the
+defaults; the constructor reads the wired inputs (cluster, VPC, subnets, listeners) directly.
 """
 
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from components.release_alarms import AlarmThresholdsArgs, ReleaseAlarms, resolve_thresholds
-from components.routing import (
-    CATCH_ALL_PRIORITY,
+from ..contract import COLORS, Color, Weights, build_color, build_service, other_color
+from .defaults import DEFAULT_CONTAINER_PORT
+from .release_alarms import AlarmThresholds, AlarmThresholdsArgs, ReleaseAlarms, resolve_thresholds
+from .routing import (
+    DEFAULT_DEREGISTRATION_DELAY_SECONDS,
+    MAX_DEREGISTRATION_DELAY_SECONDS,
     HealthCheckArgs,
+    HealthCheckSettings,
     RoutingArgs,
+    RoutingSettings,
+    resolve_health_check,
+    resolve_routing,
     rule_conditions,
+    rule_priority,
     target_group_health_check,
-    validate_health_check,
-    validate_routing,
 )
-from components.tags import standard_tags
-from components.validation import ArgError, check_choice, check_int, check_number, is_known
+from .tags import standard_tags
+from .validation import ArgError, check_choice, check_number, int_setting, is_known, require_inputs
 
-COLORS = ("blue", "green")
-MODES = ("paired", "native")
+PAIRED, NATIVE = "paired", "native"
+MODES = (PAIRED, NATIVE)
 NATIVE_STRATEGIES = ("BLUE_GREEN", "CANARY", "LINEAR")
 FARGATE_CPU = (256, 512, 1024, 2048, 4096, 8192, 16384)
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 ECS_INFRA_POLICY = "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
 TASK_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+
+DEFAULT_CPU = 256
+DEFAULT_MEMORY = 512
+DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS = 60
+DEFAULT_LOG_RETENTION_DAYS = 30
+DEFAULT_STICKINESS_SECONDS = 300
+DEFAULT_BAKE_TIME_MINUTES = 10
+DEFAULT_CANARY_PERCENT = 5
+DEFAULT_CANARY_BAKE_TIME_MINUTES = 10
+DEFAULT_STEP_PERCENT = 10
+DEFAULT_STEP_BAKE_TIME_MINUTES = 6
+MAX_DESIRED_COUNT = 5000
+MAX_BAKE_TIME_MINUTES = 1440
+MAX_STOP_TIMEOUT_SECONDS = 120
+STOP_TIMEOUT_MARGIN_SECONDS = 5
+"""A container outlasts the ALB's deregistration delay by this much, so draining ends before SIGKILL."""
+
+WIRED_INPUTS = (
+    "cluster_arn",
+    "vpc_id",
+    "subnet_ids",
+    "load_balancer_arn_suffix",
+    "load_balancer_security_group_id",
+    "production_listener_arn",
+    "test_listener_arn",
+    "production_base_url",
+    "test_base_url",
+)
+"""Inputs wired from the shared edge and network (usually Outputs); the constructor reads them directly."""
 
 
 class ColorArgs(TypedDict):
@@ -139,120 +180,248 @@ class BlueGreenServiceArgs(TypedDict):
     """Extra tags, merged with the standard ones."""
 
 
-def idle_color_of(live_color: str) -> str:
-    return "green" if live_color == "blue" else "blue"
+@dataclass(frozen=True)
+class ColorSettings:
+    """One color as configured, defaults filled in (a value may be an Output)."""
+
+    image: Any
+    desired_count: Any
+    weight: Any
 
 
-def _default_weight(color: str, live: str) -> int:
-    return 100 if color == live else 0
+@dataclass(frozen=True)
+class StickinessSettings:
+    enabled: Any
+    duration_seconds: Any = DEFAULT_STICKINESS_SECONDS
 
 
-def resolved_weights(args: BlueGreenServiceArgs) -> dict[str, Any]:
-    live = args["live_color"]
-    return {c: args[c].get("weight", _default_weight(c, live)) for c in COLORS}  # type: ignore[literal-required]
+@dataclass(frozen=True)
+class NativeSettings:
+    """ECS's own deployment strategy (native mode)."""
+
+    strategy: Any
+    bake_time_minutes: Any = DEFAULT_BAKE_TIME_MINUTES
+    canary_percent: Any = DEFAULT_CANARY_PERCENT
+    canary_bake_time_minutes: Any = DEFAULT_CANARY_BAKE_TIME_MINUTES
+    step_percent: Any = DEFAULT_STEP_PERCENT
+    step_bake_time_minutes: Any = DEFAULT_STEP_BAKE_TIME_MINUTES
 
 
-def resolved_desired_count(args: BlueGreenServiceArgs, color: str) -> Any:
-    color_args: ColorArgs = args[color]  # type: ignore[literal-required]
-    if "desired_count" in color_args:
-        return color_args["desired_count"]
-    weight = resolved_weights(args)[color]
-    return 1 if not is_known(weight) or weight > 0 else 0
+@dataclass(frozen=True)
+class BlueGreenSettings:
+    """Everything a BlueGreenService is configured with, defaults filled in. The wired inputs
+    (cluster, VPC, subnets, listeners, base URLs) are not settings."""
+
+    name: str
+    live_color: Color
+    blue: ColorSettings
+    green: ColorSettings
+    alarms: AlarmThresholds
+    health_check: HealthCheckSettings
+    mode: str = PAIRED
+    container_port: Any = DEFAULT_CONTAINER_PORT
+    cpu: Any = DEFAULT_CPU
+    memory: Any = DEFAULT_MEMORY
+    environment: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    assign_public_ip: Any = False
+    deregistration_delay_seconds: Any = DEFAULT_DEREGISTRATION_DELAY_SECONDS
+    health_check_grace_period_seconds: Any = DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS
+    log_retention_days: Any = DEFAULT_LOG_RETENTION_DAYS
+    routing: RoutingSettings | None = None
+    """None: the catch-all rule."""
+    stickiness: StickinessSettings | None = None
+    native: NativeSettings | None = None
+    """Set exactly when mode is native."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def idle_color(self) -> Color:
+        return other_color(self.live_color)
+
+    @property
+    def is_native(self) -> bool:
+        return self.mode == NATIVE
+
+    def color(self, color: str) -> ColorSettings:
+        return self.blue if color == "blue" else self.green
+
+    @property
+    def weights(self) -> dict[str, Any]:
+        """Weights per color as configured."""
+        return {c: self.color(c).weight for c in COLORS}
+
+    @property
+    def production_weights(self) -> dict[str, Any]:
+        """What the production rule is created with: the configured weights, or in native mode all
+        traffic on the live color (ECS moves it from there)."""
+        return Weights.all_to(self.live_color).as_dict() if self.is_native else self.weights
+
+    @property
+    def stop_timeout_seconds(self) -> int:
+        """Outlast the ALB's deregistration delay so draining finishes before SIGKILL."""
+        delay = self.deregistration_delay_seconds
+        if not is_known(delay):
+            return MAX_STOP_TIMEOUT_SECONDS
+        return min(MAX_STOP_TIMEOUT_SECONDS, delay + STOP_TIMEOUT_MARGIN_SECONDS)
 
 
-def validate_blue_green_args(name: str, args: BlueGreenServiceArgs) -> None:
-    """Every rule the component relies on, checked before anything is registered."""
+def _resolve_color(color: str, given: Any, default_weight: int) -> ColorSettings:
+    if not isinstance(given, Mapping):
+        raise ArgError(color, "is required: image, and optionally desired_count and weight")
+    unknown = set(given) - set(ColorArgs.__annotations__)
+    if unknown:
+        raise ArgError(f"{color}.{sorted(unknown)[0]}", "is not a known color setting")
+    image = given.get("image")
+    if image is None or (is_known(image) and (not isinstance(image, str) or not image.strip())):
+        raise ArgError(f"{color}.image", "is required (a container image reference)")
+    weight = int_setting(given, "weight", default_weight, where=f"{color}.", minimum=0, maximum=100)
+    # A color with traffic runs a task unless told otherwise; an unknown weight may have traffic.
+    default_count = 1 if not is_known(weight) or weight > 0 else 0
+    count = int_setting(given, "desired_count", default_count, where=f"{color}.", minimum=0, maximum=MAX_DESIRED_COUNT)
+    return ColorSettings(image=image, desired_count=count, weight=weight)
+
+
+def _resolve_stickiness(given: Any) -> StickinessSettings | None:
+    if given is None:
+        return None
+    if not isinstance(given, Mapping):
+        raise ArgError("stickiness", f"must be a mapping of stickiness settings, got {given!r}")
+    duration = int_setting(
+        given, "duration_seconds", DEFAULT_STICKINESS_SECONDS, where="stickiness.", minimum=1, maximum=604800
+    )
+    return StickinessSettings(enabled=given.get("enabled"), duration_seconds=duration)
+
+
+def _resolve_native(given: Any) -> NativeSettings:
+    if not given:
+        raise ArgError("native", "is required when mode is native (strategy BLUE_GREEN, CANARY or LINEAR)")
+    if not isinstance(given, Mapping):
+        raise ArgError("native", f"must be a mapping of native deployment settings, got {given!r}")
+    strategy = given.get("strategy")
+    check_choice(strategy, "native.strategy", NATIVE_STRATEGIES)
+    bake = int_setting(
+        given, "bake_time_minutes", DEFAULT_BAKE_TIME_MINUTES, where="native.", minimum=0, maximum=MAX_BAKE_TIME_MINUTES
+    )
+    canary_percent = given.get("canary_percent", DEFAULT_CANARY_PERCENT)
+    check_number(canary_percent, "native.canary_percent", minimum=0.1)
+    step_percent = given.get("step_percent", DEFAULT_STEP_PERCENT)
+    check_number(step_percent, "native.step_percent", minimum=3)
+    for key, value in (("canary_percent", canary_percent), ("step_percent", step_percent)):
+        if is_known(value) and value > 100:
+            raise ArgError(f"native.{key}", f"must be <= 100, got {value}")
+    return NativeSettings(
+        strategy=strategy,
+        bake_time_minutes=bake,
+        canary_percent=canary_percent,
+        canary_bake_time_minutes=int_setting(
+            given,
+            "canary_bake_time_minutes",
+            DEFAULT_CANARY_BAKE_TIME_MINUTES,
+            where="native.",
+            minimum=0,
+            maximum=MAX_BAKE_TIME_MINUTES,
+        ),
+        step_percent=step_percent,
+        step_bake_time_minutes=int_setting(
+            given,
+            "step_bake_time_minutes",
+            DEFAULT_STEP_BAKE_TIME_MINUTES,
+            where="native.",
+            minimum=0,
+            maximum=MAX_BAKE_TIME_MINUTES,
+        ),
+    )
+
+
+def resolve_blue_green(name: str, args: BlueGreenServiceArgs) -> BlueGreenSettings:
+    """Every rule the component relies on, checked, and every default filled in, before anything is
+    registered. Reads only what the user configures: the wired inputs may be absent."""
     if not SERVICE_NAME.match(name):
         raise ArgError("name", f"must match {SERVICE_NAME.pattern} (used in AWS names), got {name!r}")
     live = args.get("live_color")
     if live not in COLORS:
         raise ArgError("live_color", f"must be blue or green, got {live!r}")
-    for color in COLORS:
-        color_args = args.get(color)
-        if not isinstance(color_args, Mapping):
-            raise ArgError(color, "is required: image, and optionally desired_count and weight")
-        unknown = set(color_args) - {"image", "desired_count", "weight"}
-        if unknown:
-            raise ArgError(f"{color}.{sorted(unknown)[0]}", "is not a known color setting")
-        image = color_args.get("image")
-        if image is None or (is_known(image) and (not isinstance(image, str) or not image.strip())):
-            raise ArgError(f"{color}.image", "is required (a container image reference)")
-        check_int(color_args.get("weight", 0), f"{color}.weight", minimum=0, maximum=100)
-        check_int(color_args.get("desired_count", 0), f"{color}.desired_count", minimum=0, maximum=5000)
-    weights = resolved_weights(args)
+    defaults = Weights.all_to(live)
+    colors = {c: _resolve_color(c, args.get(c), defaults.of(c)) for c in COLORS}
+    weights = {c: colors[c].weight for c in COLORS}
     if all(is_known(w) for w in weights.values()) and sum(weights.values()) != 100:
         raise ArgError(
             "green.weight",
             f"blue.weight + green.weight must sum to 100, got {weights['blue']} + {weights['green']}",
         )
-    for color in COLORS:
-        count, weight = resolved_desired_count(args, color), weights[color]
+    for c in COLORS:
+        count, weight = colors[c].desired_count, colors[c].weight
         if is_known(count) and is_known(weight) and weight > 0 and count < 1:
             raise ArgError(
-                f"{color}.desired_count",
-                f"must be >= 1 while {color} gets {weight}% of traffic: requests would fail",
+                f"{c}.desired_count",
+                f"must be >= 1 while {c} gets {weight}% of traffic: requests would fail",
             )
 
-    check_int(args.get("container_port", 8080), "container_port", minimum=1, maximum=65535)
-    cpu = args.get("cpu", 256)
+    container_port = int_setting(args, "container_port", DEFAULT_CONTAINER_PORT, minimum=1, maximum=65535)
+    cpu = args.get("cpu", DEFAULT_CPU)
     if is_known(cpu) and cpu not in FARGATE_CPU:
         raise ArgError("cpu", f"must be a Fargate CPU size {FARGATE_CPU}, got {cpu!r}")
-    check_int(args.get("memory", 512), "memory", minimum=512, maximum=122880)
-    check_int(
-        args.get("deregistration_delay_seconds", 30),
+    memory = int_setting(args, "memory", DEFAULT_MEMORY, minimum=512, maximum=122880)
+    deregistration = int_setting(
+        args,
         "deregistration_delay_seconds",
+        DEFAULT_DEREGISTRATION_DELAY_SECONDS,
         minimum=0,
-        maximum=3600,
+        maximum=MAX_DEREGISTRATION_DELAY_SECONDS,
     )
-    check_int(
-        args.get("health_check_grace_period_seconds", 60),
+    grace = int_setting(
+        args,
         "health_check_grace_period_seconds",
+        DEFAULT_HEALTH_CHECK_GRACE_PERIOD_SECONDS,
         minimum=0,
         maximum=2147483647,
     )
-    check_int(args.get("log_retention_days", 30), "log_retention_days", minimum=1)
+    retention = int_setting(args, "log_retention_days", DEFAULT_LOG_RETENTION_DAYS, minimum=1)
+    health_check = resolve_health_check(args.get("health_check"))
+    routing = resolve_routing(args["routing"]) if args.get("routing") is not None else None
+    stickiness = _resolve_stickiness(args.get("stickiness"))
 
-    validate_health_check(args.get("health_check") or {})
-    if args.get("routing") is not None:
-        validate_routing(args["routing"])
-
-    stickiness = args.get("stickiness")
-    if stickiness is not None:
-        check_int(
-            stickiness.get("duration_seconds", 300),
-            "stickiness.duration_seconds",
-            minimum=1,
-            maximum=604800,
-        )
-
-    mode = args.get("mode", "paired")
+    mode = args.get("mode", PAIRED)
+    if not is_known(mode):
+        # Paired and native register different resources: the choice must be made at preview.
+        raise ArgError("mode", "must be known at preview (paired or native), not an Output")
     check_choice(mode, "mode", MODES)
-    if mode == "native":
-        native = args.get("native")
-        if not native:
-            raise ArgError("native", "is required when mode is native (strategy BLUE_GREEN, CANARY or LINEAR)")
-        check_choice(native.get("strategy"), "native.strategy", NATIVE_STRATEGIES)
-        check_int(native.get("bake_time_minutes", 10), "native.bake_time_minutes", minimum=0, maximum=1440)
-        check_number(native.get("canary_percent", 5), "native.canary_percent", minimum=0.1)
-        check_number(native.get("step_percent", 10), "native.step_percent", minimum=3)
-        for key in ("canary_percent", "step_percent"):
-            value = native.get(key)
-            if value is not None and is_known(value) and value > 100:
-                raise ArgError(f"native.{key}", f"must be <= 100, got {value}")
-        for key in ("canary_bake_time_minutes", "step_bake_time_minutes"):
-            check_int(native.get(key, 0), f"native.{key}", minimum=0, maximum=1440)
-    resolve_thresholds(args.get("alarms"), where="alarms")
+    native = _resolve_native(args.get("native")) if mode == NATIVE else None
+    return BlueGreenSettings(
+        name=name,
+        live_color=live,
+        blue=colors["blue"],
+        green=colors["green"],
+        alarms=resolve_thresholds(args.get("alarms"), where="alarms"),
+        health_check=health_check,
+        mode=mode,
+        container_port=container_port,
+        cpu=cpu,
+        memory=memory,
+        environment=dict(args.get("environment") or {}),
+        secrets=dict(args.get("secrets") or {}),
+        assign_public_ip=args.get("assign_public_ip", False),
+        deregistration_delay_seconds=deregistration,
+        health_check_grace_period_seconds=grace,
+        log_retention_days=retention,
+        routing=routing,
+        stickiness=stickiness,
+        native=native,
+        tags=dict(args.get("tags") or {}),
+    )
 
 
-def _url_path(routing: RoutingArgs | None) -> str:
-    patterns = (routing or {}).get("path_patterns") or []
+def _url_path(routing: RoutingSettings | None) -> str:
+    patterns = (routing.path_patterns if routing else None) or []
     if patterns and is_known(patterns) and isinstance(patterns[0], str):
         return "/" + patterns[0].strip("/").rstrip("*").rstrip("/") if patterns[0] != "/*" else "/"
     return "/"
 
 
-def _service_url(base: pulumi.Input[str], routing: RoutingArgs | None) -> pulumi.Output[str]:
-    hosts = (routing or {}).get("host_headers") or []
+def service_url(base: pulumi.Input[str], routing: RoutingSettings | None) -> pulumi.Output[str]:
+    """Where the service answers behind `base`: its first host and path condition, if any."""
+    hosts = (routing.host_headers if routing else None) or []
     path = _url_path(routing)
 
     def build(base_url: str) -> str:
@@ -265,24 +434,62 @@ def _service_url(base: pulumi.Input[str], routing: RoutingArgs | None) -> pulumi
     return pulumi.Output.from_input(base).apply(build)
 
 
-def _weighted_forward(
+def weighted_forward(
     target_groups: Mapping[str, aws.lb.TargetGroup],
     weights: Mapping[str, Any],
-    stickiness: StickinessArgs | None,
+    stickiness: StickinessSettings | None,
 ) -> aws.lb.ListenerRuleActionArgsDict:
     forward: dict[str, Any] = {
         "target_groups": [{"arn": target_groups[c].arn, "weight": weights[c]} for c in COLORS],
     }
-    if stickiness and stickiness.get("enabled"):
-        forward["stickiness"] = {
-            "enabled": True,
-            "duration": stickiness.get("duration_seconds", 300),
-        }
+    if stickiness is not None and stickiness.enabled:
+        forward["stickiness"] = {"enabled": True, "duration": stickiness.duration_seconds}
     return {"type": "forward", "forward": forward}
 
 
+def native_deployment_configuration(native: NativeSettings) -> dict[str, Any]:
+    """The ECS service's deployment_configuration for a native strategy (the provider takes strings)."""
+    config: dict[str, Any] = {
+        "strategy": native.strategy,
+        "bake_time_in_minutes": str(native.bake_time_minutes),
+    }
+    if native.strategy == "CANARY":
+        config["canary_configuration"] = {
+            "canary_percent": native.canary_percent,
+            "canary_bake_time_in_minutes": str(native.canary_bake_time_minutes),
+        }
+    if native.strategy == "LINEAR":
+        config["linear_configuration"] = {
+            "step_percent": native.step_percent,
+            "step_bake_time_in_minutes": str(native.step_bake_time_minutes),
+        }
+    return config
+
+
+def _assume_role_policy(service_principal: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service_principal},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+
+
 class BlueGreenService(pulumi.ComponentResource):
-    """A blue/green pair of Fargate services behind a weighted ALB rule, with release alarms."""
+    """A blue/green pair of Fargate services behind a weighted ALB rule, with release alarms.
+
+    Children, for callers who need them: `target_groups`, `services`, `task_definitions` and `alarms`
+    (dicts color -> aws.lb.TargetGroup, aws.ecs.Service, aws.ecs.TaskDefinition, ReleaseAlarms; in
+    native mode both colors map to the one service and task definition), `production_rule` and
+    `test_rule` (aws.lb.ListenerRule), `topic` (aws.sns.Topic), `log_group`, `execution_role`,
+    `task_role`, `security_group` (of the tasks) and `infra_role` (native mode only, else None).
+    """
 
     live_color: pulumi.Output[str]
     """The color serving production."""
@@ -303,234 +510,73 @@ class BlueGreenService(pulumi.ComponentResource):
     notification_topic_arn: pulumi.Output[str]
     """SNS topic for release events and alarm notifications."""
     release_outputs: pulumi.Output[dict[str, Any]]
-    """Everything the release driver needs, camelCase (docs/DEVELOPING.md, "Output contract")."""
+    """Everything the release driver needs, camelCase: the contract's ServiceOutputs (`contract/outputs.py`)."""
 
     def __init__(self, name: str, args: BlueGreenServiceArgs, opts: pulumi.ResourceOptions | None = None):
-        validate_blue_green_args(name, args)
+        settings = resolve_blue_green(name, args)
+        require_inputs(args, WIRED_INPUTS)
         super().__init__("zero-downtime:index:BlueGreenService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        live = args["live_color"]
-        idle = idle_color_of(live)
-        weights = resolved_weights(args)
-        mode = args.get("mode", "paired")
-        port = args.get("container_port", 8080)
-        service_tags = standard_tags(service=name, extra=args.get("tags"))
-        color_tags = {c: standard_tags(service=name, color=c, extra=args.get("tags")) for c in COLORS}
+        service_tags = standard_tags(service=name, extra=settings.tags)
+        color_tags = {c: standard_tags(service=name, color=c, extra=settings.tags) for c in COLORS}
 
-        topic = aws.sns.Topic(f"{name}-releases", tags=service_tags, opts=child)
-        logs = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            retention_in_days=args.get("log_retention_days", 30),
-            tags=service_tags,
-            opts=child,
+        self.topic = aws.sns.Topic(f"{name}-releases", tags=service_tags, opts=child)
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", retention_in_days=settings.log_retention_days, tags=service_tags, opts=child
         )
-        execution_role = self._execution_role(name, args, service_tags)
-        task_role = aws.iam.Role(
+        self.execution_role = self._execution_role(settings, service_tags)
+        self.task_role = aws.iam.Role(
             f"{name}-task-role",
             assume_role_policy=_assume_role_policy("ecs-tasks.amazonaws.com"),
             description=f"Role of {name}'s application containers",
             tags=service_tags,
             opts=child,
         )
-        tasks_sg = aws.ec2.SecurityGroup(
-            f"{name}-tasks-sg",
-            description=f"{name} tasks: the ALB only",
-            vpc_id=args["vpc_id"],
-            ingress=[
-                {
-                    "description": "from the ALB",
-                    "protocol": "tcp",
-                    "from_port": port,
-                    "to_port": port,
-                    "security_groups": [args["load_balancer_security_group_id"]],
-                }
-            ],
-            egress=[
-                {
-                    "description": "image pulls, logs, dependencies",
-                    "protocol": "-1",
-                    "from_port": 0,
-                    "to_port": 0,
-                    "cidr_blocks": ["0.0.0.0/0"],
-                }
-            ],
-            tags=service_tags,
-            opts=child,
+        self.security_group = self._tasks_security_group(
+            settings, args["vpc_id"], args["load_balancer_security_group_id"], service_tags
         )
-
-        hc = args.get("health_check") or {}
-        target_groups = {
-            c: aws.lb.TargetGroup(
-                f"{name}-{c}-tg",
-                target_type="ip",
-                protocol="HTTP",
-                port=port,
-                vpc_id=args["vpc_id"],
-                deregistration_delay=args.get("deregistration_delay_seconds", 30),
-                health_check=target_group_health_check(hc),
-                tags=color_tags[c],
-                opts=child,
-            )
-            for c in COLORS
-        }
-        alarms = {
-            c: ReleaseAlarms(
-                f"{name}-{c}-alarms",
-                {
-                    "load_balancer_arn_suffix": args["load_balancer_arn_suffix"],
-                    "target_group_arn_suffix": target_groups[c].arn_suffix,
-                    "service": name,
-                    "color": c,
-                    "thresholds": args.get("alarms") or {},
-                    "notification_topic_arn": topic.arn,
-                    "tags": args.get("tags") or {},
-                },
-                opts=child,
-            )
-            for c in COLORS
-        }
-
-        # ECS swaps the rules' target groups itself in native mode; owning them too would fight it.
-        rule_opts = pulumi.ResourceOptions(parent=self, ignore_changes=["actions"] if mode == "native" else None)
-        production_weights = weights if mode == "paired" else {c: _default_weight(c, live) for c in COLORS}
-        stickiness = args.get("stickiness")
-        conditions = rule_conditions(args.get("routing"))
-        priority = (args.get("routing") or {}).get("priority", CATCH_ALL_PRIORITY)
-        production_rule = aws.lb.ListenerRule(
-            f"{name}-prod-rule",
-            listener_arn=args["production_listener_arn"],
-            priority=priority,
-            conditions=conditions,
-            actions=[_weighted_forward(target_groups, production_weights, stickiness)],
-            tags=service_tags,
-            opts=rule_opts,
+        self.target_groups = {c: self._target_group(settings, c, args["vpc_id"], color_tags[c]) for c in COLORS}
+        self.alarms = {c: self._release_alarms(settings, c, args["load_balancer_arn_suffix"]) for c in COLORS}
+        self.production_rule, self.test_rule = self._rules(
+            settings, args["production_listener_arn"], args["test_listener_arn"], service_tags
         )
-        test_rule = aws.lb.ListenerRule(
-            f"{name}-test-rule",
-            listener_arn=args["test_listener_arn"],
-            priority=priority,
-            conditions=conditions,
-            actions=[_weighted_forward(target_groups, {live: 0, idle: 100}, None)],
-            tags=service_tags,
-            opts=rule_opts,
-        )
-
-        common_service = {
-            "execution_role_arn": execution_role.arn,
-            "task_role_arn": task_role.arn,
-            "log_group_name": logs.name,
-        }
-        # Zero-downtime settings every ECS service here shares: rolling controller, circuit breaker
-        # with rollback, never below 100% healthy while a deployment runs.
-        rolling_service = {
-            "cluster": args["cluster_arn"],
-            "launch_type": "FARGATE",
-            "deployment_controller": {"type": "ECS"},
-            "deployment_circuit_breaker": {"enable": True, "rollback": True},
-            "deployment_minimum_healthy_percent": 100,
-            "deployment_maximum_percent": 200,
-            "health_check_grace_period_seconds": args.get("health_check_grace_period_seconds", 60),
-            "network_configuration": {
-                "subnets": args["subnet_ids"],
-                "security_groups": [tasks_sg.id],
-                "assign_public_ip": args.get("assign_public_ip", False),
-            },
-            "enable_ecs_managed_tags": True,
-            "propagate_tags": "SERVICE",
-            # A target group must be attached to a listener before a service can use it.
-            "opts": pulumi.ResourceOptions(parent=self, depends_on=[production_rule, test_rule]),
-        }
-        colors: dict[str, dict[str, Any]] = {}
-        if mode == "paired":
-            for c in COLORS:
-                task = self._task_definition(f"{name}-{c}", name, c, args, common_service, color_tags[c])
-                service = aws.ecs.Service(
-                    f"{name}-{c}-svc",
-                    task_definition=task.arn,
-                    desired_count=resolved_desired_count(args, c),
-                    load_balancers=[
-                        {"target_group_arn": target_groups[c].arn, "container_name": name, "container_port": port}
-                    ],
-                    tags=color_tags[c],
-                    **rolling_service,
-                )
-                colors[c] = self._color_outputs(c, service, task, target_groups[c], alarms[c], args, weights)
+        self.infra_role: aws.iam.Role | None = None
+        if settings.is_native:
+            self.infra_role = self._infra_role(settings, service_tags)
+            self.task_definitions, self.services = self._native_service(settings, args, self.infra_role, service_tags)
         else:
-            native = args["native"]
-            task = self._task_definition(name, name, live, args, common_service, service_tags)
-            infra_role = aws.iam.Role(
-                f"{name}-ecs-infra-role",
-                assume_role_policy=_assume_role_policy("ecs.amazonaws.com"),
-                description="Lets ECS shift the listener rules during native blue/green deployments",
-                tags=service_tags,
-                opts=child,
-            )
-            aws.iam.RolePolicyAttachment(
-                f"{name}-ecs-infra-policy",
-                role=infra_role.name,
-                policy_arn=ECS_INFRA_POLICY,
-                opts=child,
-            )
-            service = aws.ecs.Service(
-                f"{name}-svc",
-                task_definition=task.arn,
-                desired_count=resolved_desired_count(args, live),
-                deployment_configuration=_native_deployment_configuration(native),
-                alarms={
-                    # ECS watches metric alarms; the composite stays the driver's single signal.
-                    "alarm_names": pulumi.Output.all(*[alarms[c].alarm_names for c in COLORS]).apply(
-                        lambda per_color: [n for names in per_color for n in names]
-                    ),
-                    "enable": True,
-                    "rollback": True,
-                },
-                load_balancers=[
-                    {
-                        "target_group_arn": target_groups[live].arn,
-                        "container_name": name,
-                        "container_port": port,
-                        "advanced_configuration": {
-                            "alternate_target_group_arn": target_groups[idle].arn,
-                            "production_listener_rule": production_rule.arn,
-                            "test_listener_rule": test_rule.arn,
-                            "role_arn": infra_role.arn,
-                        },
-                    }
-                ],
-                tags=service_tags,
-                **rolling_service,
-            )
-            for c in COLORS:
-                colors[c] = self._color_outputs(c, service, task, target_groups[c], alarms[c], args, weights)
+            self.task_definitions, self.services = self._paired_services(settings, args, color_tags)
 
-        self.live_color = pulumi.Output.from_input(live)
-        self.idle_color = pulumi.Output.from_input(idle)
-        self.weights = pulumi.Output.from_input(production_weights)
+        self.live_color = pulumi.Output.from_input(settings.live_color)
+        self.idle_color = pulumi.Output.from_input(settings.idle_color)
+        self.weights = pulumi.Output.from_input(settings.production_weights)
+        colors = {c: self._color_outputs(settings, c) for c in COLORS}
         self.colors = pulumi.Output.from_input(colors)
-        self.production_rule_arn = production_rule.arn
-        self.test_rule_arn = test_rule.arn
-        self.production_url = _service_url(args["production_base_url"], args.get("routing"))
-        self.test_url = _service_url(args["test_base_url"], args.get("routing"))
-        self.notification_topic_arn = topic.arn
+        self.production_rule_arn = self.production_rule.arn
+        self.test_rule_arn = self.test_rule.arn
+        self.production_url = service_url(args["production_base_url"], settings.routing)
+        self.test_url = service_url(args["test_base_url"], settings.routing)
+        self.notification_topic_arn = self.topic.arn
         self.release_outputs = pulumi.Output.from_input(
-            {
-                "configPath": f"services.{name}",
-                "mode": mode,
-                "liveColor": live,
-                "idleColor": idle,
-                "weights": production_weights,
-                "clusterArn": args["cluster_arn"],
-                "clusterName": pulumi.Output.from_input(args["cluster_arn"]).apply(lambda a: a.rsplit("/", 1)[-1]),
-                "loadBalancerArnSuffix": args["load_balancer_arn_suffix"],
-                "productionListenerArn": args["production_listener_arn"],
-                "productionRuleArn": production_rule.arn,
-                "testListenerArn": args["test_listener_arn"],
-                "testRuleArn": test_rule.arn,
-                "productionUrl": self.production_url,
-                "testUrl": self.test_url,
-                "notificationTopicArn": topic.arn,
-                **colors,
-            }
+            build_service(
+                config_path=f"services.{name}",
+                mode=settings.mode,
+                live_color=settings.live_color,
+                idle_color=settings.idle_color,
+                weights=settings.production_weights,
+                cluster_arn=args["cluster_arn"],
+                cluster_name=pulumi.Output.from_input(args["cluster_arn"]).apply(lambda a: a.rsplit("/", 1)[-1]),
+                load_balancer_arn_suffix=args["load_balancer_arn_suffix"],
+                production_listener_arn=args["production_listener_arn"],
+                production_rule_arn=self.production_rule.arn,
+                test_listener_arn=args["test_listener_arn"],
+                test_rule_arn=self.test_rule.arn,
+                production_url=self.production_url,
+                test_url=self.test_url,
+                notification_topic_arn=self.topic.arn,
+                blue=colors["blue"],
+                green=colors["green"],
+            )
         )
         self.register_outputs(
             {
@@ -547,7 +593,9 @@ class BlueGreenService(pulumi.ComponentResource):
             }
         )
 
-    def _execution_role(self, name: str, args: BlueGreenServiceArgs, tags: dict[str, str]) -> aws.iam.Role:
+    # -- shared by both modes ------------------------------------------------------------------------
+    def _execution_role(self, settings: BlueGreenSettings, tags: dict[str, str]) -> aws.iam.Role:
+        name = settings.name
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-execution-role",
@@ -559,8 +607,7 @@ class BlueGreenService(pulumi.ComponentResource):
         aws.iam.RolePolicyAttachment(
             f"{name}-execution-policy", role=role.name, policy_arn=TASK_EXECUTION_POLICY, opts=child
         )
-        secrets = args.get("secrets") or {}
-        if secrets:
+        if settings.secrets:
             aws.iam.RolePolicy(
                 f"{name}-read-secrets",
                 role=role.id,
@@ -571,7 +618,7 @@ class BlueGreenService(pulumi.ComponentResource):
                             {
                                 "Effect": "Allow",
                                 "Action": ["secretsmanager:GetSecretValue", "ssm:GetParameters"],
-                                "Resource": list(secrets.values()),
+                                "Resource": list(settings.secrets.values()),
                             }
                         ],
                     }
@@ -580,35 +627,145 @@ class BlueGreenService(pulumi.ComponentResource):
             )
         return role
 
-    def _task_definition(
+    def _tasks_security_group(
         self,
-        resource_name: str,
-        container_name: str,
-        color: str,
-        args: BlueGreenServiceArgs,
-        common: Mapping[str, Any],
+        settings: BlueGreenSettings,
+        vpc_id: pulumi.Input[str],
+        load_balancer_security_group_id: pulumi.Input[str],
         tags: dict[str, str],
+    ) -> aws.ec2.SecurityGroup:
+        name, port = settings.name, settings.container_port
+        return aws.ec2.SecurityGroup(
+            f"{name}-tasks-sg",
+            description=f"{name} tasks: the ALB only",
+            vpc_id=vpc_id,
+            ingress=[
+                {
+                    "description": "from the ALB",
+                    "protocol": "tcp",
+                    "from_port": port,
+                    "to_port": port,
+                    "security_groups": [load_balancer_security_group_id],
+                }
+            ],
+            egress=[
+                {
+                    "description": "image pulls, logs, dependencies",
+                    "protocol": "-1",
+                    "from_port": 0,
+                    "to_port": 0,
+                    "cidr_blocks": ["0.0.0.0/0"],
+                }
+            ],
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _target_group(
+        self, settings: BlueGreenSettings, color: str, vpc_id: pulumi.Input[str], tags: dict[str, str]
+    ) -> aws.lb.TargetGroup:
+        return aws.lb.TargetGroup(
+            f"{settings.name}-{color}-tg",
+            target_type="ip",
+            protocol="HTTP",
+            port=settings.container_port,
+            vpc_id=vpc_id,
+            deregistration_delay=settings.deregistration_delay_seconds,
+            health_check=target_group_health_check(settings.health_check),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _release_alarms(
+        self, settings: BlueGreenSettings, color: str, load_balancer_arn_suffix: pulumi.Input[str]
+    ) -> ReleaseAlarms:
+        return ReleaseAlarms(
+            f"{settings.name}-{color}-alarms",
+            {
+                "load_balancer_arn_suffix": load_balancer_arn_suffix,
+                "target_group_arn_suffix": self.target_groups[color].arn_suffix,
+                "service": settings.name,
+                "color": color,
+                "thresholds": settings.alarms.as_args(),
+                "notification_topic_arn": self.topic.arn,
+                "tags": settings.tags,
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _rules(
+        self,
+        settings: BlueGreenSettings,
+        production_listener_arn: pulumi.Input[str],
+        test_listener_arn: pulumi.Input[str],
+        tags: dict[str, str],
+    ) -> tuple[aws.lb.ListenerRule, aws.lb.ListenerRule]:
+        """(production rule split by weight, test rule on the idle color)."""
+        # ECS swaps the rules' target groups itself in native mode; owning them too would fight it.
+        opts = pulumi.ResourceOptions(parent=self, ignore_changes=["actions"] if settings.is_native else None)
+        conditions = rule_conditions(settings.routing)
+        priority = rule_priority(settings.routing)
+        production = aws.lb.ListenerRule(
+            f"{settings.name}-prod-rule",
+            listener_arn=production_listener_arn,
+            priority=priority,
+            conditions=conditions,
+            actions=[weighted_forward(self.target_groups, settings.production_weights, settings.stickiness)],
+            tags=tags,
+            opts=opts,
+        )
+        test = aws.lb.ListenerRule(
+            f"{settings.name}-test-rule",
+            listener_arn=test_listener_arn,
+            priority=priority,
+            conditions=conditions,
+            actions=[weighted_forward(self.target_groups, Weights.all_to(settings.idle_color).as_dict(), None)],
+            tags=tags,
+            opts=opts,
+        )
+        return production, test
+
+    def _service_options(self, settings: BlueGreenSettings, args: BlueGreenServiceArgs) -> dict[str, Any]:
+        """Zero-downtime settings every ECS service here shares: rolling controller, circuit breaker
+        with rollback, never below 100% healthy while a deployment runs."""
+        return {
+            "cluster": args["cluster_arn"],
+            "launch_type": "FARGATE",
+            "deployment_controller": {"type": "ECS"},
+            "deployment_circuit_breaker": {"enable": True, "rollback": True},
+            "deployment_minimum_healthy_percent": 100,
+            "deployment_maximum_percent": 200,
+            "health_check_grace_period_seconds": settings.health_check_grace_period_seconds,
+            "network_configuration": {
+                "subnets": args["subnet_ids"],
+                "security_groups": [self.security_group.id],
+                "assign_public_ip": settings.assign_public_ip,
+            },
+            "enable_ecs_managed_tags": True,
+            "propagate_tags": "SERVICE",
+            # A target group must be attached to a listener before a service can use it.
+            "opts": pulumi.ResourceOptions(parent=self, depends_on=[self.production_rule, self.test_rule]),
+        }
+
+    def _task_definition(
+        self, settings: BlueGreenSettings, resource_name: str, color: str, tags: dict[str, str]
     ) -> aws.ecs.TaskDefinition:
-        color_args: ColorArgs = args[color]  # type: ignore[literal-required]
-        port = args.get("container_port", 8080)
-        environment = {**(args.get("environment") or {}), "APP_COLOR": color}
+        port = settings.container_port
+        environment = {**settings.environment, "APP_COLOR": color}
         container = {
-            "name": container_name,
-            "image": color_args["image"],
+            "name": settings.name,
+            "image": settings.color(color).image,
             "essential": True,
             "portMappings": [{"containerPort": port, "protocol": "tcp"}],
             "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
-            "secrets": [{"name": k, "valueFrom": v} for k, v in sorted((args.get("secrets") or {}).items())],
+            "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(settings.secrets.items())],
             "readonlyRootFilesystem": True,
             "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
-            # Outlast the ALB's deregistration delay so draining finishes before SIGKILL.
-            "stopTimeout": min(120, args.get("deregistration_delay_seconds", 30) + 5)
-            if is_known(args.get("deregistration_delay_seconds", 30))
-            else 120,
+            "stopTimeout": settings.stop_timeout_seconds,
             "logConfiguration": {
                 "logDriver": "awslogs",
                 "options": {
-                    "awslogs-group": common["log_group_name"],
+                    "awslogs-group": self.log_group.name,
                     "awslogs-region": aws.get_region_output(opts=pulumi.InvokeOptions(parent=self)).region,
                     "awslogs-stream-prefix": color,
                 },
@@ -617,72 +774,114 @@ class BlueGreenService(pulumi.ComponentResource):
         return aws.ecs.TaskDefinition(
             f"{resource_name}-task",
             family=f"{pulumi.get_stack()}-{resource_name}",
-            cpu=str(args.get("cpu", 256)),
-            memory=str(args.get("memory", 512)),
+            cpu=str(settings.cpu),
+            memory=str(settings.memory),
             network_mode="awsvpc",
             requires_compatibilities=["FARGATE"],
-            execution_role_arn=common["execution_role_arn"],
-            task_role_arn=common["task_role_arn"],
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
             volumes=[{"name": "tmp"}],
             container_definitions=pulumi.Output.json_dumps([container]),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    @staticmethod
-    def _color_outputs(
-        color: str,
-        service: aws.ecs.Service,
-        task: aws.ecs.TaskDefinition,
-        target_group: aws.lb.TargetGroup,
-        alarms: ReleaseAlarms,
+    # -- paired mode: one ECS service per color ------------------------------------------------------
+    def _paired_services(
+        self, settings: BlueGreenSettings, args: BlueGreenServiceArgs, color_tags: Mapping[str, dict[str, str]]
+    ) -> tuple[dict[str, aws.ecs.TaskDefinition], dict[str, aws.ecs.Service]]:
+        """(task definition per color, ECS service per color)."""
+        name = settings.name
+        tasks: dict[str, aws.ecs.TaskDefinition] = {}
+        services: dict[str, aws.ecs.Service] = {}
+        for c in COLORS:
+            tasks[c] = self._task_definition(settings, f"{name}-{c}", c, color_tags[c])
+            services[c] = aws.ecs.Service(
+                f"{name}-{c}-svc",
+                task_definition=tasks[c].arn,
+                desired_count=settings.color(c).desired_count,
+                load_balancers=[
+                    {
+                        "target_group_arn": self.target_groups[c].arn,
+                        "container_name": name,
+                        "container_port": settings.container_port,
+                    }
+                ],
+                tags=color_tags[c],
+                **self._service_options(settings, args),
+            )
+        return tasks, services
+
+    # -- native mode: one ECS service, ECS shifts the rules ------------------------------------------
+    def _infra_role(self, settings: BlueGreenSettings, tags: dict[str, str]) -> aws.iam.Role:
+        """The role ECS assumes to rewrite the listener rules during a native deployment."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{settings.name}-ecs-infra-role",
+            assume_role_policy=_assume_role_policy("ecs.amazonaws.com"),
+            description="Lets ECS shift the listener rules during native blue/green deployments",
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{settings.name}-ecs-infra-policy", role=role.name, policy_arn=ECS_INFRA_POLICY, opts=child
+        )
+        return role
+
+    def _native_service(
+        self,
+        settings: BlueGreenSettings,
         args: BlueGreenServiceArgs,
-        weights: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        color_args: ColorArgs = args[color]  # type: ignore[literal-required]
-        return {
-            "serviceName": service.name,
-            "serviceArn": service.arn,
-            "targetGroupArn": target_group.arn,
-            "targetGroupArnSuffix": target_group.arn_suffix,
-            "taskDefinitionArn": task.arn,
-            "image": color_args["image"],
-            "desiredCount": resolved_desired_count(args, color),
-            "weight": weights[color],
-            "compositeAlarmName": alarms.composite_alarm_name,
-            "alarmNames": alarms.alarm_names,
-        }
-
-
-def _assume_role_policy(service_principal: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
+        infra_role: aws.iam.Role,
+        tags: dict[str, str],
+    ) -> tuple[dict[str, aws.ecs.TaskDefinition], dict[str, aws.ecs.Service]]:
+        """One task definition and one ECS service, each under both colors."""
+        assert settings.native is not None  # resolve sets it exactly in native mode
+        name, live, idle = settings.name, settings.live_color, settings.idle_color
+        task = self._task_definition(settings, name, live, tags)
+        service = aws.ecs.Service(
+            f"{name}-svc",
+            task_definition=task.arn,
+            desired_count=settings.color(live).desired_count,
+            deployment_configuration=native_deployment_configuration(settings.native),
+            alarms={
+                # ECS watches metric alarms; the composite stays the driver's single signal.
+                "alarm_names": pulumi.Output.all(*[self.alarms[c].alarm_names for c in COLORS]).apply(
+                    lambda per_color: [n for names in per_color for n in names]
+                ),
+                "enable": True,
+                "rollback": True,
+            },
+            load_balancers=[
                 {
-                    "Effect": "Allow",
-                    "Principal": {"Service": service_principal},
-                    "Action": "sts:AssumeRole",
+                    "target_group_arn": self.target_groups[live].arn,
+                    "container_name": name,
+                    "container_port": settings.container_port,
+                    "advanced_configuration": {
+                        "alternate_target_group_arn": self.target_groups[idle].arn,
+                        "production_listener_rule": self.production_rule.arn,
+                        "test_listener_rule": self.test_rule.arn,
+                        "role_arn": infra_role.arn,
+                    },
                 }
             ],
-        }
-    )
+            tags=tags,
+            **self._service_options(settings, args),
+        )
+        return dict.fromkeys(COLORS, task), dict.fromkeys(COLORS, service)
 
-
-def _native_deployment_configuration(native: NativeDeploymentArgs) -> dict[str, Any]:
-    strategy = native["strategy"]
-    config: dict[str, Any] = {
-        "strategy": strategy,
-        "bake_time_in_minutes": str(native.get("bake_time_minutes", 10)),
-    }
-    if strategy == "CANARY":
-        config["canary_configuration"] = {
-            "canary_percent": native.get("canary_percent", 5),
-            "canary_bake_time_in_minutes": str(native.get("canary_bake_time_minutes", 10)),
-        }
-    if strategy == "LINEAR":
-        config["linear_configuration"] = {
-            "step_percent": native.get("step_percent", 10),
-            "step_bake_time_in_minutes": str(native.get("step_bake_time_minutes", 6)),
-        }
-    return config
+    def _color_outputs(self, settings: BlueGreenSettings, color: str) -> dict[str, Any]:
+        """One color of the contract (`ColorOutputs`); in native mode both colors name the one service."""
+        service, task, target_group = self.services[color], self.task_definitions[color], self.target_groups[color]
+        return build_color(
+            service_name=service.name,
+            service_arn=service.arn,
+            target_group_arn=target_group.arn,
+            target_group_arn_suffix=target_group.arn_suffix,
+            task_definition_arn=task.arn,
+            image=settings.color(color).image,
+            desired_count=settings.color(color).desired_count,
+            weight=settings.color(color).weight,
+            composite_alarm_name=self.alarms[color].composite_alarm_name,
+            alarm_names=self.alarms[color].alarm_names,
+        )

@@ -6,18 +6,23 @@ traffic every `interval` while the load test runs and the metrics hold, up to `m
 promotes. `threshold` failed checks roll it back. Time to promote is about
 interval x (max_weight / step_weight); time to roll back is interval x threshold.
 
-The custom resource is registered with `apiextensions.CustomResource` (typed inputs, works under
-mocks), never `yaml.ConfigFile`.
+`resolve_flagger_canary` is the one pure step (a frozen `CanarySettings` with every default filled
+in); `canary_spec` turns it into the Canary's `spec` as Flagger reads it. The custom resource is
+registered with `apiextensions.CustomResource` (typed inputs, works under mocks), never
+`yaml.ConfigFile`.
 """
 
 import re
+from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.rolling_deployment import check_dns_label
-from components.validation import ArgError, check_choice, check_int, check_number
+from ..contract.types import K8S_MANAGED_BY_LABEL, MANAGED_BY
+from .defaults import DEFAULT_HEALTH_CHECK_PATH
+from .rolling_deployment import DEFAULT_NAMESPACE, FLAGGER_PRIMARY_SUFFIX, check_dns_label
+from .validation import ArgError, check_choice, check_int, check_number, int_setting
 
 PROVIDERS: dict[str, str] = {"nginx": "nginx", "gatewayapi": "gatewayapi:v1", "istio": "istio"}
 """Our provider names -> Flagger's `spec.provider` values."""
@@ -34,6 +39,20 @@ WEBHOOK_TYPES = (
 )
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_COOKIE_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
+MAX_TARGET_NAME_LENGTH = 63 - len(FLAGGER_PRIMARY_SUFFIX)
+"""Flagger names the primary Deployment `<target>-primary`, which must still be a DNS label."""
+DEFAULT_TARGET_PORT = "http"
+DEFAULT_INTERVAL = "1m"
+DEFAULT_THRESHOLD = 5
+DEFAULT_MAX_WEIGHT = 50
+DEFAULT_STEP_WEIGHT = 10
+DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
+DEFAULT_SESSION_MAX_AGE_SECONDS = 86400
+DEFAULT_ACCEPTANCE_TIMEOUT = "30s"
+DEFAULT_LOAD_TEST_TIMEOUT = "5s"
+DEFAULT_EXTRA_WEBHOOK_TIMEOUT = "15s"
 
 
 class ThresholdRangeArgs(TypedDict):
@@ -154,9 +173,77 @@ class FlaggerCanaryArgs(TypedDict):
 
 
 DEFAULT_METRICS: list[MetricArgs] = [
-    {"name": "request-success-rate", "threshold_range": {"min": 99}, "interval": "1m"},
-    {"name": "request-duration", "threshold_range": {"max": 500}, "interval": "1m"},
+    {"name": "request-success-rate", "threshold_range": {"min": 99}, "interval": DEFAULT_INTERVAL},
+    {"name": "request-duration", "threshold_range": {"max": 500}, "interval": DEFAULT_INTERVAL},
 ]
+
+
+@dataclass(frozen=True)
+class MetricSettings:
+    """One metric check, validated."""
+
+    name: str
+    threshold_range: dict[str, float]
+    interval: str | None = None
+    template_ref: dict[str, str] | None = None
+
+    def spec(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "thresholdRange": dict(self.threshold_range)}
+        if self.interval is not None:
+            out["interval"] = self.interval
+        if self.template_ref is not None:
+            out["templateRef"] = dict(self.template_ref)
+        return out
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """One webhook, validated; built-in ones always carry their command as metadata."""
+
+    name: str
+    type: str
+    url: str
+    timeout: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def spec(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.type, "url": self.url, "timeout": self.timeout}
+        if self.metadata:
+            out["metadata"] = dict(self.metadata)
+        return out
+
+
+@dataclass(frozen=True)
+class SessionAffinitySettings:
+    cookie_name: str
+    max_age: int = DEFAULT_SESSION_MAX_AGE_SECONDS
+
+
+@dataclass(frozen=True)
+class CanarySettings:
+    """Everything a FlaggerCanary is configured with, defaults filled in."""
+
+    target_name: str
+    namespace: str
+    service_port: int
+    metrics: tuple[MetricSettings, ...]
+    webhooks: tuple[WebhookSettings, ...]
+    target_port: Any = DEFAULT_TARGET_PORT
+    """A port number or name."""
+    autoscaler_name: str | None = None
+    provider: str | None = None
+    """Our provider name (a key of PROVIDERS); None leaves Flagger's mesh provider setting."""
+    ingress_name: str | None = None
+    gateways: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    interval: str = DEFAULT_INTERVAL
+    threshold: int = DEFAULT_THRESHOLD
+    max_weight: int = DEFAULT_MAX_WEIGHT
+    step_weight: int | None = DEFAULT_STEP_WEIGHT
+    """None when step_weights is set."""
+    step_weights: tuple[int, ...] = ()
+    session_affinity: SessionAffinitySettings | None = None
+    progress_deadline_seconds: int = DEFAULT_PROGRESS_DEADLINE_SECONDS
 
 
 def parse_duration(value: Any, key: str) -> float:
@@ -176,15 +263,21 @@ def _check_keys(given: Any, allowed: type, key: str) -> None:
         raise ArgError(f"{key}.{sorted(unknown)[0]}" if key else sorted(unknown)[0], "is not a known setting")
 
 
-def _check_str_list(value: Any, key: str) -> list[str]:
+def _check_str_list(value: Any, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ArgError(key, f"must be a list of non-empty strings, got {value!r}")
-    return list(value)
+    return tuple(value)
 
 
-def _resolve_weights(args: FlaggerCanaryArgs) -> dict[str, Any]:
-    max_weight = args.get("max_weight", 50)
-    check_int(max_weight, "max_weight", minimum=1, maximum=100)
+def _check_url(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise ArgError(key, f"must be an http(s) URL, got {value!r}")
+    return value
+
+
+def _resolve_weights(args: FlaggerCanaryArgs) -> tuple[int, int | None, tuple[int, ...]]:
+    """(max_weight, step_weight, step_weights): exactly one of the step forms is set."""
+    max_weight = int_setting(args, "max_weight", DEFAULT_MAX_WEIGHT, minimum=1, maximum=100)
     if "step_weight" in args and "step_weights" in args:
         raise ArgError("step_weights", "set step_weight or step_weights, not both")
     if "step_weights" in args:
@@ -198,15 +291,14 @@ def _resolve_weights(args: FlaggerCanaryArgs) -> dict[str, Any]:
         # Flagger promotes after the last step, so max_weight must not cut the list short.
         if steps[-1] > max_weight:
             raise ArgError("step_weights", f"last step {steps[-1]} exceeds max_weight {max_weight}")
-        return {"maxWeight": max_weight, "stepWeights": list(steps)}
-    step = args.get("step_weight", 10)
-    check_int(step, "step_weight", minimum=1)
+        return max_weight, None, tuple(steps)
+    step = int_setting(args, "step_weight", DEFAULT_STEP_WEIGHT, minimum=1)
     if step > max_weight:
         raise ArgError("step_weight", f"must be <= max_weight ({max_weight}), got {step}")
-    return {"maxWeight": max_weight, "stepWeight": step}
+    return max_weight, step, ()
 
 
-def _resolve_metrics(metrics: Any) -> list[dict[str, Any]]:
+def _resolve_metrics(metrics: Any) -> tuple[MetricSettings, ...]:
     if not isinstance(metrics, list) or not metrics:
         raise ArgError("metrics", "must be a non-empty list: a canary without metric checks proves nothing")
     resolved = []
@@ -227,27 +319,32 @@ def _resolve_metrics(metrics: Any) -> list[dict[str, Any]]:
                 check_number(bounds[bound], f"{key}.threshold_range.{bound}")
         if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
             raise ArgError(f"{key}.threshold_range", f"min {bounds['min']} is above max {bounds['max']}")
-        out: dict[str, Any] = {"name": name, "thresholdRange": dict(bounds)}
+        interval = metric.get("interval")
         if "interval" in metric:
-            parse_duration(metric["interval"], f"{key}.interval")
-            out["interval"] = metric["interval"]
+            parse_duration(interval, f"{key}.interval")
         ref = metric.get("template_ref")
         if ref is not None:
             _check_keys(ref, MetricTemplateRefArgs, f"{key}.template_ref")
             check_dns_label(ref.get("name"), f"{key}.template_ref.name", max_length=253)
-            out["templateRef"] = dict(ref)
         elif name not in BUILTIN_METRICS:
             raise ArgError(
                 f"{key}.template_ref",
                 f"is required for custom metric {name!r} (builtin: {', '.join(BUILTIN_METRICS)})",
             )
-        resolved.append(out)
-    return resolved
+        resolved.append(
+            MetricSettings(
+                name=name,
+                threshold_range=dict(bounds),
+                interval=interval,
+                template_ref=dict(ref) if ref is not None else None,
+            )
+        )
+    return tuple(resolved)
 
 
 def _resolve_webhook(
     given: Any, key: str, *, kind: str, name: str, default_url: str, default_cmd: str, default_timeout: str
-) -> dict[str, Any] | None:
+) -> WebhookSettings | None:
     given = {} if given is None else given
     _check_keys(given, WebhookArgs, key)
     enabled = given.get("enabled", True)
@@ -255,9 +352,7 @@ def _resolve_webhook(
         raise ArgError(f"{key}.enabled", f"must be true or false, got {enabled!r}")
     if not enabled:
         return None
-    url = given.get("url", default_url)
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ArgError(f"{key}.url", f"must be an http(s) URL, got {url!r}")
+    url = _check_url(given.get("url", default_url), f"{key}.url")
     cmd = given.get("cmd", default_cmd)
     if not isinstance(cmd, str) or not cmd.strip():
         raise ArgError(f"{key}.cmd", "must be a non-empty command")
@@ -267,10 +362,10 @@ def _resolve_webhook(
     if kind == "pre-rollout":
         # `bash` makes the load tester run the command synchronously and report its exit code.
         metadata = {"type": "bash", "cmd": cmd}
-    return {"name": name, "type": kind, "url": url, "timeout": timeout, "metadata": metadata}
+    return WebhookSettings(name=name, type=kind, url=url, timeout=timeout, metadata=metadata)
 
 
-def _resolve_extra_webhooks(hooks: Any, taken: set[str]) -> list[dict[str, Any]]:
+def _resolve_extra_webhooks(hooks: Any, taken: set[str]) -> list[WebhookSettings]:
     if not isinstance(hooks, list):
         raise ArgError("extra_webhooks", f"must be a list, got {hooks!r}")
     resolved = []
@@ -284,34 +379,58 @@ def _resolve_extra_webhooks(hooks: Any, taken: set[str]) -> list[dict[str, Any]]
             raise ArgError(f"{key}.name", f"{hook['name']!r} is already used by another webhook")
         taken.add(hook["name"])
         check_choice(hook["type"], f"{key}.type", WEBHOOK_TYPES)
-        if not hook["url"].startswith(("http://", "https://")):
-            raise ArgError(f"{key}.url", f"must be an http(s) URL, got {hook['url']!r}")
-        timeout = hook.get("timeout", "15s")
+        _check_url(hook["url"], f"{key}.url")
+        timeout = hook.get("timeout", DEFAULT_EXTRA_WEBHOOK_TIMEOUT)
         parse_duration(timeout, f"{key}.timeout")
         metadata = hook.get("metadata") or {}
         if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
             raise ArgError(f"{key}.metadata", "must map names to strings")
-        out = {"name": hook["name"], "type": hook["type"], "url": hook["url"], "timeout": timeout}
-        if metadata:
-            out["metadata"] = dict(metadata)
-        resolved.append(out)
+        resolved.append(
+            WebhookSettings(name=hook["name"], type=hook["type"], url=hook["url"], timeout=timeout, metadata=metadata)
+        )
     return resolved
 
 
-def _resolve_routing(args: FlaggerCanaryArgs, namespace: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(spec fields, service fields) for the provider."""
+def _resolve_webhooks(args: FlaggerCanaryArgs, target: str, namespace: str, port: int) -> tuple[WebhookSettings, ...]:
+    test_path = args.get("test_path", DEFAULT_HEALTH_CHECK_PATH)
+    if not isinstance(test_path, str) or not test_path.startswith("/"):
+        raise ArgError("test_path", f"must be an absolute path starting with '/', got {test_path!r}")
+    loader = _check_url(args.get("load_tester_url", f"http://flagger-loadtester.{namespace}/"), "load_tester_url")
+    canary_url = f"http://{target}-canary.{namespace}:{port}"
+    acceptance = _resolve_webhook(
+        args.get("acceptance_test"),
+        "acceptance_test",
+        kind="pre-rollout",
+        name="acceptance-test",
+        default_url=loader,
+        default_cmd=f"curl -sf {canary_url}{test_path}",
+        default_timeout=DEFAULT_ACCEPTANCE_TIMEOUT,
+    )
+    load = _resolve_webhook(
+        args.get("load_test"),
+        "load_test",
+        kind="rollout",
+        name="load-test",
+        default_url=loader,
+        default_cmd=f"hey -z 1m -q 10 -c 2 {canary_url}/",
+        default_timeout=DEFAULT_LOAD_TEST_TIMEOUT,
+    )
+    webhooks = [hook for hook in (acceptance, load) if hook is not None]
+    webhooks += _resolve_extra_webhooks(args.get("extra_webhooks", []), {h.name for h in webhooks})
+    return tuple(webhooks)
+
+
+def _resolve_routing(args: FlaggerCanaryArgs) -> tuple[str | None, str | None, tuple[str, ...], tuple[str, ...]]:
+    """(provider, ingress_name, gateways, hosts), checked against the provider."""
     provider = args.get("provider")
-    spec: dict[str, Any] = {}
-    service: dict[str, Any] = {}
-    gateways = _check_str_list(args["gateways"], "gateways") if "gateways" in args else None
-    hosts = _check_str_list(args["hosts"], "hosts") if "hosts" in args else None
+    gateways = _check_str_list(args["gateways"], "gateways") if "gateways" in args else ()
+    hosts = _check_str_list(args["hosts"], "hosts") if "hosts" in args else ()
     if provider is None:
         for key in ("ingress_name", "gateways", "hosts"):
             if key in args:
                 raise ArgError(key, "needs a provider (nginx, gatewayapi or istio)")
-        return spec, service
+        return None, None, (), ()
     check_choice(provider, "provider", tuple(PROVIDERS))
-    spec["provider"] = PROVIDERS[provider]
     if provider == "nginx":
         ingress = args.get("ingress_name")
         if ingress is None:
@@ -320,122 +439,147 @@ def _resolve_routing(args: FlaggerCanaryArgs, namespace: str) -> tuple[dict[str,
         for key in ("gateways", "hosts"):
             if key in args:
                 raise ArgError(key, "is not used by provider nginx (the Ingress holds hosts)")
-        spec["ingressRef"] = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": ingress}
-        return spec, service
+        return provider, ingress, (), ()
     if "ingress_name" in args:
         raise ArgError("ingress_name", f"is only used by provider nginx, not {provider}")
     if provider == "gatewayapi":
         if not gateways:
             raise ArgError("gateways", "at least one gateway is required with provider gatewayapi")
-        refs = []
         for i, gateway in enumerate(gateways):
-            gw_namespace, _, gw_name = gateway.rpartition("/")
-            check_dns_label(gw_name, f"gateways[{i}]", max_length=253)
-            refs.append({"name": gw_name, "namespace": gw_namespace or namespace})
-        service["gatewayRefs"] = refs
-    elif gateways:
-        service["gateways"] = gateways
-    if hosts:
-        service["hosts"] = hosts
-    return spec, service
+            check_dns_label(gateway.rpartition("/")[2], f"gateways[{i}]", max_length=253)
+    return provider, None, gateways, hosts
 
 
-def validate_flagger_canary_args(args: FlaggerCanaryArgs) -> dict[str, Any]:
-    """The Canary `spec` as Flagger reads it, with defaults. Raises ArgError naming the key."""
+def _resolve_session_affinity(affinity: Any, provider: str | None) -> SessionAffinitySettings | None:
+    if affinity is None:
+        return None
+    _check_keys(affinity, SessionAffinityArgs, "session_affinity")
+    if provider not in ("istio", "gatewayapi"):
+        raise ArgError("session_affinity", "needs provider istio or gatewayapi (Flagger supports no other)")
+    cookie = affinity.get("cookie_name")
+    if not isinstance(cookie, str) or not _COOKIE_NAME.match(cookie):
+        raise ArgError("session_affinity.cookie_name", f"must be a cookie name, got {cookie!r}")
+    max_age = int_setting(affinity, "max_age", DEFAULT_SESSION_MAX_AGE_SECONDS, where="session_affinity.", minimum=1)
+    return SessionAffinitySettings(cookie_name=cookie, max_age=max_age)
+
+
+def resolve_flagger_canary(args: FlaggerCanaryArgs) -> CanarySettings:
+    """Defaults applied and every field checked. Raises ArgError naming the key."""
     _check_keys(args, FlaggerCanaryArgs, "")
     target = args.get("target_name")
     if target is None:
         raise ArgError("target_name", "is required")
-    check_dns_label(target, "target_name", max_length=55)
-    namespace = args.get("namespace", "default")
+    check_dns_label(target, "target_name", max_length=MAX_TARGET_NAME_LENGTH)
+    namespace = args.get("namespace", DEFAULT_NAMESPACE)
     check_dns_label(namespace, "namespace")
     if "service_port" not in args:
         raise ArgError("service_port", "is required")
     port = args["service_port"]
     check_int(port, "service_port", minimum=1, maximum=65535)
-    target_port = args.get("target_port", "http")
+    target_port = args.get("target_port", DEFAULT_TARGET_PORT)
     if isinstance(target_port, int):
         check_int(target_port, "target_port", minimum=1, maximum=65535)
     elif not isinstance(target_port, str) or not target_port:
         raise ArgError("target_port", f"must be a port number or name, got {target_port!r}")
 
-    interval = args.get("interval", "1m")
+    interval = args.get("interval", DEFAULT_INTERVAL)
     parse_duration(interval, "interval")
-    threshold = args.get("threshold", 5)
-    check_int(threshold, "threshold", minimum=1)
-    analysis: dict[str, Any] = {"interval": interval, "threshold": threshold, **_resolve_weights(args)}
-    analysis["metrics"] = _resolve_metrics(args.get("metrics", DEFAULT_METRICS))
-
-    test_path = args.get("test_path", "/health")
-    if not isinstance(test_path, str) or not test_path.startswith("/"):
-        raise ArgError("test_path", f"must be an absolute path starting with '/', got {test_path!r}")
-    loader = args.get("load_tester_url", f"http://flagger-loadtester.{namespace}/")
-    if not isinstance(loader, str) or not loader.startswith(("http://", "https://")):
-        raise ArgError("load_tester_url", f"must be an http(s) URL, got {loader!r}")
-    canary_url = f"http://{target}-canary.{namespace}:{port}"
-    webhooks = [
-        hook
-        for hook in (
-            _resolve_webhook(
-                args.get("acceptance_test"),
-                "acceptance_test",
-                kind="pre-rollout",
-                name="acceptance-test",
-                default_url=loader,
-                default_cmd=f"curl -sf {canary_url}{test_path}",
-                default_timeout="30s",
-            ),
-            _resolve_webhook(
-                args.get("load_test"),
-                "load_test",
-                kind="rollout",
-                name="load-test",
-                default_url=loader,
-                default_cmd=f"hey -z 1m -q 10 -c 2 {canary_url}/",
-                default_timeout="5s",
-            ),
-        )
-        if hook is not None
-    ]
-    webhooks += _resolve_extra_webhooks(args.get("extra_webhooks", []), {h["name"] for h in webhooks})
-    if webhooks:
-        analysis["webhooks"] = webhooks
-
-    provider_spec, service_extra = _resolve_routing(args, namespace)
-    affinity = args.get("session_affinity")
-    if affinity is not None:
-        _check_keys(affinity, SessionAffinityArgs, "session_affinity")
-        if args.get("provider") not in ("istio", "gatewayapi"):
-            raise ArgError("session_affinity", "needs provider istio or gatewayapi (Flagger supports no other)")
-        cookie = affinity.get("cookie_name")
-        if not isinstance(cookie, str) or not re.match(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", cookie):
-            raise ArgError("session_affinity.cookie_name", f"must be a cookie name, got {cookie!r}")
-        max_age = affinity.get("max_age", 86400)
-        check_int(max_age, "session_affinity.max_age", minimum=1)
-        analysis["sessionAffinity"] = {"cookieName": cookie, "maxAge": max_age}
-
-    deadline = args.get("progress_deadline_seconds", 600)
-    check_int(deadline, "progress_deadline_seconds", minimum=1)
-    spec: dict[str, Any] = {
-        **provider_spec,
-        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
-        "progressDeadlineSeconds": deadline,
-        "service": {"port": port, "targetPort": target_port, **service_extra},
-        "analysis": analysis,
-    }
+    threshold = int_setting(args, "threshold", DEFAULT_THRESHOLD, minimum=1)
+    max_weight, step_weight, step_weights = _resolve_weights(args)
+    metrics = _resolve_metrics(args.get("metrics", DEFAULT_METRICS))
+    webhooks = _resolve_webhooks(args, target, namespace, port)
+    provider, ingress, gateways, hosts = _resolve_routing(args)
+    affinity = _resolve_session_affinity(args.get("session_affinity"), provider)
+    deadline = int_setting(args, "progress_deadline_seconds", DEFAULT_PROGRESS_DEADLINE_SECONDS, minimum=1)
     autoscaler = args.get("autoscaler_name")
     if autoscaler is not None:
         check_dns_label(autoscaler, "autoscaler_name", max_length=253)
+    return CanarySettings(
+        target_name=target,
+        namespace=namespace,
+        service_port=port,
+        metrics=metrics,
+        webhooks=webhooks,
+        target_port=target_port,
+        autoscaler_name=autoscaler,
+        provider=provider,
+        ingress_name=ingress,
+        gateways=gateways,
+        hosts=hosts,
+        interval=interval,
+        threshold=threshold,
+        max_weight=max_weight,
+        step_weight=step_weight,
+        step_weights=step_weights,
+        session_affinity=affinity,
+        progress_deadline_seconds=deadline,
+    )
+
+
+def _analysis(settings: CanarySettings) -> dict[str, Any]:
+    analysis: dict[str, Any] = {
+        "interval": settings.interval,
+        "threshold": settings.threshold,
+        "maxWeight": settings.max_weight,
+    }
+    if settings.step_weights:
+        analysis["stepWeights"] = list(settings.step_weights)
+    else:
+        analysis["stepWeight"] = settings.step_weight
+    analysis["metrics"] = [m.spec() for m in settings.metrics]
+    if settings.webhooks:
+        analysis["webhooks"] = [h.spec() for h in settings.webhooks]
+    if settings.session_affinity is not None:
+        analysis["sessionAffinity"] = {
+            "cookieName": settings.session_affinity.cookie_name,
+            "maxAge": settings.session_affinity.max_age,
+        }
+    return analysis
+
+
+def _service(settings: CanarySettings) -> dict[str, Any]:
+    service: dict[str, Any] = {"port": settings.service_port, "targetPort": settings.target_port}
+    if settings.provider == "gatewayapi":
+        service["gatewayRefs"] = [
+            {"name": name, "namespace": namespace or settings.namespace}
+            for namespace, _, name in (g.rpartition("/") for g in settings.gateways)
+        ]
+    elif settings.gateways:
+        service["gateways"] = list(settings.gateways)
+    if settings.hosts:
+        service["hosts"] = list(settings.hosts)
+    return service
+
+
+def canary_spec(settings: CanarySettings) -> dict[str, Any]:
+    """The Canary `spec` as Flagger reads it."""
+    spec: dict[str, Any] = {}
+    if settings.provider is not None:
+        spec["provider"] = PROVIDERS[settings.provider]
+    if settings.ingress_name is not None:
+        spec["ingressRef"] = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": settings.ingress_name}
+    spec.update(
+        {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": settings.target_name},
+            "progressDeadlineSeconds": settings.progress_deadline_seconds,
+            "service": _service(settings),
+            "analysis": _analysis(settings),
+        }
+    )
+    if settings.autoscaler_name is not None:
         spec["autoscalerRef"] = {
             "apiVersion": "autoscaling/v2",
             "kind": "HorizontalPodAutoscaler",
-            "name": autoscaler,
+            "name": settings.autoscaler_name,
         }
-    return {"name": target, "namespace": namespace, "spec": spec}
+    return spec
 
 
 class FlaggerCanary(pulumi.ComponentResource):
-    """A Flagger Canary for one Deployment, with metric analysis and load-tester webhooks."""
+    """A Flagger Canary for one Deployment, with metric analysis and load-tester webhooks.
+
+    Children, for callers who need them: `canary` (the k8s apiextensions.CustomResource).
+    """
 
     canary_name: pulumi.Output[str]
     """Name of the Canary custom resource."""
@@ -447,25 +591,25 @@ class FlaggerCanary(pulumi.ComponentResource):
     """The Deployment Flagger creates to serve stable traffic (`<target>-primary`)."""
 
     def __init__(self, name: str, args: FlaggerCanaryArgs, opts: pulumi.ResourceOptions | None = None):
-        resolved = validate_flagger_canary_args(args)
+        settings = resolve_flagger_canary(args)
         super().__init__("zero-downtime:index:FlaggerCanary", name, None, opts)
-        target = resolved["name"]
-        canary = k8s.apiextensions.CustomResource(
+        target = settings.target_name
+        self.canary = k8s.apiextensions.CustomResource(
             f"{name}-canary",
             api_version="flagger.app/v1beta1",
             kind="Canary",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=target,
-                namespace=resolved["namespace"],
-                labels={"app.kubernetes.io/name": target, "app.kubernetes.io/managed-by": "pulumi-zero-downtime"},
+                namespace=settings.namespace,
+                labels={"app.kubernetes.io/name": target, K8S_MANAGED_BY_LABEL: MANAGED_BY},
             ),
-            spec=resolved["spec"],
+            spec=canary_spec(settings),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.canary_name = canary.metadata.apply(lambda m: m["name"])
-        self.namespace = canary.metadata.apply(lambda m: m["namespace"])
+        self.canary_name = self.canary.metadata.apply(lambda m: m["name"])
+        self.namespace = self.canary.metadata.apply(lambda m: m["namespace"])
         self.service_name = pulumi.Output.from_input(target)
-        self.primary_deployment_name = pulumi.Output.from_input(f"{target}-primary")
+        self.primary_deployment_name = pulumi.Output.from_input(f"{target}{FLAGGER_PRIMARY_SUFFIX}")
         self.register_outputs(
             {
                 "canary_name": self.canary_name,

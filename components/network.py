@@ -1,13 +1,23 @@
 """Network: a VPC over two availability zones, public subnets for the ALB, private subnets for tasks."""
 
 import ipaddress
-from typing import NotRequired, TypedDict
+from dataclasses import dataclass, field
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from components.tags import standard_tags
-from components.validation import ArgError, check_int, is_known
+from .tags import standard_tags
+from .validation import ArgError, int_setting, is_known
+
+DEFAULT_CIDR_BLOCK = "10.0.0.0/16"
+DEFAULT_AVAILABILITY_ZONE_COUNT = 2
+DEFAULT_NAT_GATEWAY_COUNT = 1
+MAX_AVAILABILITY_ZONE_COUNT = 3
+LARGEST_PREFIX_LENGTH = 20
+"""A /20 is the smallest VPC whose eight subnet slots (3 bits) are still /23s."""
+SUBNET_PREFIX_DIFF = 3
+"""Eight equal slots: public subnets first, then private ones."""
 
 
 class NetworkArgs(TypedDict):
@@ -23,30 +33,46 @@ class NetworkArgs(TypedDict):
     """Extra tags, merged with the standard ones."""
 
 
-def validate_network_args(args: NetworkArgs) -> tuple[str, int, int]:
-    cidr = args.get("cidr_block", "10.0.0.0/16")
-    azs = args.get("availability_zone_count", 2)
-    nats = args.get("nat_gateway_count", 1)
-    check_int(azs, "availability_zone_count", minimum=2, maximum=3)
-    check_int(nats, "nat_gateway_count", minimum=1, maximum=azs)
+@dataclass(frozen=True)
+class NetworkSettings:
+    """The network as configured, defaults filled in."""
+
+    cidr_block: Any
+    availability_zone_count: Any
+    nat_gateway_count: Any
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def resolve_network(args: NetworkArgs) -> NetworkSettings:
+    """Defaults applied and every field checked. Raises ArgError naming the key."""
+    cidr = args.get("cidr_block", DEFAULT_CIDR_BLOCK)
+    azs = int_setting(
+        args, "availability_zone_count", DEFAULT_AVAILABILITY_ZONE_COUNT, minimum=2, maximum=MAX_AVAILABILITY_ZONE_COUNT
+    )
+    nats = int_setting(args, "nat_gateway_count", DEFAULT_NAT_GATEWAY_COUNT, minimum=1, maximum=azs)
     if is_known(cidr):
         try:
             network = ipaddress.ip_network(cidr)
         except ValueError as err:
             raise ArgError("cidr_block", f"is not a CIDR block: {cidr!r}") from err
-        if network.prefixlen > 20:
-            raise ArgError("cidr_block", f"must be /20 or larger, got /{network.prefixlen}")
-    return cidr, azs, nats
+        if network.prefixlen > LARGEST_PREFIX_LENGTH:
+            raise ArgError("cidr_block", f"must be /{LARGEST_PREFIX_LENGTH} or larger, got /{network.prefixlen}")
+    return NetworkSettings(cidr, azs, nats, dict(args.get("tags") or {}))
 
 
-def _subnet_cidrs(cidr: str, count: int) -> list[str]:
+def subnet_cidrs(cidr: str, count: int) -> list[str]:
     """Carve `count` equal subnets, 3 bits smaller than the VPC (8 slots: public then private)."""
     network = ipaddress.ip_network(cidr)
-    return [str(s) for s in list(network.subnets(prefixlen_diff=3))[:count]]
+    return [str(s) for s in list(network.subnets(prefixlen_diff=SUBNET_PREFIX_DIFF))[:count]]
 
 
 class Network(pulumi.ComponentResource):
-    """VPC, internet gateway, NAT gateway(s), public and private subnets with their routes."""
+    """VPC, internet gateway, NAT gateway(s), public and private subnets with their routes.
+
+    Children, for callers who need them: `vpc` (aws.ec2.Vpc), `internet_gateway`,
+    `public_subnets` and `private_subnets` (lists of aws.ec2.Subnet, one per AZ) and
+    `nat_gateways` (list of aws.ec2.NatGateway).
+    """
 
     vpc_id: pulumi.Output[str]
     """The VPC id."""
@@ -56,86 +82,30 @@ class Network(pulumi.ComponentResource):
     """Subnets for tasks and instances, one per AZ, egress through NAT."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
-        cidr, az_count, nat_count = validate_network_args(args)
+        settings = resolve_network(args)
         super().__init__("zero-downtime:index:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = standard_tags(extra=args.get("tags"))
-
+        tags = standard_tags(extra=settings.tags)
         zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOptions(parent=self))
-        vpc = aws.ec2.Vpc(
+        cidrs = subnet_cidrs(settings.cidr_block, 2 * settings.availability_zone_count)
+
+        self.vpc = aws.ec2.Vpc(
             f"{name}-vpc",
-            cidr_block=cidr,
+            cidr_block=settings.cidr_block,
             enable_dns_hostnames=True,
             enable_dns_support=True,
             tags={**tags, "Name": f"{name}-vpc"},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags, opts=child)
-        public_rt = aws.ec2.RouteTable(
-            f"{name}-public-rt",
-            vpc_id=vpc.id,
-            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
-            tags=tags,
-            opts=child,
+        self.internet_gateway = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=self.vpc.id, tags=tags, opts=pulumi.ResourceOptions(parent=self)
         )
-        cidrs = _subnet_cidrs(cidr, 2 * az_count)
-        public, private, nats = [], [], []
-        for i in range(az_count):
-            zone = zones.names[i]
-            subnet = aws.ec2.Subnet(
-                f"{name}-public-{i}",
-                vpc_id=vpc.id,
-                cidr_block=cidrs[i],
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags={**tags, "Name": f"{name}-public-{i}", "tier": "public"},
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-{i}-rta",
-                subnet_id=subnet.id,
-                route_table_id=public_rt.id,
-                opts=child,
-            )
-            public.append(subnet)
-        for i in range(nat_count):
-            eip = aws.ec2.Eip(f"{name}-nat-{i}-eip", domain="vpc", tags=tags, opts=child)
-            nats.append(
-                aws.ec2.NatGateway(
-                    f"{name}-nat-{i}",
-                    allocation_id=eip.id,
-                    subnet_id=public[i].id,
-                    tags=tags,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
-                )
-            )
-        for i in range(az_count):
-            subnet = aws.ec2.Subnet(
-                f"{name}-private-{i}",
-                vpc_id=vpc.id,
-                cidr_block=cidrs[az_count + i],
-                availability_zone=zones.names[i],
-                tags={**tags, "Name": f"{name}-private-{i}", "tier": "private"},
-                opts=child,
-            )
-            route_table = aws.ec2.RouteTable(
-                f"{name}-private-{i}-rt",
-                vpc_id=vpc.id,
-                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nats[i % nat_count].id}],
-                tags=tags,
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{i}-rta",
-                subnet_id=subnet.id,
-                route_table_id=route_table.id,
-                opts=child,
-            )
-            private.append(subnet)
+        self.public_subnets = self._public_subnets(name, settings, cidrs, zones, tags)
+        self.nat_gateways = self._nat_gateways(name, settings, tags)
+        self.private_subnets = self._private_subnets(name, settings, cidrs, zones, tags)
 
-        self.vpc_id = vpc.id
-        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public])
-        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
+        self.vpc_id = self.vpc.id
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in self.public_subnets])
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in self.private_subnets])
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
@@ -143,3 +113,76 @@ class Network(pulumi.ComponentResource):
                 "private_subnet_ids": self.private_subnet_ids,
             }
         )
+
+    def _public_subnets(
+        self, name: str, settings: NetworkSettings, cidrs: list[str], zones: Any, tags: dict[str, str]
+    ) -> list[aws.ec2.Subnet]:
+        child = pulumi.ResourceOptions(parent=self)
+        route_table = aws.ec2.RouteTable(
+            f"{name}-public-rt",
+            vpc_id=self.vpc.id,
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": self.internet_gateway.id}],
+            tags=tags,
+            opts=child,
+        )
+        subnets = []
+        for i in range(settings.availability_zone_count):
+            subnet = aws.ec2.Subnet(
+                f"{name}-public-{i}",
+                vpc_id=self.vpc.id,
+                cidr_block=cidrs[i],
+                availability_zone=zones.names[i],
+                map_public_ip_on_launch=False,
+                tags={**tags, "Name": f"{name}-public-{i}", "tier": "public"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{i}-rta", subnet_id=subnet.id, route_table_id=route_table.id, opts=child
+            )
+            subnets.append(subnet)
+        return subnets
+
+    def _nat_gateways(self, name: str, settings: NetworkSettings, tags: dict[str, str]) -> list[aws.ec2.NatGateway]:
+        gateways = []
+        for i in range(settings.nat_gateway_count):
+            eip = aws.ec2.Eip(f"{name}-nat-{i}-eip", domain="vpc", tags=tags, opts=pulumi.ResourceOptions(parent=self))
+            gateways.append(
+                aws.ec2.NatGateway(
+                    f"{name}-nat-{i}",
+                    allocation_id=eip.id,
+                    subnet_id=self.public_subnets[i].id,
+                    tags=tags,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[self.internet_gateway]),
+                )
+            )
+        return gateways
+
+    def _private_subnets(
+        self, name: str, settings: NetworkSettings, cidrs: list[str], zones: Any, tags: dict[str, str]
+    ) -> list[aws.ec2.Subnet]:
+        child = pulumi.ResourceOptions(parent=self)
+        count = settings.availability_zone_count
+        subnets = []
+        for i in range(count):
+            subnet = aws.ec2.Subnet(
+                f"{name}-private-{i}",
+                vpc_id=self.vpc.id,
+                cidr_block=cidrs[count + i],
+                availability_zone=zones.names[i],
+                tags={**tags, "Name": f"{name}-private-{i}", "tier": "private"},
+                opts=child,
+            )
+            route_table = aws.ec2.RouteTable(
+                f"{name}-private-{i}-rt",
+                vpc_id=self.vpc.id,
+                routes=[
+                    {"cidr_block": "0.0.0.0/0", "nat_gateway_id": self.nat_gateways[i % len(self.nat_gateways)].id}
+                ],
+                tags=tags,
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{i}-rta", subnet_id=subnet.id, route_table_id=route_table.id, opts=child
+            )
+            subnets.append(subnet)
+        return subnets

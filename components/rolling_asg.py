@@ -6,36 +6,75 @@ refresh that keeps the configured share of capacity in service and, with auto ro
 to the previous version when the refresh fails or one of the fleet's release alarms goes to
 ALARM. `$Latest`/`$Default` are never used: AWS refuses auto rollback with them, and an
 unpinned version would not start a refresh at all.
+
+`resolve_rolling_asg` is the one pure step that reads what the user configures and fills in the
+defaults; the constructor reads the wired inputs (VPC, subnets, listener, ALB) directly.
 """
 
 import base64
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from components.release_alarms import AlarmThresholdsArgs, ReleaseAlarms, resolve_thresholds
-from components.rolling_update_policy import (
+from ..contract import build_fleet
+from .release_alarms import AlarmThresholds, AlarmThresholdsArgs, ReleaseAlarms, resolve_thresholds
+from .rolling_update_policy import (
     InstanceRefreshArgs,
     RefreshPreferences,
     RollingUpdatePolicyArgs,
     resolve_refresh_preferences,
 )
-from components.routing import (
+from .routing import (
+    DEFAULT_DEREGISTRATION_DELAY_SECONDS,
+    MAX_DEREGISTRATION_DELAY_SECONDS,
+    HealthCheckSettings,
     RoutingArgs,
+    RoutingSettings,
+    resolve_health_check,
+    resolve_routing,
     rule_conditions,
     target_group_health_check,
-    validate_health_check,
-    validate_routing,
 )
-from components.tags import standard_tags
-from components.validation import ArgError, check_choice, check_int, is_known, require
+from .tags import standard_tags
+from .validation import (
+    ArgError,
+    check_choice,
+    check_int,
+    check_unknown_keys,
+    int_setting,
+    is_known,
+    require,
+    require_inputs,
+)
 
 TERMINATION_POLICIES = ["OldestLaunchTemplate", "OldestInstance", "Default"]
 """Scale-in removes instances of the oldest launch template first, so a refresh never loses
 new instances to a scale-in while old ones remain."""
 WARM_POOL_STATES = ("Stopped", "Running", "Hibernated")
+
+DEFAULT_INSTANCE_PORT = 80
+DEFAULT_FLEET_MATCHER = "200-299"
+DEFAULT_GRACE_PERIOD_SECONDS = 300
+DEFAULT_INSTANCE_WARMUP_SECONDS = 120
+DEFAULT_ROOT_VOLUME_SIZE_GIB = 20
+MAX_ROOT_VOLUME_SIZE_GIB = 16_384
+DEFAULT_ROOT_DEVICE_NAME = "/dev/xvda"
+DEFAULT_METADATA_HOP_LIMIT = 1
+DEFAULT_WARM_POOL_MIN_SIZE = 0
+DEFAULT_WARM_POOL_STATE = "Stopped"
+CAPACITY_KEYS = ("desired_capacity", "min_size", "max_size")
+
+WIRED_INPUTS = (
+    "vpc_id",
+    "subnet_ids",
+    "listener_arn",
+    "load_balancer_arn_suffix",
+    "load_balancer_security_group_id",
+)
+"""Inputs wired from the shared edge and network (usually Outputs); the constructor reads them directly."""
 
 
 class WarmPoolArgs(TypedDict):
@@ -133,37 +172,107 @@ class RollingAutoScalingGroupArgs(TypedDict):
     """Extra tags, merged with the standard ones."""
 
 
-def validate_rolling_asg_args(args: RollingAutoScalingGroupArgs) -> RefreshPreferences:
-    """Check every argument before anything is created; return the resolved refresh preferences."""
-    for key in (
-        "vpc_id",
-        "subnet_ids",
-        "listener_arn",
-        "load_balancer_arn_suffix",
-        "load_balancer_security_group_id",
-        "instance_type",
-    ):
-        require(args, key)
-    for key in ("desired_capacity", "min_size", "max_size"):
+@dataclass(frozen=True)
+class WarmPoolSettings:
+    min_size: int = DEFAULT_WARM_POOL_MIN_SIZE
+    max_group_prepared_capacity: int | None = None
+    pool_state: str = DEFAULT_WARM_POOL_STATE
+    reuse_on_scale_in: bool = False
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    """Everything a RollingAutoScalingGroup is configured with, defaults filled in. The wired inputs
+    (VPC, subnets, listener, ALB suffix and security group) are not settings."""
+
+    routing: RoutingSettings
+    instance_type: Any
+    desired_capacity: int
+    min_size: int
+    max_size: int
+    health_check: HealthCheckSettings
+    refresh: RefreshPreferences
+    """Instance refresh preferences: translated policy, then explicit overrides."""
+    alarms: AlarmThresholds
+    ami_id: Any = None
+    ami_ssm_parameter: str | None = None
+    """Exactly one of ami_id and ami_ssm_parameter is set."""
+    user_data: Any = None
+    instance_port: Any = DEFAULT_INSTANCE_PORT
+    grace_period_seconds: Any = DEFAULT_GRACE_PERIOD_SECONDS
+    default_instance_warmup_seconds: Any = DEFAULT_INSTANCE_WARMUP_SECONDS
+    deregistration_delay_seconds: Any = DEFAULT_DEREGISTRATION_DELAY_SECONDS
+    root_volume_size_gib: Any = DEFAULT_ROOT_VOLUME_SIZE_GIB
+    root_device_name: Any = DEFAULT_ROOT_DEVICE_NAME
+    kms_key_id: Any = None
+    instance_profile_name: Any = None
+    metadata_hop_limit: Any = DEFAULT_METADATA_HOP_LIMIT
+    warm_pool: WarmPoolSettings | None = None
+    released_version: Any = None
+    """The template version to pin instead of the latest one (set by the release driver)."""
+    notification_topic_arn: Any = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _resolve_routing(routing: Any) -> RoutingSettings:
+    # The catch-all belongs to the stack's default service; a fleet always claims its own requests.
+    if routing is None:
+        raise ArgError("routing", "is required: a priority and host_headers and/or path_patterns")
+    return resolve_routing(routing)
+
+
+def _resolve_health_check(check: Any) -> tuple[HealthCheckSettings, Any]:
+    """(target group health check, the group's grace period)."""
+    check = {} if check is None else check
+    if not isinstance(check, Mapping):
+        raise ArgError("health_check", f"must be a mapping of health check settings, got {check!r}")
+    check_unknown_keys(check, FleetHealthCheckArgs.__annotations__, "health_check", "is not a health check setting")
+    settings = resolve_health_check(
+        check, extra_keys=frozenset({"grace_period_seconds"}), default_matcher=DEFAULT_FLEET_MATCHER
+    )
+    grace = int_setting(check, "grace_period_seconds", DEFAULT_GRACE_PERIOD_SECONDS, where="health_check.", minimum=0)
+    return settings, grace
+
+
+def _resolve_warm_pool(pool: Any, desired: int) -> WarmPoolSettings | None:
+    if pool is None:
+        return None
+    if not isinstance(pool, Mapping):
+        raise ArgError("warm_pool", f"must be a mapping of warm pool settings, got {pool!r}")
+    check_unknown_keys(pool, WarmPoolArgs.__annotations__, "warm_pool", "is not a warm pool setting")
+    min_size = int_setting(pool, "min_size", DEFAULT_WARM_POOL_MIN_SIZE, where="warm_pool.", minimum=0)
+    prepared = pool.get("max_group_prepared_capacity")
+    if prepared is not None:
+        check_int(prepared, "warm_pool.max_group_prepared_capacity", minimum=desired)
+    state = pool.get("pool_state", DEFAULT_WARM_POOL_STATE)
+    check_choice(state, "warm_pool.pool_state", WARM_POOL_STATES)
+    reuse = pool.get("reuse_on_scale_in", False)
+    if not isinstance(reuse, bool):
+        raise ArgError("warm_pool.reuse_on_scale_in", f"must be true or false, got {reuse!r}")
+    return WarmPoolSettings(
+        min_size=min_size, max_group_prepared_capacity=prepared, pool_state=state, reuse_on_scale_in=reuse
+    )
+
+
+def resolve_rolling_asg(args: RollingAutoScalingGroupArgs) -> FleetSettings:
+    """Every setting checked and every default filled in, before anything is created. Reads only
+    what the user configures: the wired inputs may be absent. Raises ArgError naming the key."""
+    instance_type = require(args, "instance_type")
+    for key in CAPACITY_KEYS:
         if args.get(key) is None:
             raise ArgError(key, "is required")
         if not is_known(args[key]):
             # The refresh percentages and the capacity checks need the number now.
             raise ArgError(key, "must be a plain integer, not an Output")
-    _validate_routing(args.get("routing"))
-    _validate_health_check(args.get("health_check") or {})
+    routing = _resolve_routing(args.get("routing"))
+    health_check, grace = _resolve_health_check(args.get("health_check"))
 
-    has_ami, has_parameter = (
-        args.get("ami_id") is not None,
-        args.get("ami_ssm_parameter") is not None,
-    )
-    if has_ami == has_parameter:
+    ami, parameter = args.get("ami_id"), args.get("ami_ssm_parameter")
+    if (ami is None) == (parameter is None):
         raise ArgError("ami_id", "give exactly one of ami_id and ami_ssm_parameter")
-    ami = args.get("ami_id")
-    if has_ami and is_known(ami) and not (isinstance(ami, str) and ami.startswith("ami-")):
+    if ami is not None and is_known(ami) and not (isinstance(ami, str) and ami.startswith("ami-")):
         raise ArgError("ami_id", f"must be an AMI id like ami-0123456789abcdef0, got {ami!r}")
-    parameter = args.get("ami_ssm_parameter")
-    if has_parameter and not (isinstance(parameter, str) and parameter.startswith("/")):
+    if parameter is not None and not (isinstance(parameter, str) and parameter.startswith("/")):
         raise ArgError("ami_ssm_parameter", f"must be a parameter path starting with /, got {parameter!r}")
 
     desired, low, high = args["desired_capacity"], args["min_size"], args["max_size"]
@@ -175,71 +284,80 @@ def validate_rolling_asg_args(args: RollingAutoScalingGroupArgs) -> RefreshPrefe
     if not low <= desired <= high:
         raise ArgError("desired_capacity", f"must be within min_size..max_size ({low}..{high}), got {desired}")
 
-    check_int(args.get("instance_port", 80), "instance_port", minimum=1, maximum=65_535)
-    check_int(
-        args.get("default_instance_warmup_seconds", 120),
-        "default_instance_warmup_seconds",
-        minimum=0,
-    )
-    check_int(
-        args.get("deregistration_delay_seconds", 30),
+    instance_port = int_setting(args, "instance_port", DEFAULT_INSTANCE_PORT, minimum=1, maximum=65_535)
+    warmup = int_setting(args, "default_instance_warmup_seconds", DEFAULT_INSTANCE_WARMUP_SECONDS, minimum=0)
+    deregistration = int_setting(
+        args,
         "deregistration_delay_seconds",
+        DEFAULT_DEREGISTRATION_DELAY_SECONDS,
         minimum=0,
-        maximum=3600,
+        maximum=MAX_DEREGISTRATION_DELAY_SECONDS,
     )
-    check_int(args.get("root_volume_size_gib", 20), "root_volume_size_gib", minimum=1, maximum=16_384)
-    check_int(args.get("metadata_hop_limit", 1), "metadata_hop_limit", minimum=1, maximum=64)
-    if args.get("released_version") is not None:
-        check_int(args["released_version"], "released_version", minimum=1)
-    pool = args.get("warm_pool")
-    if pool is not None:
-        if not isinstance(pool, Mapping):
-            raise ArgError("warm_pool", f"must be a mapping of warm pool settings, got {pool!r}")
-        unknown = sorted(set(pool) - set(WarmPoolArgs.__annotations__))
-        if unknown:
-            raise ArgError(f"warm_pool.{unknown[0]}", "is not a warm pool setting")
-        check_int(pool.get("min_size", 0), "warm_pool.min_size", minimum=0)
-        if pool.get("max_group_prepared_capacity") is not None:
-            check_int(
-                pool["max_group_prepared_capacity"],
-                "warm_pool.max_group_prepared_capacity",
-                minimum=desired,
-            )
-        check_choice(pool.get("pool_state", "Stopped"), "warm_pool.pool_state", WARM_POOL_STATES)
-        reuse = pool.get("reuse_on_scale_in", False)
-        if not isinstance(reuse, bool):
-            raise ArgError("warm_pool.reuse_on_scale_in", f"must be true or false, got {reuse!r}")
-
-    resolve_thresholds(args.get("alarms"), "alarms")
-    return resolve_refresh_preferences(
+    volume = int_setting(
+        args, "root_volume_size_gib", DEFAULT_ROOT_VOLUME_SIZE_GIB, minimum=1, maximum=MAX_ROOT_VOLUME_SIZE_GIB
+    )
+    hop_limit = int_setting(args, "metadata_hop_limit", DEFAULT_METADATA_HOP_LIMIT, minimum=1, maximum=64)
+    released = args.get("released_version")
+    if released is not None:
+        check_int(released, "released_version", minimum=1)
+    warm_pool = _resolve_warm_pool(args.get("warm_pool"), desired)
+    alarms = resolve_thresholds(args.get("alarms"), "alarms")
+    refresh = resolve_refresh_preferences(
         desired_capacity=desired,
         rolling_update=args.get("rolling_update"),
         instance_refresh=args.get("instance_refresh"),
     )
-
-
-def _validate_routing(routing: Any) -> None:
-    # The catch-all belongs to the stack's default service; a fleet always claims its own requests.
-    if routing is None:
-        raise ArgError("routing", "is required: a priority and host_headers and/or path_patterns")
-    validate_routing(routing)
-
-
-def _validate_health_check(check: Mapping[str, Any]) -> None:
-    unknown = sorted(set(check) - set(FleetHealthCheckArgs.__annotations__))
-    if unknown:
-        raise ArgError(f"health_check.{unknown[0]}", "is not a health check setting")
-    validate_health_check(check, extra_keys=frozenset({"grace_period_seconds"}))
-    check_int(check.get("grace_period_seconds", 300), "health_check.grace_period_seconds", minimum=0)
+    return FleetSettings(
+        routing=routing,
+        instance_type=instance_type,
+        desired_capacity=desired,
+        min_size=low,
+        max_size=high,
+        health_check=health_check,
+        refresh=refresh,
+        alarms=alarms,
+        ami_id=ami,
+        ami_ssm_parameter=parameter,
+        user_data=args.get("user_data"),
+        instance_port=instance_port,
+        grace_period_seconds=grace,
+        default_instance_warmup_seconds=warmup,
+        deregistration_delay_seconds=deregistration,
+        root_volume_size_gib=volume,
+        root_device_name=args.get("root_device_name", DEFAULT_ROOT_DEVICE_NAME),
+        kms_key_id=args.get("kms_key_id"),
+        instance_profile_name=args.get("instance_profile_name"),
+        metadata_hop_limit=hop_limit,
+        warm_pool=warm_pool,
+        released_version=released,
+        notification_topic_arn=args.get("notification_topic_arn"),
+        tags=dict(args.get("tags") or {}),
+    )
 
 
 def _base64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+def warm_pool_args(pool: WarmPoolSettings) -> aws.autoscaling.GroupWarmPoolArgsDict:
+    out: aws.autoscaling.GroupWarmPoolArgsDict = {
+        "min_size": pool.min_size,
+        "pool_state": pool.pool_state,
+        "instance_reuse_policy": {"reuse_on_scale_in": pool.reuse_on_scale_in},
+    }
+    if pool.max_group_prepared_capacity is not None:
+        out["max_group_prepared_capacity"] = pool.max_group_prepared_capacity
+    return out
+
+
 class RollingAutoScalingGroup(pulumi.ComponentResource):
     """Launch template, security group, target group, listener rule, ASG with instance refresh,
-    and the fleet's release alarms (which also drive the refresh's auto rollback)."""
+    and the fleet's release alarms (which also drive the refresh's auto rollback).
+
+    Children, for callers who need them: `group` (aws.autoscaling.Group), `launch_template`
+    (aws.ec2.LaunchTemplate), `target_group` (aws.lb.TargetGroup), `rule` (aws.lb.ListenerRule),
+    `security_group` (aws.ec2.SecurityGroup of the instances) and `alarms` (ReleaseAlarms).
+    """
 
     auto_scaling_group_name: pulumi.Output[str]
     """Name of the group, for boto3 start_instance_refresh / describe_instance_refreshes."""
@@ -268,7 +386,7 @@ class RollingAutoScalingGroup(pulumi.ComponentResource):
     refresh_notes: pulumi.Output[list[str]]
     """Where the CloudFormation translation could not be faithful."""
     release_outputs: pulumi.Output[dict[str, Any]]
-    """Everything the release driver needs to start and watch a refresh, camelCase."""
+    """Everything the release driver needs to start and watch a refresh, camelCase: the contract's FleetOutputs."""
 
     def __init__(
         self,
@@ -276,204 +394,83 @@ class RollingAutoScalingGroup(pulumi.ComponentResource):
         args: RollingAutoScalingGroupArgs,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        preferences = validate_rolling_asg_args(args)
+        settings = resolve_rolling_asg(args)
+        require_inputs(args, WIRED_INPUTS)
         super().__init__("zero-downtime:index:RollingAutoScalingGroup", name, None, opts)
-        for note in preferences.notes:
+        for note in settings.refresh.notes:
             pulumi.log.warn(f"rolling update translation: {note}", resource=self)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = standard_tags(service=name, extra=args.get("tags"))
-        port = args.get("instance_port", 80)
-        routing = args["routing"]
-        check = args.get("health_check") or {}
+        tags = standard_tags(service=name, extra=settings.tags)
 
-        target_group = aws.lb.TargetGroup(
-            f"{name}-tg",
-            vpc_id=args["vpc_id"],
-            port=port,
-            protocol="HTTP",
-            target_type="instance",
-            deregistration_delay=args.get("deregistration_delay_seconds", 30),
-            health_check=target_group_health_check(check, default_matcher="200-299"),
-            tags=tags,
-            opts=child,
-        )
-        rule = aws.lb.ListenerRule(
+        self.target_group = self._target_group(name, settings, args["vpc_id"], tags)
+        self.rule = aws.lb.ListenerRule(
             f"{name}-rule",
             listener_arn=args["listener_arn"],
-            priority=routing["priority"],
-            conditions=rule_conditions(routing),
-            actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+            priority=settings.routing.priority,
+            conditions=rule_conditions(settings.routing),
+            actions=[{"type": "forward", "target_group_arn": self.target_group.arn}],
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-
-        security_group = aws.ec2.SecurityGroup(
-            f"{name}-sg",
-            description=f"{name} instances: the ALB only, on port {port}",
-            vpc_id=args["vpc_id"],
-            tags=tags,
-            opts=child,
+        self.security_group = self._security_group(
+            name, settings, args["vpc_id"], args["load_balancer_security_group_id"], tags
         )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-from-alb",
-            security_group_id=security_group.id,
-            referenced_security_group_id=args["load_balancer_security_group_id"],
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            description="HTTP from the shared ALB",
-            tags=tags,
-            opts=child,
-        )
-        # Instances pull packages and talk to AWS APIs through the NAT gateway.
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-egress",
-            security_group_id=security_group.id,
-            cidr_ipv4="0.0.0.0/0",
-            ip_protocol="-1",
-            description="outbound through NAT",
-            tags=tags,
-            opts=child,
-        )
-
-        if args.get("ami_ssm_parameter"):
-            # Resolved into a plain AMI id: a `resolve:ssm:` image id would rule out auto rollback.
-            image_id: pulumi.Input[str] = aws.ssm.get_parameter_output(
-                name=args["ami_ssm_parameter"], opts=pulumi.InvokeOutputOptions(parent=self)
-            ).value
-        else:
-            image_id = args["ami_id"]
-        user_data = args.get("user_data")
-        encoded_user_data = pulumi.Output.from_input(user_data).apply(_base64) if user_data else None
-        launch_template = aws.ec2.LaunchTemplate(
-            f"{name}-lt",
-            description=f"{name} fleet; the group pins an explicit version",
-            image_id=image_id,
-            instance_type=args["instance_type"],
-            user_data=encoded_user_data,
-            vpc_security_group_ids=[security_group.id],
-            iam_instance_profile=(
-                {"name": args["instance_profile_name"]} if args.get("instance_profile_name") else None
-            ),
-            metadata_options={
-                "http_endpoint": "enabled",
-                "http_tokens": "required",
-                "http_put_response_hop_limit": args.get("metadata_hop_limit", 1),
-            },
-            block_device_mappings=[
-                {
-                    "device_name": args.get("root_device_name", "/dev/xvda"),
-                    "ebs": {
-                        "encrypted": "true",
-                        "kms_key_id": args.get("kms_key_id"),
-                        "volume_size": args.get("root_volume_size_gib", 20),
-                        "volume_type": "gp3",
-                        "delete_on_termination": "true",
-                    },
-                }
-            ],
-            monitoring={"enabled": True},
-            tag_specifications=[
-                {"resource_type": "instance", "tags": {**tags, "Name": name}},
-                {"resource_type": "volume", "tags": tags},
-            ],
-            update_default_version=True,
-            tags=tags,
-            opts=child,
-        )
-
-        alarms = ReleaseAlarms(
+        self.launch_template = self._launch_template(name, settings, tags)
+        self.alarms = ReleaseAlarms(
             f"{name}-alarms",
             {
                 "load_balancer_arn_suffix": args["load_balancer_arn_suffix"],
-                "target_group_arn_suffix": target_group.arn_suffix,
+                "target_group_arn_suffix": self.target_group.arn_suffix,
                 "service": name,
-                "thresholds": args.get("alarms") or {},
+                "thresholds": settings.alarms.as_args(),
                 **(
-                    {"notification_topic_arn": args["notification_topic_arn"]}
-                    if args.get("notification_topic_arn")
+                    {"notification_topic_arn": settings.notification_topic_arn}
+                    if settings.notification_topic_arn
                     else {}
                 ),
-                "tags": args.get("tags") or {},
+                "tags": settings.tags,
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        latest_version = launch_template.latest_version.apply(str)
-        released = args.get("released_version")
+        latest_version = self.launch_template.latest_version.apply(str)
+        released = settings.released_version
         # An explicit number either way: AWS refuses auto rollback with $Latest/$Default.
         pinned_version = pulumi.Output.from_input(str(released)) if released is not None else latest_version
-        pool = args.get("warm_pool")
-        warm_pool: aws.autoscaling.GroupWarmPoolArgsDict | None = None
-        if pool is not None:
-            warm_pool = {
-                "min_size": pool.get("min_size", 0),
-                "pool_state": pool.get("pool_state", "Stopped"),
-                "instance_reuse_policy": {"reuse_on_scale_in": pool.get("reuse_on_scale_in", False)},
-            }
-            if pool.get("max_group_prepared_capacity") is not None:
-                warm_pool["max_group_prepared_capacity"] = pool["max_group_prepared_capacity"]
+        self.group = self._group(name, settings, args["subnet_ids"], pinned_version, tags)
 
-        group = aws.autoscaling.Group(
-            f"{name}-asg",
-            vpc_zone_identifiers=args["subnet_ids"],
-            target_group_arns=[target_group.arn],
-            desired_capacity=args["desired_capacity"],
-            min_size=args["min_size"],
-            max_size=args["max_size"],
-            health_check_type="ELB",
-            health_check_grace_period=check.get("grace_period_seconds", 300),
-            default_instance_warmup=args.get("default_instance_warmup_seconds", 120),
-            termination_policies=TERMINATION_POLICIES,
-            launch_template={"id": launch_template.id, "version": pinned_version},
-            instance_refresh={
-                "strategy": "Rolling",
-                "preferences": preferences.to_provider_args(alarms.alarm_names),
-            },
-            warm_pool=warm_pool,
-            enabled_metrics=[
-                "GroupInServiceInstances",
-                "GroupDesiredCapacity",
-                "GroupPendingInstances",
-            ],
-            # Tags reach instances and volumes through the launch template.
-            tags=[{"key": k, "value": v, "propagate_at_launch": False} for k, v in tags.items()],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[rule]),
-        )
-
-        self.auto_scaling_group_name = group.name
-        self.auto_scaling_group_arn = group.arn
-        self.launch_template_id = launch_template.id
+        self.auto_scaling_group_name = self.group.name
+        self.auto_scaling_group_arn = self.group.arn
+        self.launch_template_id = self.launch_template.id
         self.launch_template_version = pinned_version
         self.launch_template_latest_version = latest_version
-        self.target_group_arn = target_group.arn
-        self.target_group_arn_suffix = target_group.arn_suffix
-        self.listener_rule_arn = rule.arn
-        self.security_group_id = security_group.id
-        self.alarm_names = alarms.alarm_names
-        self.composite_alarm_name = alarms.composite_alarm_name
-        self.refresh_preferences = alarms.alarm_names.apply(preferences.to_boto3)
-        self.refresh_notes = pulumi.Output.from_input(list(preferences.notes))
+        self.target_group_arn = self.target_group.arn
+        self.target_group_arn_suffix = self.target_group.arn_suffix
+        self.listener_rule_arn = self.rule.arn
+        self.security_group_id = self.security_group.id
+        self.alarm_names = self.alarms.alarm_names
+        self.composite_alarm_name = self.alarms.composite_alarm_name
+        self.refresh_preferences = self.alarms.alarm_names.apply(settings.refresh.to_boto3)
+        self.refresh_notes = pulumi.Output.from_input(list(settings.refresh.notes))
         self.release_outputs = pulumi.Output.from_input(
-            {
-                "configPath": f"fleets.{name}",
-                "autoScalingGroupName": group.name,
-                "autoScalingGroupArn": group.arn,
-                "launchTemplateId": launch_template.id,
-                "launchTemplateVersion": pinned_version,
-                "launchTemplateLatestVersion": latest_version,
-                "targetGroupArn": target_group.arn,
-                "targetGroupArnSuffix": target_group.arn_suffix,
-                "loadBalancerArnSuffix": args["load_balancer_arn_suffix"],
-                "listenerRuleArn": rule.arn,
-                "desiredCapacity": args["desired_capacity"],
-                "minSize": args["min_size"],
-                "maxSize": args["max_size"],
-                "alarmNames": alarms.alarm_names,
-                "compositeAlarmName": alarms.composite_alarm_name,
-                "refreshPreferences": self.refresh_preferences,
-                "refreshNotes": list(preferences.notes),
-            }
+            build_fleet(
+                config_path=f"fleets.{name}",
+                auto_scaling_group_name=self.group.name,
+                auto_scaling_group_arn=self.group.arn,
+                launch_template_id=self.launch_template.id,
+                launch_template_version=pinned_version,
+                launch_template_latest_version=latest_version,
+                target_group_arn=self.target_group.arn,
+                target_group_arn_suffix=self.target_group.arn_suffix,
+                load_balancer_arn_suffix=args["load_balancer_arn_suffix"],
+                listener_rule_arn=self.rule.arn,
+                desired_capacity=settings.desired_capacity,
+                min_size=settings.min_size,
+                max_size=settings.max_size,
+                alarm_names=self.alarms.alarm_names,
+                composite_alarm_name=self.alarms.composite_alarm_name,
+                refresh_preferences=self.refresh_preferences,
+                refresh_notes=list(settings.refresh.notes),
+            )
         )
         self.register_outputs(
             {
@@ -492,4 +489,138 @@ class RollingAutoScalingGroup(pulumi.ComponentResource):
                 "refresh_notes": self.refresh_notes,
                 "release_outputs": self.release_outputs,
             }
+        )
+
+    def _target_group(
+        self, name: str, settings: FleetSettings, vpc_id: pulumi.Input[str], tags: dict[str, str]
+    ) -> aws.lb.TargetGroup:
+        return aws.lb.TargetGroup(
+            f"{name}-tg",
+            vpc_id=vpc_id,
+            port=settings.instance_port,
+            protocol="HTTP",
+            target_type="instance",
+            deregistration_delay=settings.deregistration_delay_seconds,
+            health_check=target_group_health_check(settings.health_check),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _security_group(
+        self,
+        name: str,
+        settings: FleetSettings,
+        vpc_id: pulumi.Input[str],
+        load_balancer_security_group_id: pulumi.Input[str],
+        tags: dict[str, str],
+    ) -> aws.ec2.SecurityGroup:
+        child = pulumi.ResourceOptions(parent=self)
+        port = settings.instance_port
+        security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            description=f"{name} instances: the ALB only, on port {port}",
+            vpc_id=vpc_id,
+            tags=tags,
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-from-alb",
+            security_group_id=security_group.id,
+            referenced_security_group_id=load_balancer_security_group_id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            description="HTTP from the shared ALB",
+            tags=tags,
+            opts=child,
+        )
+        # Instances pull packages and talk to AWS APIs through the NAT gateway.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-egress",
+            security_group_id=security_group.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="-1",
+            description="outbound through NAT",
+            tags=tags,
+            opts=child,
+        )
+        return security_group
+
+    def _launch_template(self, name: str, settings: FleetSettings, tags: dict[str, str]) -> aws.ec2.LaunchTemplate:
+        if settings.ami_ssm_parameter:
+            # Resolved into a plain AMI id: a `resolve:ssm:` image id would rule out auto rollback.
+            image_id: pulumi.Input[str] = aws.ssm.get_parameter_output(
+                name=settings.ami_ssm_parameter, opts=pulumi.InvokeOutputOptions(parent=self)
+            ).value
+        else:
+            image_id = settings.ami_id
+        user_data = settings.user_data
+        return aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            description=f"{name} fleet; the group pins an explicit version",
+            image_id=image_id,
+            instance_type=settings.instance_type,
+            user_data=pulumi.Output.from_input(user_data).apply(_base64) if user_data else None,
+            vpc_security_group_ids=[self.security_group.id],
+            iam_instance_profile=({"name": settings.instance_profile_name} if settings.instance_profile_name else None),
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": settings.metadata_hop_limit,
+            },
+            block_device_mappings=[
+                {
+                    "device_name": settings.root_device_name,
+                    "ebs": {
+                        "encrypted": "true",
+                        "kms_key_id": settings.kms_key_id,
+                        "volume_size": settings.root_volume_size_gib,
+                        "volume_type": "gp3",
+                        "delete_on_termination": "true",
+                    },
+                }
+            ],
+            monitoring={"enabled": True},
+            tag_specifications=[
+                {"resource_type": "instance", "tags": {**tags, "Name": name}},
+                {"resource_type": "volume", "tags": tags},
+            ],
+            update_default_version=True,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _group(
+        self,
+        name: str,
+        settings: FleetSettings,
+        subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
+        pinned_version: pulumi.Output[str],
+        tags: dict[str, str],
+    ) -> aws.autoscaling.Group:
+        return aws.autoscaling.Group(
+            f"{name}-asg",
+            vpc_zone_identifiers=subnet_ids,
+            target_group_arns=[self.target_group.arn],
+            desired_capacity=settings.desired_capacity,
+            min_size=settings.min_size,
+            max_size=settings.max_size,
+            health_check_type="ELB",
+            health_check_grace_period=settings.grace_period_seconds,
+            default_instance_warmup=settings.default_instance_warmup_seconds,
+            termination_policies=TERMINATION_POLICIES,
+            launch_template={"id": self.launch_template.id, "version": pinned_version},
+            instance_refresh={
+                "strategy": "Rolling",
+                "preferences": settings.refresh.to_provider_args(self.alarms.alarm_names),
+            },
+            warm_pool=warm_pool_args(settings.warm_pool) if settings.warm_pool is not None else None,
+            enabled_metrics=[
+                "GroupInServiceInstances",
+                "GroupDesiredCapacity",
+                "GroupPendingInstances",
+            ],
+            # Tags reach instances and volumes through the launch template.
+            tags=[{"key": k, "value": v, "propagate_at_launch": False} for k, v in tags.items()],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.rule]),
         )

@@ -17,22 +17,45 @@ What makes it safe, and why each default is what it is:
   has scaled the Deployment out. Size replicas for peak load + 1.
 - Under Flagger (`managed_by_flagger`) Flagger generates the Services and renames the selector
   label of the pods it serves to `<name>-primary`, so the budget guards those pods instead.
+
+`resolve_rolling_deployment` is the one pure step: defaults filled in, every field checked, a frozen
+`DeploymentSettings` back. The constructor then builds each object from that record.
 """
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.validation import ArgError, check_choice, check_int, is_known
+from ..contract.types import K8S_MANAGED_BY_LABEL, MANAGED_BY
+from .defaults import DEFAULT_CONTAINER_PORT, DEFAULT_HEALTH_CHECK_PATH
+from .validation import ArgError, check_choice, check_int, int_setting, is_known
 
-MANAGED_BY = "pulumi-zero-downtime"
 NAME_LABEL = "app.kubernetes.io/name"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 # Flagger appends this to the selector label value of the pods it promotes.
 FLAGGER_PRIMARY_SUFFIX = "-primary"
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
+PRE_STOP_ACTIONS = ("sleep", "exec")
+
+DEFAULT_NAMESPACE = "default"
+DEFAULT_REPLICAS = 2
+MIN_REPLICAS = 2
+DEFAULT_SERVICE_PORT = 80
+DEFAULT_SERVICE_TYPE = "ClusterIP"
+DEFAULT_MAX_SURGE = "25%"
+DEFAULT_MAX_UNAVAILABLE = 0
+DEFAULT_MIN_READY_SECONDS = 5
+DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
+DEFAULT_PRE_STOP_SECONDS = 10
+DEFAULT_PRE_STOP_ACTION = "sleep"
+DEFAULT_DRAIN_SECONDS = 15
+GRACE_SLACK_SECONDS = 5
+DEFAULT_TARGET_CPU_UTILIZATION = 70
+DEFAULT_BUDGET_MAX_UNAVAILABLE = 1
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
@@ -156,7 +179,7 @@ class RollingDeploymentArgs(TypedDict):
 
 PROBE_DEFAULTS: dict[str, ProbeArgs] = {
     "readiness_probe": {
-        "path": "/health",
+        "path": DEFAULT_HEALTH_CHECK_PATH,
         "initial_delay_seconds": 10,
         "period_seconds": 5,
         "timeout_seconds": 1,
@@ -164,7 +187,7 @@ PROBE_DEFAULTS: dict[str, ProbeArgs] = {
         "success_threshold": 1,
     },
     "liveness_probe": {
-        "path": "/health",
+        "path": DEFAULT_HEALTH_CHECK_PATH,
         "initial_delay_seconds": 30,
         "period_seconds": 10,
         "timeout_seconds": 1,
@@ -172,7 +195,7 @@ PROBE_DEFAULTS: dict[str, ProbeArgs] = {
         "success_threshold": 1,
     },
     "startup_probe": {
-        "path": "/health",
+        "path": DEFAULT_HEALTH_CHECK_PATH,
         "initial_delay_seconds": 0,
         "period_seconds": 5,
         "timeout_seconds": 1,
@@ -180,11 +203,88 @@ PROBE_DEFAULTS: dict[str, ProbeArgs] = {
         "success_threshold": 1,
     },
 }
+"""Per probe, every field but the port (which defaults to the container port)."""
 DEFAULT_RESOURCES: ResourcesArgs = {
     "requests": {"cpu": "100m", "memory": "128Mi"},
     "limits": {"cpu": "500m", "memory": "256Mi"},
 }
-GRACE_SLACK_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """An HTTP GET probe with every field filled in."""
+
+    path: str
+    port: int
+    initial_delay_seconds: int
+    period_seconds: int
+    timeout_seconds: int
+    failure_threshold: int
+    success_threshold: int
+
+
+@dataclass(frozen=True)
+class ResourceSettings:
+    """Container requests and limits, merged over DEFAULT_RESOURCES."""
+
+    requests: dict[str, str]
+    limits: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DisruptionBudgetSettings:
+    """Exactly one of the two is set."""
+
+    max_unavailable: Any = None
+    min_available: Any = None
+
+
+@dataclass(frozen=True)
+class AutoscalerSettings:
+    min_replicas: int
+    max_replicas: int
+    target_cpu_utilization: int = DEFAULT_TARGET_CPU_UTILIZATION
+
+
+@dataclass(frozen=True)
+class DeploymentSettings:
+    """Everything a RollingDeployment is configured with, defaults filled in."""
+
+    image: Any
+    app_name: str
+    namespace: Any
+    version: str | None
+    part_of: str
+    replicas: int
+    container_port: int
+    service_port: int
+    service_type: str
+    max_surge: Any
+    max_unavailable: Any
+    min_ready_seconds: int
+    progress_deadline_seconds: int
+    readiness_probe: ProbeSettings
+    liveness_probe: ProbeSettings
+    startup_probe: ProbeSettings | None
+    pre_stop_seconds: int
+    pre_stop_action: str
+    drain_seconds: int
+    termination_grace_period_seconds: int
+    resources: ResourceSettings
+    disruption_budget: DisruptionBudgetSettings
+    autoscaler: AutoscalerSettings | None
+    managed_by_flagger: bool
+    env: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def replicas_owned_elsewhere(self) -> bool:
+        """Flagger (scales the target to 0) and an HPA both own spec.replicas after creation."""
+        return self.managed_by_flagger or self.autoscaler is not None
+
+    @property
+    def initial_replicas(self) -> int:
+        return self.autoscaler.min_replicas if self.autoscaler is not None else self.replicas
 
 
 def check_dns_label(value: Any, key: str, *, max_length: int = 63) -> None:
@@ -231,48 +331,47 @@ def image_tag(image: Any) -> str | None:
     return tag if len(tag) <= 63 and _LABEL_VALUE.match(tag) else None
 
 
-def _resolve_probe(name: str, override: ProbeArgs | None, port: int) -> ProbeArgs:
+def _resolve_probe(name: str, override: ProbeArgs | None, port: int) -> ProbeSettings:
     unknown = set(override or {}) - set(ProbeArgs.__annotations__)
     if unknown:
         raise ArgError(f"{name}.{sorted(unknown)[0]}", "is not a probe setting")
-    probe: ProbeArgs = {**PROBE_DEFAULTS[name], "port": port, **(override or {})}
-    path = probe["path"]
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise ArgError(f"{name}.path", f"must be an absolute path starting with '/', got {path!r}")
-    check_int(probe["port"], f"{name}.port", minimum=1, maximum=65535)
-    check_int(probe["initial_delay_seconds"], f"{name}.initial_delay_seconds", minimum=0)
-    check_int(probe["period_seconds"], f"{name}.period_seconds", minimum=1)
-    check_int(probe["timeout_seconds"], f"{name}.timeout_seconds", minimum=1)
-    check_int(probe["failure_threshold"], f"{name}.failure_threshold", minimum=1)
-    check_int(probe["success_threshold"], f"{name}.success_threshold", minimum=1)
+    probe = ProbeSettings(**{**PROBE_DEFAULTS[name], "port": port, **(override or {})})  # type: ignore[arg-type]
+    if not isinstance(probe.path, str) or not probe.path.startswith("/"):
+        raise ArgError(f"{name}.path", f"must be an absolute path starting with '/', got {probe.path!r}")
+    check_int(probe.port, f"{name}.port", minimum=1, maximum=65535)
+    check_int(probe.initial_delay_seconds, f"{name}.initial_delay_seconds", minimum=0)
+    check_int(probe.period_seconds, f"{name}.period_seconds", minimum=1)
+    check_int(probe.timeout_seconds, f"{name}.timeout_seconds", minimum=1)
+    check_int(probe.failure_threshold, f"{name}.failure_threshold", minimum=1)
+    check_int(probe.success_threshold, f"{name}.success_threshold", minimum=1)
     # The API server rejects any other value for liveness and startup probes.
-    if name != "readiness_probe" and probe["success_threshold"] != 1:
-        raise ArgError(f"{name}.success_threshold", f"must be 1, got {probe['success_threshold']}")
+    if name != "readiness_probe" and probe.success_threshold != 1:
+        raise ArgError(f"{name}.success_threshold", f"must be 1, got {probe.success_threshold}")
     return probe
 
 
-def _resolve_resources(override: ResourcesArgs | None) -> ResourcesArgs:
+def _resolve_resources(override: ResourcesArgs | None) -> ResourceSettings:
     unknown = set(override or {}) - {"requests", "limits"}
     if unknown:
         raise ArgError(f"resources.{sorted(unknown)[0]}", "must be requests or limits")
-    resolved: ResourcesArgs = {}
+    resolved: dict[str, dict[str, str]] = {}
     for part in ("requests", "limits"):
         given = dict((override or {}).get(part) or {})
         bad = set(given) - {"cpu", "memory"}
         if bad:
             raise ArgError(f"resources.{part}.{sorted(bad)[0]}", "must be cpu or memory")
-        merged = {**DEFAULT_RESOURCES[part], **given}
+        merged = {**DEFAULT_RESOURCES[part], **given}  # type: ignore[literal-required]
         for kind, quantity in merged.items():
             if not isinstance(quantity, str) or not _QUANTITY.match(quantity):
                 raise ArgError(
                     f"resources.{part}.{kind}",
                     f"must be a Kubernetes quantity like '250m' or '512Mi', got {quantity!r}",
                 )
-        resolved[part] = merged  # type: ignore[literal-required]
-    return resolved
+        resolved[part] = merged
+    return ResourceSettings(requests=resolved["requests"], limits=resolved["limits"])
 
 
-def _resolve_budget(override: DisruptionBudgetArgs | None, replicas: int) -> DisruptionBudgetArgs:
+def _resolve_budget(override: DisruptionBudgetArgs | None, replicas: int) -> DisruptionBudgetSettings:
     given = dict(override or {})
     unknown = set(given) - {"max_unavailable", "min_available"}
     if unknown:
@@ -280,11 +379,11 @@ def _resolve_budget(override: DisruptionBudgetArgs | None, replicas: int) -> Dis
     if len(given) > 1:
         raise ArgError("disruption_budget", "set max_unavailable or min_available, not both")
     if not given:
-        return {"max_unavailable": 1}
+        return DisruptionBudgetSettings(max_unavailable=DEFAULT_BUDGET_MAX_UNAVAILABLE)
     if "max_unavailable" in given:
         value = given["max_unavailable"]
         check_int_or_percent(value, "disruption_budget.max_unavailable", minimum=1)
-        return {"max_unavailable": value}
+        return DisruptionBudgetSettings(max_unavailable=value)
     value = given["min_available"]
     key = "disruption_budget.min_available"
     check_int_or_percent(value, key)
@@ -295,10 +394,10 @@ def _resolve_budget(override: DisruptionBudgetArgs | None, replicas: int) -> Dis
             f"{value} leaves no pod evictable with {replicas} replicas, so node drains would hang; "
             f"use at most {replicas - 1}",
         )
-    return {"min_available": value}
+    return DisruptionBudgetSettings(min_available=value)
 
 
-def _resolve_autoscaler(override: AutoscalerArgs | None, replicas: int) -> AutoscalerArgs | None:
+def _resolve_autoscaler(override: AutoscalerArgs | None, replicas: int) -> AutoscalerSettings | None:
     if override is None:
         return None
     unknown = set(override) - set(AutoscalerArgs.__annotations__)
@@ -306,14 +405,14 @@ def _resolve_autoscaler(override: AutoscalerArgs | None, replicas: int) -> Autos
         raise ArgError(f"autoscaler.{sorted(unknown)[0]}", "is not an autoscaler setting")
     if "max_replicas" not in override:
         raise ArgError("autoscaler.max_replicas", "is required")
-    hpa: AutoscalerArgs = {"min_replicas": replicas, "target_cpu_utilization": 70, **override}
-    check_int(hpa["min_replicas"], "autoscaler.min_replicas", minimum=2)
-    check_int(hpa["max_replicas"], "autoscaler.max_replicas", minimum=hpa["min_replicas"])
-    check_int(hpa["target_cpu_utilization"], "autoscaler.target_cpu_utilization", minimum=1, maximum=1000)
+    hpa = AutoscalerSettings(**{"min_replicas": replicas, **override})  # type: ignore[arg-type]
+    check_int(hpa.min_replicas, "autoscaler.min_replicas", minimum=MIN_REPLICAS)
+    check_int(hpa.max_replicas, "autoscaler.max_replicas", minimum=hpa.min_replicas)
+    check_int(hpa.target_cpu_utilization, "autoscaler.target_cpu_utilization", minimum=1, maximum=1000)
     return hpa
 
 
-def validate_rolling_deployment_args(name: str, args: RollingDeploymentArgs) -> dict[str, Any]:
+def resolve_rolling_deployment(name: str, args: RollingDeploymentArgs) -> DeploymentSettings:
     """Defaults applied and every field checked. Raises ArgError naming the key."""
     unknown = set(args) - set(RollingDeploymentArgs.__annotations__)
     if unknown:
@@ -325,7 +424,7 @@ def validate_rolling_deployment_args(name: str, args: RollingDeploymentArgs) -> 
     flagger = bool(args.get("managed_by_flagger", False))
     # Flagger derives `<name>-primary` and `<name>-canary`; both must stay valid names.
     check_dns_label(app_name, "app_name", max_length=63 - len(FLAGGER_PRIMARY_SUFFIX) if flagger else 63)
-    namespace = args.get("namespace", "default")
+    namespace = args.get("namespace", DEFAULT_NAMESPACE)
     check_dns_label(namespace, "namespace")
     version = args.get("version", image_tag(image))
     if version is not None:
@@ -333,17 +432,14 @@ def validate_rolling_deployment_args(name: str, args: RollingDeploymentArgs) -> 
     part_of = args.get("part_of", pulumi.get_project())
     check_label_value(part_of, "part_of")
 
-    replicas = args.get("replicas", 2)
-    check_int(replicas, "replicas", minimum=2)
-    container_port = args.get("container_port", 8080)
-    check_int(container_port, "container_port", minimum=1, maximum=65535)
-    service_port = args.get("service_port", 80)
-    check_int(service_port, "service_port", minimum=1, maximum=65535)
-    service_type = args.get("service_type", "ClusterIP")
-    check_choice(service_type, "service_type", ("ClusterIP", "NodePort", "LoadBalancer"))
+    replicas = int_setting(args, "replicas", DEFAULT_REPLICAS, minimum=MIN_REPLICAS)
+    container_port = int_setting(args, "container_port", DEFAULT_CONTAINER_PORT, minimum=1, maximum=65535)
+    service_port = int_setting(args, "service_port", DEFAULT_SERVICE_PORT, minimum=1, maximum=65535)
+    service_type = args.get("service_type", DEFAULT_SERVICE_TYPE)
+    check_choice(service_type, "service_type", SERVICE_TYPES)
 
-    max_surge = args.get("max_surge", "25%")
-    max_unavailable = args.get("max_unavailable", 0)
+    max_surge = args.get("max_surge", DEFAULT_MAX_SURGE)
+    max_unavailable = args.get("max_unavailable", DEFAULT_MAX_UNAVAILABLE)
     check_int_or_percent(max_surge, "max_surge")
     check_int_or_percent(max_unavailable, "max_unavailable")
     if _is_zero(max_surge) and _is_zero(max_unavailable):
@@ -351,28 +447,24 @@ def validate_rolling_deployment_args(name: str, args: RollingDeploymentArgs) -> 
             "max_surge",
             "max_surge and max_unavailable cannot both be 0: the rollout could not progress",
         )
-    min_ready = args.get("min_ready_seconds", 5)
-    check_int(min_ready, "min_ready_seconds", minimum=0)
-    deadline = args.get("progress_deadline_seconds", 600)
-    check_int(deadline, "progress_deadline_seconds", minimum=1)
+    min_ready = int_setting(args, "min_ready_seconds", DEFAULT_MIN_READY_SECONDS, minimum=0)
+    deadline = int_setting(args, "progress_deadline_seconds", DEFAULT_PROGRESS_DEADLINE_SECONDS, minimum=1)
     if deadline <= min_ready:
         raise ArgError(
             "progress_deadline_seconds",
             f"must be > min_ready_seconds ({min_ready}), got {deadline}",
         )
 
-    probes = {key: _resolve_probe(key, args.get(key), container_port) for key in ("readiness_probe", "liveness_probe")}
-    if args.get("startup_probe") is not None:
-        probes["startup_probe"] = _resolve_probe("startup_probe", args.get("startup_probe"), container_port)
+    readiness = _resolve_probe("readiness_probe", args.get("readiness_probe"), container_port)
+    liveness = _resolve_probe("liveness_probe", args.get("liveness_probe"), container_port)
+    startup = args.get("startup_probe")
+    startup_probe = _resolve_probe("startup_probe", startup, container_port) if startup is not None else None
 
-    pre_stop = args.get("pre_stop_seconds", 10)
-    check_int(pre_stop, "pre_stop_seconds", minimum=1)
-    pre_stop_action = args.get("pre_stop_action", "sleep")
-    check_choice(pre_stop_action, "pre_stop_action", ("sleep", "exec"))
-    drain = args.get("drain_seconds", 15)
-    check_int(drain, "drain_seconds", minimum=0)
-    grace = args.get("termination_grace_period_seconds", pre_stop + drain + GRACE_SLACK_SECONDS)
-    check_int(grace, "termination_grace_period_seconds", minimum=1)
+    pre_stop = int_setting(args, "pre_stop_seconds", DEFAULT_PRE_STOP_SECONDS, minimum=1)
+    pre_stop_action = args.get("pre_stop_action", DEFAULT_PRE_STOP_ACTION)
+    check_choice(pre_stop_action, "pre_stop_action", PRE_STOP_ACTIONS)
+    drain = int_setting(args, "drain_seconds", DEFAULT_DRAIN_SECONDS, minimum=0)
+    grace = int_setting(args, "termination_grace_period_seconds", pre_stop + drain + GRACE_SLACK_SECONDS, minimum=1)
     if grace < pre_stop + drain:
         raise ArgError(
             "termination_grace_period_seconds",
@@ -388,32 +480,34 @@ def validate_rolling_deployment_args(name: str, args: RollingDeploymentArgs) -> 
     for label_name, label_value in labels.items():
         check_label_value(label_value, f"labels.{label_name}")
 
-    return {
-        "image": image,
-        "app_name": app_name,
-        "namespace": namespace,
-        "version": version,
-        "part_of": part_of,
-        "replicas": replicas,
-        "container_port": container_port,
-        "service_port": service_port,
-        "service_type": service_type,
-        "max_surge": max_surge,
-        "max_unavailable": max_unavailable,
-        "min_ready_seconds": min_ready,
-        "progress_deadline_seconds": deadline,
-        "probes": probes,
-        "pre_stop_seconds": pre_stop,
-        "pre_stop_action": pre_stop_action,
-        "drain_seconds": drain,
-        "termination_grace_period_seconds": grace,
-        "resources": _resolve_resources(args.get("resources")),
-        "env": env,
-        "labels": labels,
-        "disruption_budget": _resolve_budget(args.get("disruption_budget"), replicas),
-        "autoscaler": _resolve_autoscaler(args.get("autoscaler"), replicas),
-        "managed_by_flagger": flagger,
-    }
+    return DeploymentSettings(
+        image=image,
+        app_name=app_name,
+        namespace=namespace,
+        version=version,
+        part_of=part_of,
+        replicas=replicas,
+        container_port=container_port,
+        service_port=service_port,
+        service_type=service_type,
+        max_surge=max_surge,
+        max_unavailable=max_unavailable,
+        min_ready_seconds=min_ready,
+        progress_deadline_seconds=deadline,
+        readiness_probe=readiness,
+        liveness_probe=liveness,
+        startup_probe=startup_probe,
+        pre_stop_seconds=pre_stop,
+        pre_stop_action=pre_stop_action,
+        drain_seconds=drain,
+        termination_grace_period_seconds=grace,
+        resources=_resolve_resources(args.get("resources")),
+        disruption_budget=_resolve_budget(args.get("disruption_budget"), replicas),
+        autoscaler=_resolve_autoscaler(args.get("autoscaler"), replicas),
+        managed_by_flagger=flagger,
+        env=env,
+        labels=labels,
+    )
 
 
 def selector_labels(app_name: str) -> dict[str, str]:
@@ -425,14 +519,26 @@ def selector_labels(app_name: str) -> dict[str, str]:
     return {NAME_LABEL: app_name, INSTANCE_LABEL: instance}
 
 
-def _probe(probe: ProbeArgs) -> k8s.core.v1.ProbeArgs:
+def object_labels(settings: DeploymentSettings) -> dict[str, str]:
+    """Labels on every object: the user's, then the app.kubernetes.io/* ones, which win."""
+    standard = {
+        **selector_labels(settings.app_name),
+        "app.kubernetes.io/part-of": settings.part_of,
+        K8S_MANAGED_BY_LABEL: MANAGED_BY,
+    }
+    if settings.version:
+        standard["app.kubernetes.io/version"] = settings.version
+    return {**settings.labels, **standard}
+
+
+def _probe(probe: ProbeSettings) -> k8s.core.v1.ProbeArgs:
     return k8s.core.v1.ProbeArgs(
-        http_get=k8s.core.v1.HTTPGetActionArgs(path=probe["path"], port=probe["port"]),
-        initial_delay_seconds=probe["initial_delay_seconds"],
-        period_seconds=probe["period_seconds"],
-        timeout_seconds=probe["timeout_seconds"],
-        failure_threshold=probe["failure_threshold"],
-        success_threshold=probe["success_threshold"],
+        http_get=k8s.core.v1.HTTPGetActionArgs(path=probe.path, port=probe.port),
+        initial_delay_seconds=probe.initial_delay_seconds,
+        period_seconds=probe.period_seconds,
+        timeout_seconds=probe.timeout_seconds,
+        failure_threshold=probe.failure_threshold,
+        success_threshold=probe.success_threshold,
     )
 
 
@@ -442,8 +548,30 @@ def _pre_stop(action: str, seconds: int) -> k8s.core.v1.LifecycleHandlerArgs:
     return k8s.core.v1.LifecycleHandlerArgs(exec_=k8s.core.v1.ExecActionArgs(command=["sleep", str(seconds)]))
 
 
+def container(settings: DeploymentSettings) -> k8s.core.v1.ContainerArgs:
+    """The one application container: image, port, probes, resources and the preStop hook."""
+    return k8s.core.v1.ContainerArgs(
+        name=settings.app_name,
+        image=settings.image,
+        ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=settings.container_port)],
+        env=[k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(settings.env.items())] or None,
+        resources=k8s.core.v1.ResourceRequirementsArgs(
+            requests=settings.resources.requests, limits=settings.resources.limits
+        ),
+        readiness_probe=_probe(settings.readiness_probe),
+        liveness_probe=_probe(settings.liveness_probe),
+        startup_probe=_probe(settings.startup_probe) if settings.startup_probe is not None else None,
+        lifecycle=k8s.core.v1.LifecycleArgs(pre_stop=_pre_stop(settings.pre_stop_action, settings.pre_stop_seconds)),
+    )
+
+
 class RollingDeployment(pulumi.ComponentResource):
-    """Deployment + Service + PodDisruptionBudget (+ HorizontalPodAutoscaler) that keep capacity."""
+    """Deployment + Service + PodDisruptionBudget (+ HorizontalPodAutoscaler) that keep capacity.
+
+    Children, for callers who need them: `deployment` (k8s Deployment), `service` (k8s Service; None
+    when Flagger generates the Services), `disruption_budget` (PodDisruptionBudget) and `autoscaler`
+    (HorizontalPodAutoscaler, None without one).
+    """
 
     deployment_name: pulumi.Output[str]
     """Name of the Deployment."""
@@ -459,61 +587,59 @@ class RollingDeployment(pulumi.ComponentResource):
     """Labels the Deployment (and the Service) select pods by."""
 
     def __init__(self, name: str, args: RollingDeploymentArgs, opts: pulumi.ResourceOptions | None = None):
-        spec = validate_rolling_deployment_args(name, args)
+        settings = resolve_rolling_deployment(name, args)
         super().__init__("zero-downtime:index:RollingDeployment", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        app_name: str = spec["app_name"]
-        namespace = spec["namespace"]
-        selector = selector_labels(app_name)
-        standard = {
-            **selector,
-            "app.kubernetes.io/part-of": spec["part_of"],
-            "app.kubernetes.io/managed-by": MANAGED_BY,
-        }
-        if spec["version"]:
-            standard["app.kubernetes.io/version"] = spec["version"]
-        labels = {**spec["labels"], **standard}
+        selector = selector_labels(settings.app_name)
+        labels = object_labels(settings)
 
-        def metadata(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels)
+        self.deployment = self._deployment(name, settings, selector, labels)
+        self.service = None if settings.managed_by_flagger else self._service(name, settings, selector, labels)
+        self.disruption_budget = self._disruption_budget(name, settings, selector, labels)
+        self.autoscaler = self._autoscaler(name, settings, labels) if settings.autoscaler is not None else None
 
-        probes = spec["probes"]
-        resources = spec["resources"]
-        container = k8s.core.v1.ContainerArgs(
-            name=app_name,
-            image=spec["image"],
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=spec["container_port"])],
-            env=[k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(spec["env"].items())] or None,
-            resources=k8s.core.v1.ResourceRequirementsArgs(requests=resources["requests"], limits=resources["limits"]),
-            readiness_probe=_probe(probes["readiness_probe"]),
-            liveness_probe=_probe(probes["liveness_probe"]),
-            startup_probe=_probe(probes["startup_probe"]) if "startup_probe" in probes else None,
-            lifecycle=k8s.core.v1.LifecycleArgs(pre_stop=_pre_stop(spec["pre_stop_action"], spec["pre_stop_seconds"])),
+        self.deployment_name = self.deployment.metadata.name
+        self.service_name = pulumi.Output.from_input(self.service.metadata.name if self.service else None)
+        self.disruption_budget_name = self.disruption_budget.metadata.name
+        self.autoscaler_name = pulumi.Output.from_input(self.autoscaler.metadata.name if self.autoscaler else None)
+        self.namespace = self.deployment.metadata.namespace
+        self.selector = pulumi.Output.from_input(selector)
+        self.register_outputs(
+            {
+                "deployment_name": self.deployment_name,
+                "service_name": self.service_name,
+                "disruption_budget_name": self.disruption_budget_name,
+                "autoscaler_name": self.autoscaler_name,
+                "namespace": self.namespace,
+                "selector": self.selector,
+            }
         )
-        flagger = spec["managed_by_flagger"]
-        hpa = spec["autoscaler"]
-        # Flagger (scales the target to 0) and an HPA both own spec.replicas after creation;
-        # re-applying ours on every `up` would fight them.
-        replicas_owned_elsewhere = flagger or hpa is not None
-        deployment = k8s.apps.v1.Deployment(
+
+    @staticmethod
+    def _metadata(settings: DeploymentSettings, labels: dict[str, str]) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(name=settings.app_name, namespace=settings.namespace, labels=labels)
+
+    def _deployment(
+        self, name: str, settings: DeploymentSettings, selector: dict[str, str], labels: dict[str, str]
+    ) -> k8s.apps.v1.Deployment:
+        return k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=metadata(app_name),
+            metadata=self._metadata(settings, labels),
             spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=hpa["min_replicas"] if hpa else spec["replicas"],
+                replicas=settings.initial_replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                min_ready_seconds=spec["min_ready_seconds"],
-                progress_deadline_seconds=spec["progress_deadline_seconds"],
+                min_ready_seconds=settings.min_ready_seconds,
+                progress_deadline_seconds=settings.progress_deadline_seconds,
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(
                     type="RollingUpdate",
                     rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
-                        max_surge=spec["max_surge"], max_unavailable=spec["max_unavailable"]
+                        max_surge=settings.max_surge, max_unavailable=settings.max_unavailable
                     ),
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
                     spec=k8s.core.v1.PodSpecArgs(
-                        containers=[container],
-                        termination_grace_period_seconds=spec["termination_grace_period_seconds"],
+                        containers=[container(settings)],
+                        termination_grace_period_seconds=settings.termination_grace_period_seconds,
                         # Spread replicas over nodes so one node drain takes at most one of them.
                         topology_spread_constraints=[
                             k8s.core.v1.TopologySpreadConstraintArgs(
@@ -526,88 +652,77 @@ class RollingDeployment(pulumi.ComponentResource):
                     ),
                 ),
             ),
+            # Re-applying our replicas on every `up` would fight Flagger or the HPA.
             opts=pulumi.ResourceOptions(
-                parent=self, ignore_changes=["spec.replicas"] if replicas_owned_elsewhere else None
+                parent=self, ignore_changes=["spec.replicas"] if settings.replicas_owned_elsewhere else None
             ),
         )
 
-        service_name: pulumi.Input[str | None] = None
-        if not flagger:
-            service = k8s.core.v1.Service(
-                f"{name}-service",
-                metadata=metadata(app_name),
-                spec=k8s.core.v1.ServiceSpecArgs(
-                    type=spec["service_type"],
-                    selector=selector,
-                    ports=[
-                        k8s.core.v1.ServicePortArgs(
-                            name="http",
-                            port=spec["service_port"],
-                            target_port="http",
-                            protocol="TCP",
-                        )
-                    ],
-                ),
-                opts=child,
-            )
-            service_name = service.metadata.name
+    def _service(
+        self, name: str, settings: DeploymentSettings, selector: dict[str, str], labels: dict[str, str]
+    ) -> k8s.core.v1.Service:
+        return k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=self._metadata(settings, labels),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type=settings.service_type,
+                selector=selector,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name="http", port=settings.service_port, target_port="http", protocol="TCP"
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
-        budget = spec["disruption_budget"]
-        budget_selector = {NAME_LABEL: f"{app_name}{FLAGGER_PRIMARY_SUFFIX}"} if flagger else dict(selector)
-        pdb = k8s.policy.v1.PodDisruptionBudget(
+    def _disruption_budget(
+        self, name: str, settings: DeploymentSettings, selector: dict[str, str], labels: dict[str, str]
+    ) -> k8s.policy.v1.PodDisruptionBudget:
+        budget = settings.disruption_budget
+        guarded = (
+            {NAME_LABEL: f"{settings.app_name}{FLAGGER_PRIMARY_SUFFIX}"}
+            if settings.managed_by_flagger
+            else dict(selector)
+        )
+        return k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
-            metadata=metadata(app_name),
+            metadata=self._metadata(settings, labels),
             spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=budget_selector),
-                max_unavailable=budget.get("max_unavailable"),
-                min_available=budget.get("min_available"),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=guarded),
+                max_unavailable=budget.max_unavailable,
+                min_available=budget.min_available,
                 # A crash-looping pod must not block a drain: evicting it costs no capacity.
                 unhealthy_pod_eviction_policy="AlwaysAllow",
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        autoscaler_name: pulumi.Input[str | None] = None
-        if hpa is not None:
-            autoscaler = k8s.autoscaling.v2.HorizontalPodAutoscaler(
-                f"{name}-hpa",
-                metadata=metadata(app_name),
-                spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
-                    scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
-                        api_version="apps/v1", kind="Deployment", name=deployment.metadata.name
-                    ),
-                    min_replicas=hpa["min_replicas"],
-                    max_replicas=hpa["max_replicas"],
-                    metrics=[
-                        k8s.autoscaling.v2.MetricSpecArgs(
-                            type="Resource",
-                            resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
-                                name="cpu",
-                                target=k8s.autoscaling.v2.MetricTargetArgs(
-                                    type="Utilization",
-                                    average_utilization=hpa["target_cpu_utilization"],
-                                ),
-                            ),
-                        )
-                    ],
+    def _autoscaler(
+        self, name: str, settings: DeploymentSettings, labels: dict[str, str]
+    ) -> k8s.autoscaling.v2.HorizontalPodAutoscaler:
+        hpa = settings.autoscaler
+        assert hpa is not None
+        return k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=self._metadata(settings, labels),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=self.deployment.metadata.name
                 ),
-                opts=child,
-            )
-            autoscaler_name = autoscaler.metadata.name
-
-        self.deployment_name = deployment.metadata.name
-        self.service_name = pulumi.Output.from_input(service_name)
-        self.disruption_budget_name = pdb.metadata.name
-        self.autoscaler_name = pulumi.Output.from_input(autoscaler_name)
-        self.namespace = deployment.metadata.namespace
-        self.selector = pulumi.Output.from_input(selector)
-        self.register_outputs(
-            {
-                "deployment_name": self.deployment_name,
-                "service_name": self.service_name,
-                "disruption_budget_name": self.disruption_budget_name,
-                "autoscaler_name": self.autoscaler_name,
-                "namespace": self.namespace,
-                "selector": self.selector,
-            }
+                min_replicas=hpa.min_replicas,
+                max_replicas=hpa.max_replicas,
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Resource",
+                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=k8s.autoscaling.v2.MetricTargetArgs(
+                                type="Utilization", average_utilization=hpa.target_cpu_utilization
+                            ),
+                        ),
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )

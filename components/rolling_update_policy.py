@@ -52,7 +52,7 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any, NotRequired, TypedDict
 
-from components.validation import ArgError
+from .validation import ArgError
 
 MAX_PAUSE_SECONDS = 3600
 """CloudFormation's PauseTime limit (PT1H)."""

@@ -1,16 +1,28 @@
 """What BlueGreenService and RollingAutoScalingGroup share at the ALB: rule routing and target health checks."""
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from components.validation import ArgError, check_int, is_known
+from .defaults import DEFAULT_HEALTH_CHECK_PATH
+from .validation import ArgError, check_int, check_unknown_keys, int_setting, is_known
 
 CATCH_ALL_PRIORITY = 50000
 # An ALB rule takes at most five condition values across its host and path conditions.
 MAX_RULE_CONDITION_VALUES = 5
+CATCH_ALL_PATH = "/*"
+
+DEFAULT_INTERVAL_SECONDS = 10
+DEFAULT_TIMEOUT_SECONDS = 5
+DEFAULT_HEALTHY_THRESHOLD = 2
+DEFAULT_UNHEALTHY_THRESHOLD = 2
+DEFAULT_MATCHER = "200"
+DEFAULT_DEREGISTRATION_DELAY_SECONDS = 30
+"""Seconds a draining target keeps its in-flight requests (services and fleets)."""
+MAX_DEREGISTRATION_DELAY_SECONDS = 3600
 
 
 class RoutingArgs(TypedDict):
@@ -41,13 +53,32 @@ class HealthCheckArgs(TypedDict):
     """HTTP codes that count as healthy (default 200)."""
 
 
-def validate_routing(routing: Any, where: str = "routing") -> None:
+@dataclass(frozen=True)
+class RoutingSettings:
+    """A listener rule's priority and conditions; a condition list may be an Output."""
+
+    priority: Any
+    path_patterns: Any = None
+    host_headers: Any = None
+
+
+@dataclass(frozen=True)
+class HealthCheckSettings:
+    """A target group health check with every default filled in."""
+
+    path: Any = DEFAULT_HEALTH_CHECK_PATH
+    interval_seconds: Any = DEFAULT_INTERVAL_SECONDS
+    timeout_seconds: Any = DEFAULT_TIMEOUT_SECONDS
+    healthy_threshold: Any = DEFAULT_HEALTHY_THRESHOLD
+    unhealthy_threshold: Any = DEFAULT_UNHEALTHY_THRESHOLD
+    matcher: Any = DEFAULT_MATCHER
+
+
+def resolve_routing(routing: Any, where: str = "routing") -> RoutingSettings:
     """A rule needs an explicit priority and at least one condition value (the catch-all is separate)."""
     if not isinstance(routing, Mapping):
         raise ArgError(where, "must be a priority and host_headers and/or path_patterns")
-    unknown = sorted(set(routing) - set(RoutingArgs.__annotations__))
-    if unknown:
-        raise ArgError(f"{where}.{unknown[0]}", "is not a routing setting")
+    check_unknown_keys(routing, RoutingArgs.__annotations__, where, "is not a routing setting")
     if routing.get("priority") is None:
         raise ArgError(f"{where}.priority", "is required: an explicit, unique rule priority")
     check_int(routing["priority"], f"{where}.priority", minimum=1, maximum=CATCH_ALL_PRIORITY - 1)
@@ -68,49 +99,73 @@ def validate_routing(routing: Any, where: str = "routing") -> None:
             f"{where}.path_patterns" if routing.get("path_patterns") else f"{where}.host_headers",
             f"a listener rule takes at most {MAX_RULE_CONDITION_VALUES} host and path values, got {values}",
         )
+    return RoutingSettings(
+        priority=routing["priority"],
+        path_patterns=routing.get("path_patterns"),
+        host_headers=routing.get("host_headers"),
+    )
 
 
-def rule_conditions(routing: RoutingArgs | None) -> list[aws.lb.ListenerRuleConditionArgsDict]:
+def rule_priority(routing: RoutingSettings | None) -> Any:
+    """The rule's priority; no routing means the catch-all's."""
+    return CATCH_ALL_PRIORITY if routing is None else routing.priority
+
+
+def rule_conditions(routing: RoutingSettings | None) -> list[aws.lb.ListenerRuleConditionArgsDict]:
     """The rule's conditions; no routing means the catch-all `/*`."""
     if routing is None:
-        return [{"path_pattern": {"values": ["/*"]}}]
+        return [{"path_pattern": {"values": [CATCH_ALL_PATH]}}]
     conditions: list[aws.lb.ListenerRuleConditionArgsDict] = []
-    if routing.get("path_patterns"):
-        conditions.append({"path_pattern": {"values": routing["path_patterns"]}})
-    if routing.get("host_headers"):
-        conditions.append({"host_header": {"values": routing["host_headers"]}})
+    if routing.path_patterns:
+        conditions.append({"path_pattern": {"values": routing.path_patterns}})
+    if routing.host_headers:
+        conditions.append({"host_header": {"values": routing.host_headers}})
     return conditions
 
 
-def validate_health_check(
-    check: Mapping[str, Any], where: str = "health_check", extra_keys: frozenset[str] = frozenset()
-) -> None:
-    unknown = sorted(set(check) - set(HealthCheckArgs.__annotations__) - extra_keys)
-    if unknown:
-        raise ArgError(f"{where}.{unknown[0]}", "is not a health check setting")
-    path = check.get("path", "/health")
+def resolve_health_check(
+    check: Any,
+    where: str = "health_check",
+    *,
+    extra_keys: frozenset[str] = frozenset(),
+    default_matcher: str = DEFAULT_MATCHER,
+) -> HealthCheckSettings:
+    """The health check with defaults; `extra_keys` are the caller's own keys, checked by the caller."""
+    check = {} if check is None else check
+    if not isinstance(check, Mapping):
+        raise ArgError(where, f"must be a mapping of health check settings, got {check!r}")
+    check_unknown_keys(check, set(HealthCheckArgs.__annotations__) | extra_keys, where, "is not a health check setting")
+    path = check.get("path", DEFAULT_HEALTH_CHECK_PATH)
     if is_known(path) and not (isinstance(path, str) and path.startswith("/")):
         raise ArgError(f"{where}.path", f"must start with '/', got {path!r}")
-    interval, timeout = check.get("interval_seconds", 10), check.get("timeout_seconds", 5)
-    check_int(interval, f"{where}.interval_seconds", minimum=5, maximum=300)
-    check_int(timeout, f"{where}.timeout_seconds", minimum=2, maximum=120)
+    prefix = f"{where}."
+    interval = int_setting(check, "interval_seconds", DEFAULT_INTERVAL_SECONDS, where=prefix, minimum=5, maximum=300)
+    timeout = int_setting(check, "timeout_seconds", DEFAULT_TIMEOUT_SECONDS, where=prefix, minimum=2, maximum=120)
     if is_known(interval) and is_known(timeout) and timeout >= interval:
         raise ArgError(f"{where}.timeout_seconds", f"must be below interval_seconds ({interval}), got {timeout}")
-    for key in ("healthy_threshold", "unhealthy_threshold"):
-        check_int(check.get(key, 2), f"{where}.{key}", minimum=2, maximum=10)
+    return HealthCheckSettings(
+        path=path,
+        interval_seconds=interval,
+        timeout_seconds=timeout,
+        healthy_threshold=int_setting(
+            check, "healthy_threshold", DEFAULT_HEALTHY_THRESHOLD, where=prefix, minimum=2, maximum=10
+        ),
+        unhealthy_threshold=int_setting(
+            check, "unhealthy_threshold", DEFAULT_UNHEALTHY_THRESHOLD, where=prefix, minimum=2, maximum=10
+        ),
+        matcher=check.get("matcher", default_matcher),
+    )
 
 
-def target_group_health_check(
-    check: Mapping[str, Any], default_matcher: str = "200"
-) -> aws.lb.TargetGroupHealthCheckArgsDict:
-    """The provider's health_check block, defaults filled in."""
+def target_group_health_check(check: HealthCheckSettings) -> aws.lb.TargetGroupHealthCheckArgsDict:
+    """The provider's health_check block."""
     return {
         "enabled": True,
         "protocol": "HTTP",
-        "path": check.get("path", "/health"),
-        "interval": check.get("interval_seconds", 10),
-        "timeout": check.get("timeout_seconds", 5),
-        "healthy_threshold": check.get("healthy_threshold", 2),
-        "unhealthy_threshold": check.get("unhealthy_threshold", 2),
-        "matcher": check.get("matcher", default_matcher),
+        "path": check.path,
+        "interval": check.interval_seconds,
+        "timeout": check.timeout_seconds,
+        "healthy_threshold": check.healthy_threshold,
+        "unhealthy_threshold": check.unhealthy_threshold,
+        "matcher": check.matcher,
     }

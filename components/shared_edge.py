@@ -5,16 +5,24 @@ service never owns the listener and several services can share one ALB.
 """
 
 import ipaddress
-from typing import NotRequired, TypedDict
+from dataclasses import dataclass, field
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from components.tags import standard_tags
-from components.validation import ArgError, check_int, is_known
+from .tags import standard_tags
+from .validation import ArgError, check_int, int_setting, is_known, require_inputs
 
 WORLD = {"0.0.0.0/0", "::/0"}
 MODERN_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+DEFAULT_TEST_LISTENER_PORT = 9000
+DEFAULT_PRODUCTION_CIDRS = ("0.0.0.0/0",)
+DEFAULT_IDLE_TIMEOUT_SECONDS = 60
+DEFAULT_CONTAINER_INSIGHTS = True
+HTTP_PORT, HTTPS_PORT = 80, 443
+WIRED_INPUTS = ("vpc_id", "public_subnet_ids")
+"""Placement: Outputs of the network (or an existing VPC), not settings."""
 
 
 class SharedEdgeArgs(TypedDict):
@@ -44,6 +52,34 @@ class SharedEdgeArgs(TypedDict):
     """Extra tags, merged with the standard ones."""
 
 
+@dataclass(frozen=True)
+class SharedEdgeSettings:
+    """The edge as configured, defaults filled in; the VPC and subnets are wired inputs."""
+
+    test_listener_cidrs: Any
+    test_listener_port: Any = DEFAULT_TEST_LISTENER_PORT
+    production_cidrs: Any = DEFAULT_PRODUCTION_CIDRS
+    certificate_arn: Any = None
+    """With a certificate, production is HTTPS on 443 and HTTP on 80 redirects to it."""
+    ssl_policy: Any = MODERN_TLS_POLICY
+    access_logs_bucket: Any = None
+    idle_timeout_seconds: Any = DEFAULT_IDLE_TIMEOUT_SECONDS
+    container_insights: Any = DEFAULT_CONTAINER_INSIGHTS
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def https(self) -> bool:
+        return bool(self.certificate_arn)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.https else "http"
+
+    @property
+    def production_ports(self) -> list[int]:
+        return [HTTP_PORT, HTTPS_PORT] if self.https else [HTTP_PORT]
+
+
 def _check_cidrs(cidrs: object, key: str, *, allow_world: bool) -> None:
     if not is_known(cidrs):
         return
@@ -60,14 +96,31 @@ def _check_cidrs(cidrs: object, key: str, *, allow_world: bool) -> None:
             raise ArgError(key, f"must not contain {cidr}: the test listener is never open to the world")
 
 
-def validate_shared_edge_args(args: SharedEdgeArgs) -> None:
-    _check_cidrs(args.get("test_listener_cidrs"), "test_listener_cidrs", allow_world=False)
-    _check_cidrs(args.get("production_cidrs", ["0.0.0.0/0"]), "production_cidrs", allow_world=True)
-    port = args.get("test_listener_port", 9000)
+def resolve_shared_edge(args: SharedEdgeArgs) -> SharedEdgeSettings:
+    """Defaults applied and every setting checked. Raises ArgError naming the key."""
+    test_cidrs = args.get("test_listener_cidrs")
+    _check_cidrs(test_cidrs, "test_listener_cidrs", allow_world=False)
+    production_cidrs = args.get("production_cidrs", list(DEFAULT_PRODUCTION_CIDRS))
+    _check_cidrs(production_cidrs, "production_cidrs", allow_world=True)
+    port = args.get("test_listener_port", DEFAULT_TEST_LISTENER_PORT)
     check_int(port, "test_listener_port", minimum=1, maximum=65535)
-    if is_known(port) and port in (80, 443):
-        raise ArgError("test_listener_port", f"must differ from the production ports 80 and 443, got {port}")
-    check_int(args.get("idle_timeout_seconds", 60), "idle_timeout_seconds", minimum=1, maximum=4000)
+    if is_known(port) and port in (HTTP_PORT, HTTPS_PORT):
+        raise ArgError(
+            "test_listener_port", f"must differ from the production ports {HTTP_PORT} and {HTTPS_PORT}, got {port}"
+        )
+    return SharedEdgeSettings(
+        test_listener_cidrs=test_cidrs,
+        test_listener_port=port,
+        production_cidrs=production_cidrs,
+        certificate_arn=args.get("certificate_arn") or None,
+        ssl_policy=args.get("ssl_policy", MODERN_TLS_POLICY),
+        access_logs_bucket=args.get("access_logs_bucket") or None,
+        idle_timeout_seconds=int_setting(
+            args, "idle_timeout_seconds", DEFAULT_IDLE_TIMEOUT_SECONDS, minimum=1, maximum=4000
+        ),
+        container_insights=args.get("container_insights", DEFAULT_CONTAINER_INSIGHTS),
+        tags=dict(args.get("tags") or {}),
+    )
 
 
 def _not_found() -> aws.lb.ListenerDefaultActionArgsDict:
@@ -82,7 +135,13 @@ def _not_found() -> aws.lb.ListenerDefaultActionArgsDict:
 
 
 class SharedEdge(pulumi.ComponentResource):
-    """ECS cluster, internet-facing ALB, its security group, production and test listeners."""
+    """ECS cluster, internet-facing ALB, its security group, production and test listeners.
+
+    Children, for callers who need them: `cluster` (aws.ecs.Cluster), `security_group`
+    (aws.ec2.SecurityGroup of the ALB), `load_balancer` (aws.lb.LoadBalancer), `production_listener`,
+    `test_listener` and `redirect_listener` (aws.lb.Listener; the HTTP-to-HTTPS redirect, None
+    without a certificate).
+    """
 
     cluster_arn: pulumi.Output[str]
     """ARN of the ECS cluster."""
@@ -106,141 +165,35 @@ class SharedEdge(pulumi.ComponentResource):
     """Scheme, host and port of the test listener."""
 
     def __init__(self, name: str, args: SharedEdgeArgs, opts: pulumi.ResourceOptions | None = None):
-        validate_shared_edge_args(args)
+        settings = resolve_shared_edge(args)
+        require_inputs(args, WIRED_INPUTS)
         super().__init__("zero-downtime:index:SharedEdge", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = standard_tags(extra=args.get("tags"))
-        https = bool(args.get("certificate_arn"))
-        test_port = args.get("test_listener_port", 9000)
-        production_cidrs = args.get("production_cidrs", ["0.0.0.0/0"])
-        ssl_policy = args.get("ssl_policy", MODERN_TLS_POLICY)
+        tags = standard_tags(extra=settings.tags)
 
-        cluster = aws.ecs.Cluster(
+        self.cluster = aws.ecs.Cluster(
             f"{name}-cluster",
-            settings=[
-                {
-                    "name": "containerInsights",
-                    "value": "enabled" if args.get("container_insights", True) else "disabled",
-                }
-            ],
+            settings=[{"name": "containerInsights", "value": "enabled" if settings.container_insights else "disabled"}],
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        self.security_group = self._security_group(name, settings, args["vpc_id"], tags)
+        self.load_balancer = self._load_balancer(name, settings, args["public_subnet_ids"], tags)
+        self.production_listener, self.redirect_listener = self._production_listeners(name, settings, tags)
+        self.test_listener = self._test_listener(name, settings, tags)
 
-        production_ports = [80, 443] if https else [80]
-        ingress = [
-            {
-                "description": f"production traffic on {port}",
-                "protocol": "tcp",
-                "from_port": port,
-                "to_port": port,
-                "cidr_blocks": production_cidrs,
-            }
-            for port in production_ports
-        ]
-        ingress.append(
-            {
-                "description": "test listener: idle color, trusted CIDRs only",
-                "protocol": "tcp",
-                "from_port": test_port,
-                "to_port": test_port,
-                "cidr_blocks": args["test_listener_cidrs"],
-            }
-        )
-        security_group = aws.ec2.SecurityGroup(
-            f"{name}-alb-sg",
-            description="ALB: production ports and the test listener",
-            vpc_id=args["vpc_id"],
-            ingress=ingress,
-            egress=[
-                {
-                    "description": "to targets",
-                    "protocol": "-1",
-                    "from_port": 0,
-                    "to_port": 0,
-                    "cidr_blocks": ["0.0.0.0/0"],
-                }
-            ],
-            tags=tags,
-            opts=child,
-        )
-        access_logs = (
-            {"bucket": args["access_logs_bucket"], "enabled": True, "prefix": pulumi.get_stack()}
-            if args.get("access_logs_bucket")
-            else None
-        )
-        alb = aws.lb.LoadBalancer(
-            f"{name}-alb",
-            load_balancer_type="application",
-            internal=False,
-            security_groups=[security_group.id],
-            subnets=args["public_subnet_ids"],
-            idle_timeout=args.get("idle_timeout_seconds", 60),
-            drop_invalid_header_fields=True,
-            access_logs=access_logs,
-            tags=tags,
-            opts=child,
-        )
-
-        if https:
-            production = aws.lb.Listener(
-                f"{name}-https",
-                load_balancer_arn=alb.arn,
-                port=443,
-                protocol="HTTPS",
-                certificate_arn=args["certificate_arn"],
-                ssl_policy=ssl_policy,
-                default_actions=[_not_found()],
-                tags=tags,
-                opts=child,
-            )
-            aws.lb.Listener(
-                f"{name}-http-redirect",
-                load_balancer_arn=alb.arn,
-                port=80,
-                protocol="HTTP",
-                default_actions=[
-                    {
-                        "type": "redirect",
-                        "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"},
-                    }
-                ],
-                tags=tags,
-                opts=child,
-            )
-        else:
-            production = aws.lb.Listener(
-                f"{name}-http",
-                load_balancer_arn=alb.arn,
-                port=80,
-                protocol="HTTP",
-                default_actions=[_not_found()],
-                tags=tags,
-                opts=child,
-            )
-        test = aws.lb.Listener(
-            f"{name}-test",
-            load_balancer_arn=alb.arn,
-            port=test_port,
-            protocol="HTTPS" if https else "HTTP",
-            certificate_arn=args.get("certificate_arn") if https else None,
-            ssl_policy=ssl_policy if https else None,
-            default_actions=[_not_found()],
-            tags=tags,
-            opts=child,
-        )
-
-        scheme = "https" if https else "http"
-        self.cluster_arn = cluster.arn
-        self.cluster_name = cluster.name
+        alb = self.load_balancer
+        self.cluster_arn = self.cluster.arn
+        self.cluster_name = self.cluster.name
         self.load_balancer_arn = alb.arn
         self.load_balancer_arn_suffix = alb.arn_suffix
         self.load_balancer_dns_name = alb.dns_name
-        self.load_balancer_security_group_id = security_group.id
-        self.production_listener_arn = production.arn
-        self.test_listener_arn = test.arn
-        self.production_base_url = pulumi.Output.concat(f"{scheme}://", alb.dns_name)
-        self.test_base_url = pulumi.Output.concat(f"{scheme}://", alb.dns_name, f":{test_port}")
+        self.load_balancer_security_group_id = self.security_group.id
+        self.production_listener_arn = self.production_listener.arn
+        self.test_listener_arn = self.test_listener.arn
+        self.production_base_url = pulumi.Output.concat(f"{settings.scheme}://", alb.dns_name)
+        self.test_base_url = pulumi.Output.concat(
+            f"{settings.scheme}://", alb.dns_name, f":{settings.test_listener_port}"
+        )
         self.register_outputs(
             {
                 "cluster_arn": self.cluster_arn,
@@ -254,4 +207,121 @@ class SharedEdge(pulumi.ComponentResource):
                 "production_base_url": self.production_base_url,
                 "test_base_url": self.test_base_url,
             }
+        )
+
+    def _security_group(
+        self, name: str, settings: SharedEdgeSettings, vpc_id: pulumi.Input[str], tags: dict[str, str]
+    ) -> aws.ec2.SecurityGroup:
+        ingress = [
+            {
+                "description": f"production traffic on {port}",
+                "protocol": "tcp",
+                "from_port": port,
+                "to_port": port,
+                "cidr_blocks": settings.production_cidrs,
+            }
+            for port in settings.production_ports
+        ]
+        ingress.append(
+            {
+                "description": "test listener: idle color, trusted CIDRs only",
+                "protocol": "tcp",
+                "from_port": settings.test_listener_port,
+                "to_port": settings.test_listener_port,
+                "cidr_blocks": settings.test_listener_cidrs,
+            }
+        )
+        return aws.ec2.SecurityGroup(
+            f"{name}-alb-sg",
+            description="ALB: production ports and the test listener",
+            vpc_id=vpc_id,
+            ingress=ingress,
+            egress=[
+                {
+                    "description": "to targets",
+                    "protocol": "-1",
+                    "from_port": 0,
+                    "to_port": 0,
+                    "cidr_blocks": ["0.0.0.0/0"],
+                }
+            ],
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _load_balancer(
+        self, name: str, settings: SharedEdgeSettings, subnet_ids: pulumi.Input[list[str]], tags: dict[str, str]
+    ) -> aws.lb.LoadBalancer:
+        access_logs = (
+            {"bucket": settings.access_logs_bucket, "enabled": True, "prefix": pulumi.get_stack()}
+            if settings.access_logs_bucket
+            else None
+        )
+        return aws.lb.LoadBalancer(
+            f"{name}-alb",
+            load_balancer_type="application",
+            internal=False,
+            security_groups=[self.security_group.id],
+            subnets=subnet_ids,
+            idle_timeout=settings.idle_timeout_seconds,
+            drop_invalid_header_fields=True,
+            access_logs=access_logs,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _production_listeners(
+        self, name: str, settings: SharedEdgeSettings, tags: dict[str, str]
+    ) -> tuple[aws.lb.Listener, aws.lb.Listener | None]:
+        """(production listener, HTTP-to-HTTPS redirect or None)."""
+        child = pulumi.ResourceOptions(parent=self)
+        if not settings.https:
+            production = aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=self.load_balancer.arn,
+                port=HTTP_PORT,
+                protocol="HTTP",
+                default_actions=[_not_found()],
+                tags=tags,
+                opts=child,
+            )
+            return production, None
+        production = aws.lb.Listener(
+            f"{name}-https",
+            load_balancer_arn=self.load_balancer.arn,
+            port=HTTPS_PORT,
+            protocol="HTTPS",
+            certificate_arn=settings.certificate_arn,
+            ssl_policy=settings.ssl_policy,
+            default_actions=[_not_found()],
+            tags=tags,
+            opts=child,
+        )
+        redirect = aws.lb.Listener(
+            f"{name}-http-redirect",
+            load_balancer_arn=self.load_balancer.arn,
+            port=HTTP_PORT,
+            protocol="HTTP",
+            default_actions=[
+                {
+                    "type": "redirect",
+                    "redirect": {"port": str(HTTPS_PORT), "protocol": "HTTPS", "status_code": "HTTP_301"},
+                }
+            ],
+            tags=tags,
+            opts=child,
+        )
+        return production, redirect
+
+    def _test_listener(self, name: str, settings: SharedEdgeSettings, tags: dict[str, str]) -> aws.lb.Listener:
+        return aws.lb.Listener(
+            f"{name}-test",
+            load_balancer_arn=self.load_balancer.arn,
+            port=settings.test_listener_port,
+            protocol="HTTPS" if settings.https else "HTTP",
+            certificate_arn=settings.certificate_arn if settings.https else None,
+            ssl_policy=settings.ssl_policy if settings.https else None,
+            default_actions=[_not_found()],
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
         )

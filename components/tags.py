@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pulumi
 
-MANAGED_BY = "pulumi-zero-downtime"
+from ..contract.types import MANAGED_BY, MANAGED_BY_TAG
 
 
 def standard_tags(
@@ -16,7 +16,7 @@ def standard_tags(
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """User tags merged with ours. Ours win: policies and operators rely on them being true."""
-    ours = {"stack": pulumi.get_stack(), "managed-by": MANAGED_BY}
+    ours = {"stack": pulumi.get_stack(), MANAGED_BY_TAG: MANAGED_BY}
     if service:
         ours["service"] = service
     if color:

@@ -1,7 +1,7 @@
-"""`python -m driver ...` runs the release CLI."""
+"""`python -m zero_downtime.driver ...` runs the release CLI (the same as `zdd-release`)."""
 
 import sys
 
-from driver.cli import main
+from .cli import main
 
 sys.exit(main())

@@ -1,7 +1,9 @@
-"""`zdd-release` / `python -m driver`: deploy, status, promote, abort, resume, history.
+"""`zdd-release` / `python -m zero_downtime.driver`: deploy, status, promote, abort, resume, history.
 
-Every input is validated before anything changes; refusals exit 2 and name the flag or key.
-Exit codes are in `ExitCode`.
+The CLI only parses flags, calls the composition root (`compose.Driver`) and prints what came
+back. Every input is validated before anything changes; refusals exit 2 and name the flag. Errors
+from the core name a setting (`image`, `analysis.threshold`); `FLAG_OF` maps each one the CLI owns
+to its flag, so a message never names a flag that does not exist. Exit codes are in `ExitCode`.
 """
 
 from __future__ import annotations
@@ -9,48 +11,27 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from driver.analysis import AnalysisConfig, AnalysisError
-from driver.aws.wiring import aws_ports, fleet_parts
-from driver.checks import CommandHook, HttpCheck
-from driver.controller import (
-    STOPPED,
-    ControllerError,
-    Ports,
-    Progress,
-    ReleaseController,
-    ReleaseResult,
-    ReleaseSpec,
-    SpecError,
-    State,
-)
-from driver.fleet_release import FleetRelease, FleetSpec, TemplateVersions, released_version, template_versions
-from driver.journal import Journal, JournalBusy, JournalError
-from driver.outputs import FleetOutputs, OutputsError, ServiceOutputs, parse_fleet, parse_service
-from driver.plan import PlanError, build_plan, parse_float_list, parse_int_list
-from driver.ports import Clock, PortError, PreTrafficCheck, SystemClock, Weights
-from driver.stack_ops import (
-    StackBusy,
-    StackCommandFailed,
-    StackLike,
-    StackNotFound,
-    StackOps,
-    StackOpsError,
-    select_stack,
-)
+from .compose import CheckRequest, Driver, FleetRequest, Runtime, ServiceRequest, Target
+from .core.analysis import AnalysisConfig
+from .core.errors import BusyError, DriverError, InputError, JournalError, PortError, StateError
+from .core.machine import Progress, Result
+from .core.plan import build_plan, parse_float_list, parse_int_list
+from .core.status import Outcome, Record
 
-log = logging.getLogger("driver")
+log = logging.getLogger("zero_downtime.driver")
+
+__all__ = ["FLAG_OF", "ExitCode", "Runtime", "build_parser", "main"]
 
 
 class ExitCode(IntEnum):
@@ -65,30 +46,60 @@ class ExitCode(IntEnum):
     PAUSED = 4
     """The release waits at a manual gate: run `promote` or `abort`."""
     BUSY = 5
-    """Another driver holds the service lock, or another Pulumi update kept the stack busy."""
+    """Another driver holds the service lock, another Pulumi update kept the stack busy, or the
+    driver that runs the release had not finished an `abort` within `--wait`."""
 
 
-STATE_EXIT = {
-    State.SUCCEEDED: ExitCode.SUCCESS,
-    State.ROLLED_BACK: ExitCode.ROLLED_BACK,
-    State.PAUSED: ExitCode.PAUSED,
-    State.FAILED: ExitCode.ERROR,
+EXIT_OF = {
+    Outcome.SUCCEEDED: ExitCode.SUCCESS,
+    Outcome.ROLLED_BACK: ExitCode.ROLLED_BACK,
+    Outcome.PAUSED: ExitCode.PAUSED,
+    Outcome.FAILED: ExitCode.ERROR,
+    Outcome.RUNNING: ExitCode.BUSY,
 }
+
+FLAG_OF = {
+    "stack": "--stack",
+    "service": "--service",
+    "image": "--image",
+    "desired_count": "--desired-count",
+    "health_timeout_seconds": "--health-timeout",
+    "keep_warm_seconds": "--keep-warm",
+    "strategy": "--strategy",
+    "steps": "--steps",
+    "interval": "--interval",
+    "intervals": "--intervals",
+    "step_percent": "--step-percent",
+    "bake": "--bake",
+    "pause_at": "--pause-at",
+    "analysis.max_error_rate": "--max-error-rate",
+    "analysis.max_p99_seconds": "--max-p99",
+    "analysis.min_apdex": "--min-apdex",
+    "analysis.min_requests": "--min-requests",
+    "analysis.threshold": "--threshold",
+    "analysis.poll_seconds": "--poll",
+    "check_path": "--check-path",
+    "check_status": "--check-status",
+    "check_body": "--check-body",
+    "hook": "--hook",
+    "ami_id": "--ami",
+    "timeout_seconds": "--refresh-timeout",
+    "release": "--release",
+    "limit": "--limit",
+    "wait": "--wait",
+}
+"""Setting named by a core error -> the flag that sets it."""
 
 
 class Refused(Exception):
-    """Refused input: exit 2, nothing changed."""
+    """A usage error found by argparse: exit 2, nothing changed."""
 
 
-@dataclass
-class Runtime:
-    """What the CLI reaches outside itself; tests replace the stack and clients."""
-
-    open_stack: Callable[[str, Path], StackLike] = select_stack
-    clients: dict[str, Any] | None = None
-    clock: Clock = field(default_factory=SystemClock)
-    stack_backoff_seconds: float = 5.0
-    health_poll_seconds: float = 5.0
+def message(exc: DriverError) -> str:
+    """The operator's line for `exc`, naming the flag where the CLI owns the setting."""
+    if isinstance(exc, InputError) and exc.key in FLAG_OF:
+        return f"{FLAG_OF[exc.key]}: {exc.problem}"
+    return str(exc)
 
 
 # -- argument parsing ------------------------------------------------------------------------
@@ -101,18 +112,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stack", required=True, help="Pulumi stack name (e.g. dev)")
-    p.add_argument("--service", required=True, help="service name in the stack output `services`")
+    p.add_argument("--service", required=True, help="service or fleet name in the stack outputs")
+    p.add_argument("--work-dir", type=Path, default=Path.cwd(), help="Pulumi project directory (default: .)")
     p.add_argument(
-        "--work-dir",
-        type=Path,
-        default=Path.cwd(),
-        help="Pulumi project directory (default: current directory)",
-    )
-    p.add_argument(
-        "--journal-dir",
-        type=Path,
-        default=None,
-        help="release journal root (default: <work-dir>/.zdd/journal)",
+        "--journal-dir", type=Path, default=None, help="release journal root (default: <work-dir>/.zdd/journal)"
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
@@ -129,25 +132,16 @@ def _aws(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="zdd-release", description="Zero-downtime release driver for paired services.")
+    parser = _Parser(prog="zdd-release", description="Zero-downtime release driver for paired services and fleets.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("deploy", help="release a new image to the idle color")
+    d = sub.add_parser("deploy", help="release a new image to the idle color, or a new AMI to a fleet")
     _common(d)
     _aws(d)
     d.add_argument("--image", default=None, help="container image for the idle color (services)")
     d.add_argument("--ami", default=None, help="AMI id for an Auto Scaling fleet (fleets)")
-    d.add_argument(
-        "--refresh-timeout",
-        type=float,
-        default=3600.0,
-        help="fleets: seconds the instance refresh may take before rollback",
-    )
-    d.add_argument(
-        "--strategy",
-        default="canary",
-        help="blue-green | canary | linear | all-at-once (default canary)",
-    )
+    d.add_argument("--refresh-timeout", type=float, default=3600.0, help="fleets: seconds the refresh may take")
+    d.add_argument("--strategy", default="canary", help="blue-green | canary | linear | all-at-once (default canary)")
     d.add_argument("--steps", default=None, help="canary weights, e.g. 5,10,25,50,100")
     d.add_argument("--interval", type=float, default=300.0, help="bake seconds per step")
     d.add_argument("--intervals", default=None, help="bake seconds per step, one per step")
@@ -155,12 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--bake", type=float, default=300.0, help="blue-green: post-flip bake seconds")
     d.add_argument("--pause-at", default=None, help="pause after these step weights, e.g. 25,50")
     d.add_argument("--pause-before-promote", action="store_true", help="wait for `promote` at 100%%")
-    d.add_argument(
-        "--desired-count",
-        type=int,
-        default=None,
-        help="tasks for the new color (default: the live color's count)",
-    )
+    d.add_argument("--desired-count", type=int, default=None, help="tasks for the new color (default: live's)")
     d.add_argument("--keep-warm", type=float, default=900.0, help="seconds the old color stays up")
     d.add_argument("--health-timeout", type=float, default=600.0, help="seconds to wait for healthy targets")
     d.add_argument("--max-error-rate", type=float, default=0.05, help="rollback above (0-1)")
@@ -173,16 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--check-status", type=int, default=200, help="expected HTTP status")
     d.add_argument("--check-body", default=None, help="regex the check body must match")
     d.add_argument("--hook", action="append", default=[], help="pre-traffic command (repeatable)")
-    d.add_argument(
-        "--no-test-check",
-        action="store_true",
-        help="skip the HTTP check against the test listener",
-    )
+    d.add_argument("--no-test-check", action="store_true", help="skip the HTTP check against the test listener")
 
-    for name, text in (
-        ("status", "the latest release's state"),
-        ("history", "past releases and their decision trail"),
-    ):
+    for name, text in (("status", "the latest release's state"), ("history", "past releases and their trail")):
         p = sub.add_parser(name, help=text)
         _common(p)
         if name == "history":
@@ -199,16 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
         _aws(p)
         if name == "abort":
             p.add_argument("--reason", default="aborted by operator", help="recorded reason")
-            p.add_argument(
-                "--wait",
-                type=float,
-                default=120.0,
-                help="seconds to wait for a running driver to finish the rollback",
-            )
+            p.add_argument("--wait", type=float, default=120.0, help="seconds to wait for a running driver's rollback")
     return parser
 
 
-# -- helpers -----------------------------------------------------------------------------------
+# -- rendering ---------------------------------------------------------------------------------
 class ProgressView:
     """Live progress lines on stderr (stdout stays clean for --json)."""
 
@@ -216,9 +193,9 @@ class ProgressView:
         self.console = console
 
     def __call__(self, p: Progress) -> None:
-        step = f"step {p.step + 1}/{p.steps}" if p.step is not None else f"-/{p.steps}"
+        step = f"step {p.step + 1}/{p.steps}" if p.step is not None and p.steps else "-"
         weights = f"blue {p.weights.blue}% green {p.weights.green}%" if p.weights else "-"
-        parts = [f"[bold]{p.state.value:<18}[/bold]", step, weights]
+        parts = [f"[bold]{p.state:<18}[/bold]", step, weights]
         if p.requests is not None:
             rate = f"{p.error_rate:.2%}" if p.error_rate is not None else "n/a"
             p99 = f"{p.p99_seconds:.3f}s" if p.p99_seconds is not None else "n/a"
@@ -227,105 +204,50 @@ class ProgressView:
         if p.seconds_left is not None:
             parts.append(f"{p.seconds_left:.0f}s left")
         if p.message:
-            parts.append(p.message)
-        self.console.print("  ".join(parts), highlight=False, markup=True)
+            parts.append(escape(p.message))
+        self.console.print("  ".join(parts), highlight=False)
 
 
-def _journal(args: argparse.Namespace) -> Journal:
-    root = args.journal_dir or (args.work_dir / ".zdd" / "journal")
-    try:
-        return Journal(root, args.stack, args.service)
-    except ValueError as exc:
-        raise Refused(str(exc)) from None
+def _detail(record: Record) -> str:
+    verdict = record.detail.get("verdict")
+    if isinstance(verdict, dict):
+        return f"{verdict.get('outcome')} req={verdict.get('requests')} " + "; ".join(verdict.get("reasons", []))
+    return str(record.detail.get("note") or "")
 
 
-def _pulumi_log(journal: Journal) -> Callable[[str], None]:
-    path = journal.path.with_suffix(".pulumi.log")
-
-    def write(line: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(line if line.endswith("\n") else line + "\n")
-        log.debug("pulumi: %s", line.rstrip())
-
-    return write
-
-
-def _open_stack(args: argparse.Namespace, rt: Runtime, journal: Journal) -> tuple[StackOps, dict[str, Any]]:
-    stack = rt.open_stack(args.stack, args.work_dir)
-    ops = StackOps(stack, rt.clock, backoff_seconds=rt.stack_backoff_seconds, on_output=_pulumi_log(journal))
-    return ops, ops.outputs()
-
-
-def _open(args: argparse.Namespace, rt: Runtime, journal: Journal) -> tuple[StackOps, ServiceOutputs]:
-    ops, outputs = _open_stack(args, rt, journal)
-    try:
-        service = parse_service(outputs, args.service)
-    except OutputsError as exc:
-        raise Refused(str(exc)) from None
-    if service.mode != "paired":
-        raise Refused(
-            f"--service: {args.service} uses mode {service.mode!r}; ECS shifts its traffic itself, "
-            "the driver releases paired services only"
-        )
-    return ops, service
-
-
-def _ports(
-    args: argparse.Namespace,
-    rt: Runtime,
-    ops: StackOps,
-    service: ServiceOutputs,
-    checks: Sequence[PreTrafficCheck] = (),
-) -> Ports:
-    return aws_ports(
-        service,
-        ops,
-        rt.clock,
-        checks=checks,
-        region=args.region,
-        percentiles=not args.no_percentiles,
-        notify=args.notify,
-        health_poll_seconds=rt.health_poll_seconds,
-        clients=rt.clients,
-    )
-
-
-def _result_json(res: ReleaseResult, code: ExitCode, journal: Journal) -> dict[str, Any]:
+def _result_json(res: Result, code: ExitCode) -> dict[str, Any]:
     return {
         "release_id": res.release_id,
-        "stack": journal.stack,
-        "service": journal.service,
-        "state": res.state.value,
+        "kind": res.status.kind,
+        "stack": res.status.stack,
+        "service": res.status.target,
+        "state": res.state,
+        "outcome": res.outcome.value,
         "reason": res.reason,
         "rollback_seconds": res.rollback_seconds,
         "exit_code": int(code),
-        "decisions": res.trail,
+        "decisions": [r.to_dict() for r in res.trail],
     }
 
 
-def _report(res: ReleaseResult, journal: Journal, as_json: bool, out: Console) -> ExitCode:
-    code = STATE_EXIT.get(res.state, ExitCode.ERROR)
+def _report(res: Result, as_json: bool, out: Console) -> ExitCode:
+    code = EXIT_OF[res.outcome]
     if as_json:
-        out.print_json(json.dumps(_result_json(res, code, journal), default=str))
+        out.print_json(json.dumps(_result_json(res, code), default=str))
         return code
-    out.print(f"release {res.release_id}: [bold]{res.state.value}[/bold]")
+    out.print(f"release {res.release_id}: [bold]{res.state}[/bold]")
     if res.reason:
         out.print(f"reason: {res.reason}", markup=False)
     if res.rollback_seconds is not None:
         out.print(f"traffic restored to the stable color in {res.rollback_seconds:.3f}s")
     table = Table("time", "state", "event", "step", "detail", title="decision trail")
     for rec in res.trail:
-        detail = rec.get("reason") or ""
-        verdict = rec.get("data", {}).get("verdict")
-        if verdict:
-            detail = f"{verdict['outcome']} req={verdict.get('requests')} " + "; ".join(verdict.get("reasons", []))
         table.add_row(
-            time.strftime("%H:%M:%S", time.gmtime(rec["ts"])),
-            rec["state"],
-            rec["event"],
-            "" if rec.get("step") is None else str(rec["step"] + 1),
-            detail,
+            time.strftime("%H:%M:%S", time.gmtime(rec.ts)),
+            rec.state,
+            rec.event,
+            "" if rec.status.step is None else str(rec.status.step + 1),
+            escape(_detail(rec)),
         )
     out.print(table)
     out.print(f"exit code {int(code)} ({code.name})")
@@ -333,21 +255,24 @@ def _report(res: ReleaseResult, journal: Journal, as_json: bool, out: Console) -
 
 
 # -- commands ---------------------------------------------------------------------------------
-def _plan_and_analysis(args: argparse.Namespace) -> tuple[Any, AnalysisConfig]:
-    steps = parse_int_list("--steps", args.steps) if args.steps is not None else None
-    intervals = parse_float_list("--intervals", args.intervals) if args.intervals else None
-    pause_at = parse_int_list("--pause-at", args.pause_at) if args.pause_at else None
-    plan = build_plan(
-        args.strategy,
-        steps=steps,
-        interval=args.interval,
-        intervals=intervals,
-        step_percent=args.step_percent,
-        bake=args.bake,
-        pause_at=pause_at,
-        pause_before_promote=args.pause_before_promote,
+def _target(args: argparse.Namespace) -> Target:
+    return Target(
+        stack=args.stack,
+        service=args.service,
+        work_dir=args.work_dir,
+        journal_dir=args.journal_dir,
+        region=getattr(args, "region", None),
+        percentiles=not getattr(args, "no_percentiles", False),
+        notify=getattr(args, "notify", False),
     )
-    analysis = AnalysisConfig(
+
+
+def _driver(args: argparse.Namespace, rt: Runtime, err: Console) -> Driver:
+    return Driver(_target(args), rt, on_progress=ProgressView(err), announce=lambda line: err.print(line, markup=False))
+
+
+def _analysis(args: argparse.Namespace) -> AnalysisConfig:
+    return AnalysisConfig(
         max_error_rate=args.max_error_rate,
         max_p99_seconds=args.max_p99,
         min_apdex=args.min_apdex,
@@ -356,298 +281,120 @@ def _plan_and_analysis(args: argparse.Namespace) -> tuple[Any, AnalysisConfig]:
         poll_seconds=args.poll,
         require_latency=not args.no_percentiles,
     )
-    return plan, analysis
 
 
 def cmd_deploy(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
-    plan, analysis = _plan_and_analysis(args)
+    plan = build_plan(
+        args.strategy,
+        steps=parse_int_list("steps", args.steps) if args.steps is not None else None,
+        interval=args.interval,
+        intervals=parse_float_list("intervals", args.intervals) if args.intervals else None,
+        step_percent=args.step_percent,
+        bake=args.bake,
+        pause_at=parse_int_list("pause_at", args.pause_at) if args.pause_at else None,
+        pause_before_promote=args.pause_before_promote,
+    )
+    analysis = _analysis(args)
+    driver = _driver(args, rt, err)
     if args.ami is not None:
         if args.image is not None:
-            raise Refused("--ami: give --image for a service or --ami for a fleet, not both")
-        return _deploy_fleet(args, rt, analysis, out, err)
+            raise InputError("image", "give --image for a service or --ami for a fleet, not both")
+        result = driver.deploy_fleet(FleetRequest(args.ami, analysis, timeout_seconds=args.refresh_timeout))
+        return _report(result, args.json, out)
     if args.image is None:
-        raise Refused("--image: required (or --ami for an Auto Scaling fleet)")
-
-    def make_spec(stable: str, count: int) -> ReleaseSpec:
-        return ReleaseSpec(
-            stack=args.stack,
-            service=args.service,
-            image=args.image,
-            desired_count=count,
-            stable_color=stable,  # type: ignore[arg-type]
-            plan=plan,
-            analysis=analysis,
-            health_timeout_seconds=args.health_timeout,
-            keep_warm_seconds=args.keep_warm,
-        )
-
-    # Validate image/count/timeouts now, before the stack is even opened.
-    make_spec("blue", args.desired_count if args.desired_count is not None else 1)
-    if not 100 <= args.check_status <= 599:
-        raise Refused(f"--check-status: must be an HTTP status, got {args.check_status}")
-    if not args.check_path.startswith("/"):
-        raise Refused(f"--check-path: must start with '/', got {args.check_path!r}")
-    for hook in args.hook:
-        CommandHook(hook)  # ValueError names --hook
-    if args.check_body is not None:
-        try:
-            re.compile(args.check_body)
-        except re.error as exc:
-            raise Refused(f"--check-body: not a valid regular expression: {exc}") from None
-    journal = _journal(args)
-    # Read-only first: an unknown stack or service is refused before anything is written.
-    ops, service = _open(args, rt, journal)
-    stable = service.live_color
-    if service.weights != Weights.all_to(stable):
-        raise Refused(
-            f"--service: traffic of {args.service} is split {service.weights.as_dict()} "
-            f"with liveColor {stable}; finish or abort that release first"
-        )
-    count = args.desired_count or max(1, service.colors[stable].desired_count)
-    spec = make_spec(stable, count)
-    with journal.lock():
-        _refuse_if_in_progress(journal, args.service)
-        checks: list[PreTrafficCheck] = []
-        if service.test_url and not args.no_test_check:
-            checks.append(
-                HttpCheck(
-                    service.test_url.rstrip("/") + args.check_path,
-                    expected_status=args.check_status,
-                    body_pattern=args.check_body,
-                )
-            )
-        env = {
-            "ZDD_STACK": args.stack,
-            "ZDD_SERVICE": args.service,
-            "ZDD_IMAGE": args.image,
-            "ZDD_COLOR": spec.new_color,
-            "ZDD_TEST_URL": service.test_url or "",
-        }
-        checks += [CommandHook(h, env=env) for h in args.hook]
-        ports = _ports(args, rt, ops, service, checks)
-        observed = ports.router.observed_weights()
-        if observed != Weights.all_to(stable):
-            raise Refused(
-                f"--service: the load balancer reports {observed.as_dict()} but the stack says "
-                f"100% {stable}; run `pulumi refresh` or abort the previous release first"
-            )
-        ctl = ReleaseController.start(spec, ports, journal, on_progress=ProgressView(err))
-        err.print(
-            f"release {ctl.release_id}: {args.image} -> {service.name}/{spec.new_color} "
-            f"({plan.strategy.value}, steps {[s.weight for s in plan.steps]})"
-        )
-        return _report(ctl.run(), journal, args.json, out)
-
-
-def _deploy_fleet(
-    args: argparse.Namespace, rt: Runtime, analysis: AnalysisConfig, out: Console, err: Console
-) -> ExitCode:
-    def make_spec(fleet: FleetOutputs | None, versions: TemplateVersions | None, released: int) -> FleetSpec:
-        return FleetSpec(
-            stack=args.stack,
-            fleet=args.service,
-            ami_id=args.ami,
-            config_path=fleet.config_path if fleet else f"fleets.{args.service}",
-            group_name=fleet.group_name if fleet else "unknown",
-            launch_template_id=versions.launch_template_id if versions else "unknown",
-            released_version=released,
-            preferences=fleet.refresh_preferences if fleet else {},
-            analysis=analysis,
-            timeout_seconds=args.refresh_timeout,
-        )
-
-    make_spec(None, None, 1)  # refuse a bad --ami before the stack is opened
-    journal = _journal(args)
-    ops, outputs = _open_stack(args, rt, journal)
-    try:
-        fleet = parse_fleet(outputs, args.service)
-        versions = template_versions(outputs, args.service)
-    except OutputsError as exc:
-        raise Refused(str(exc)) from None
-    with journal.lock():
-        _refuse_if_in_progress(journal, args.service)
-        _refuse_if_release_unrecorded(journal, args.service)
-        key = f"{fleet.config_path}.releasedVersion"
-        # N: the version a rollback returns to; pinned in config before the template changes.
-        spec = make_spec(fleet, versions, released_version(ops.get_config(key), versions, key))
-        refresher, metrics = fleet_parts(
-            fleet,
-            region=args.region,
-            percentiles=not args.no_percentiles,
-            clients=rt.clients,
-        )
-        rel = FleetRelease.start(spec, ops, refresher, metrics, rt.clock, journal)
-        err.print(
-            f"fleet release {rel.release_id}: {args.ami} -> {fleet.group_name} "
-            f"(held on launch template version {spec.released_version} until the refresh succeeds)"
-        )
-        return _report(rel.run(), journal, args.json, out)
-
-
-def _refuse_if_release_unrecorded(journal: Journal, name: str) -> None:
-    """A fleet release whose refresh succeeded but whose releasedVersion write failed must be
-    resumed first: a new release would pin the old version while AWS runs the new one."""
-    latest = journal.last()
-    if latest is not None and latest["state"] == "FAILED" and latest.get("data", {}).get("failed_in") == "PROMOTING":
-        raise Refused(
-            f"--service: fleet release {latest['release_id']} of {name} finished its instance refresh "
-            "but did not record releasedVersion; run `resume` first"
-        )
-
-
-def _refuse_if_in_progress(journal: Journal, name: str) -> None:
-    latest = journal.last()
-    if latest is not None and latest["state"] not in {s.value for s in STOPPED - {State.PAUSED}}:
-        raise Refused(
-            f"--service: release {latest['release_id']} of {name} is "
-            f"{latest['state']}; promote, abort or resume it first"
-        )
-
-
-def _is_fleet(journal: Journal) -> bool:
-    rid = journal.latest_release_id()
-    first = journal.records(rid)[0] if rid else {}
-    return first.get("data", {}).get("spec", {}).get("kind") == "fleet"
-
-
-def _load_fleet(args: argparse.Namespace, rt: Runtime, journal: Journal) -> FleetRelease:
-    ops, outputs = _open_stack(args, rt, journal)
-    try:
-        fleet = parse_fleet(outputs, args.service)
-    except OutputsError as exc:
-        raise Refused(str(exc)) from None
-    refresher, metrics = fleet_parts(fleet, region=args.region, percentiles=not args.no_percentiles, clients=rt.clients)
-    return FleetRelease.load(journal, ops, refresher, metrics, rt.clock)
-
-
-def _load(args: argparse.Namespace, rt: Runtime, journal: Journal, err: Console) -> Any:
-    if journal.latest_release_id() is None:
-        raise Refused(f"--service: no release recorded for {args.stack}/{args.service}")
-    if _is_fleet(journal):
-        return _load_fleet(args, rt, journal)
-    ops, service = _open(args, rt, journal)
-    ports = _ports(args, rt, ops, service)
-    return ReleaseController.load(journal, ports, on_progress=ProgressView(err))
+        raise InputError("image", "required (or --ami for an Auto Scaling fleet)")
+    request = ServiceRequest(
+        image=args.image,
+        plan=plan,
+        analysis=analysis,
+        desired_count=args.desired_count,
+        health_timeout_seconds=args.health_timeout,
+        keep_warm_seconds=args.keep_warm,
+        checks=CheckRequest(
+            path=args.check_path,
+            status=args.check_status,
+            body_pattern=args.check_body,
+            hooks=tuple(args.hook),
+            test_listener=not args.no_test_check,
+        ),
+    )
+    return _report(driver.deploy_service(request), args.json, out)
 
 
 def cmd_promote(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
-    journal = _journal(args)
-    with journal.lock():
-        ctl = _load(args, rt, journal, err)
-        if isinstance(ctl, FleetRelease):
-            raise Refused("promote: fleet releases have no manual gate")
-        if ctl.state is not State.PAUSED:
-            raise Refused(f"promote: release {ctl.release_id} is {ctl.state.value}, not PAUSED")
-        return _report(ctl.promote(), journal, args.json, out)
+    return _report(_driver(args, rt, err).promote(), args.json, out)
 
 
 def cmd_resume(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
-    journal = _journal(args)
-    with journal.lock():
-        ctl = _load(args, rt, journal, err)
-        return _report(ctl.resume(), journal, args.json, out)
+    return _report(_driver(args, rt, err).resume(), args.json, out)
 
 
 def cmd_abort(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
-    journal = _journal(args)
-    rid = journal.latest_release_id()
-    if rid is None:
-        raise Refused(f"--service: no release recorded for {args.stack}/{args.service}")
-    if journal.is_locked():
-        # A driver is running this release: ask it, and wait for it to finish the rollback.
-        journal.request_abort(rid, args.reason)
-        err.print(f"abort requested from the running driver of {rid}; waiting up to {args.wait}s")
-        deadline = time.monotonic() + args.wait
-        while time.monotonic() < deadline:
-            last = journal.last(rid)
-            if last and State(last["state"]) in STOPPED:
-                break
-            time.sleep(0.5)
-        last = journal.last(rid) or {}
-        state = State(last.get("state", "PENDING"))
-        if state not in STOPPED:
-            err.print(f"the running driver has not finished yet (state {state.value})")
-            return ExitCode.BUSY
-        ctl_result = ReleaseResult(
-            rid,
-            state,
-            str(last.get("reason", "")),
-            (last.get("data") or {}).get("rollback_seconds"),
-            journal.records(rid),
-        )
-        return _report(ctl_result, journal, args.json, out)
-    with journal.lock():
-        ctl = _load(args, rt, journal, err)
-        return _report(ctl.abort(args.reason), journal, args.json, out)
+    if not args.wait >= 0:
+        raise InputError("wait", f"must be >= 0 seconds, got {args.wait!r}")
+    result = _driver(args, rt, err).abort(args.reason, args.wait)
+    if result.outcome is Outcome.RUNNING:
+        err.print(f"the running driver has not finished yet (state {result.state})", markup=False)
+        return ExitCode.BUSY
+    return _report(result, args.json, out)
 
 
 def cmd_status(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
-    journal = _journal(args)
-    rid = journal.latest_release_id()
-    if rid is None:
-        raise Refused(f"--service: no release recorded for {args.stack}/{args.service}")
-    records = journal.records(rid)
-    first, last = records[0], records[-1]
-    spec = first.get("data", {}).get("spec", {})
-    steps = [s["weight"] for s in spec.get("plan", {}).get("steps", [])]
-    step = last.get("step")
+    driver = _driver(args, rt, err)
+    s = driver.status()
+    spec = s.spec
+    plan = spec.get("plan") or {}
     status = {
-        "release_id": rid,
-        "state": last["state"],
-        "step": None if step is None else step + 1,
-        "steps": steps,
+        "release_id": s.release_id,
+        "kind": s.kind,
+        "state": s.state,
+        "step": None if s.step is None else s.step + 1,
+        "steps": [step["weight"] for step in plan.get("steps", [])],
         "image": spec.get("image") or spec.get("ami_id"),
-        "strategy": spec.get("plan", {}).get("strategy"),
+        "strategy": plan.get("strategy"),
         "stable_color": spec.get("stable_color"),
-        "failed_checks": last.get("failed_checks", 0),
-        "reason": last.get("reason") or "",
-        "updated": last.get("ts"),
-        "driver_running": journal.is_locked(),
+        "failed_checks": s.failed_checks,
+        "reason": s.reason,
+        "updated": (driver.journal.last(s.release_id) or _never()).ts,
+        "driver_running": driver.journal.held(),
     }
     if args.json:
         out.print_json(json.dumps(status, default=str))
     else:
         table = Table(show_header=False, title=f"{args.stack}/{args.service}")
         for key, value in status.items():
-            table.add_row(key, str(value))
+            table.add_row(key, escape(str(value)))
         out.print(table)
     return ExitCode.SUCCESS
 
 
+def _never() -> Any:  # pragma: no cover - latest_status found a record, so last() does too
+    raise StateError("the journal changed while it was read")
+
+
 def cmd_history(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
-    journal = _journal(args)
+    driver = _driver(args, rt, err)
     if args.release:
-        records = journal.records(args.release)
-        if not records:
-            raise Refused(f"--release: no release {args.release!r} in the journal")
-        last = records[-1]
-        res = ReleaseResult(
-            args.release,
-            State(last["state"]),
-            str(last.get("reason", "")),
-            (last.get("data") or {}).get("rollback_seconds"),
-            records,
-        )
-        _report(res, journal, args.json, out)
+        if args.release not in driver.journal.release_ids():
+            raise InputError("release", f"no release {args.release!r} in the journal")
+        _report(driver.trail(args.release), args.json, out)
         return ExitCode.SUCCESS
     if args.limit < 1:
-        raise Refused("--limit: must be >= 1")
+        raise InputError("limit", f"must be >= 1, got {args.limit}")
     rows = []
-    for rid in journal.release_ids()[-args.limit :]:
-        recs = journal.records(rid)
-        spec = recs[0].get("data", {}).get("spec", {})
+    for rid in driver.journal.release_ids()[-args.limit :]:
+        records = driver.journal.records(rid)
+        first, last = records[0], records[-1]
         rows.append(
             {
                 "release_id": rid,
-                "started": recs[0]["ts"],
-                "image": spec.get("image") or spec.get("ami_id"),
-                "strategy": spec.get("plan", {}).get("strategy"),
-                "state": recs[-1]["state"],
-                "reason": recs[-1].get("reason") or "",
-                "rollback_seconds": next(
-                    (r["data"]["rollback_seconds"] for r in recs if r.get("event") == "traffic_restored"),
-                    None,
-                ),
+                "kind": last.status.kind,
+                "started": first.ts,
+                "image": last.status.spec.get("image") or last.status.spec.get("ami_id"),
+                "strategy": (last.status.spec.get("plan") or {}).get("strategy"),
+                "state": last.state,
+                "reason": last.status.reason,
+                "rollback_seconds": last.status.facts.get("rollback_seconds"),
             }
         )
     if args.json:
@@ -658,10 +405,10 @@ def cmd_history(args: argparse.Namespace, rt: Runtime, out: Console, err: Consol
             table.add_row(
                 r["release_id"],
                 time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["started"])),
-                str(r["image"]),
+                escape(str(r["image"])),
                 str(r["strategy"]),
                 r["state"],
-                r["reason"],
+                escape(r["reason"]),
             )
         out.print(table)
     return ExitCode.SUCCESS
@@ -686,9 +433,8 @@ def main(
 ) -> int:
     out = Console(file=stdout or sys.stdout, soft_wrap=True)
     err = Console(file=stderr or sys.stderr, soft_wrap=True)
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = build_parser().parse_args(argv)
     except Refused as exc:
         err.print(f"refused: {exc}", markup=False)
         err.print("nothing was changed")
@@ -700,25 +446,20 @@ def main(
         format="%(levelname)s %(name)s: %(message)s",
         stream=stderr or sys.stderr,
     )
-    rt = runtime or Runtime()
     try:
-        return int(COMMANDS[args.command](args, rt, out, err))
-    except (Refused, PlanError, AnalysisError, SpecError, StackNotFound, OutputsError) as exc:
-        err.print(f"refused: {exc}", markup=False)
+        return int(COMMANDS[args.command](args, runtime or Runtime(), out, err))
+    except InputError as exc:
+        err.print(f"refused: {message(exc)}", markup=False)
         err.print("nothing was changed")
         return ExitCode.REFUSED
-    except ControllerError as exc:
-        err.print(f"refused: {exc}", markup=False)
+    except StateError as exc:
+        err.print(f"refused: {message(exc)}", markup=False)
         return ExitCode.REFUSED
-    except ValueError as exc:  # e.g. --hook parsing
-        err.print(f"refused: {exc}", markup=False)
-        err.print("nothing was changed")
-        return ExitCode.REFUSED
-    except (JournalBusy, StackBusy) as exc:
-        err.print(f"busy: {exc}", markup=False)
+    except BusyError as exc:
+        err.print(f"busy: {message(exc)}", markup=False)
         return ExitCode.BUSY
-    except (StackCommandFailed, StackOpsError, PortError, JournalError) as exc:
-        err.print(f"error: {exc}", markup=False)
+    except (PortError, JournalError) as exc:
+        err.print(f"error: {message(exc)}", markup=False)
         return ExitCode.ERROR
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import runpy
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from offline.mocks import RecordedResource, RecordingMocks, RecordingMonitor
+from .mocks import RecordedResource, RecordingMocks, RecordingMonitor
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_PLACEHOLDER = "[secret]"
@@ -156,12 +155,13 @@ def evaluate_program(
     what was registered before a failure.
     """
     config = load_stack_config(stack, project_dir, overrides)
-    main_path = project_dir / "__main__.py"
-    if str(project_dir) not in sys.path:
-        sys.path.insert(0, str(project_dir))
+    if not (project_dir / "__main__.py").is_file():
+        raise StackFileError(f"__main__.py not found in {project_dir}")
 
     def program() -> None:
-        runpy.run_path(str(main_path), run_name="__pulumi_program__")
+        # Run the directory, as `python <dir>` does: its __main__.py, with the directory first on
+        # sys.path for the run only, so the program can import modules beside it.
+        runpy.run_path(str(project_dir), run_name="__pulumi_program__")
 
     return run_under_mocks(
         program, stack=stack, project=config.project, config=config.values, secret_keys=config.secret_keys, mocks=mocks

@@ -1,4 +1,4 @@
-"""`python -m offline.preview <stack>`: what `pulumi up` would create, without an account.
+"""`python -m zero_downtime.offline.preview <stack>`: what `pulumi up` would create, without an account.
 
 Evaluates the program for `Pulumi.<stack>.yaml` under mocks and prints the resource tree with the
 properties that matter for zero-downtime releases. ARNs and names are mock values.
@@ -16,9 +16,9 @@ from typing import Any
 from rich.console import Console
 from rich.tree import Tree
 
-from components.resource_types import ResourceType as T
-from offline.evaluate import Evaluation, StackFileError, evaluate_program, stack_names
-from offline.mocks import RecordedResource
+from ..contract.types import ResourceType as T
+from .evaluate import Evaluation, StackFileError, evaluate_program, stack_names
+from .mocks import RecordedResource
 
 
 def _forward_weights(actions: list[dict[str, Any]], names: dict[str, str]) -> str:
@@ -111,7 +111,7 @@ def render(evaluation: Evaluation, console: Console) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m offline.preview",
+        prog="python -m zero_downtime.offline.preview",
         description="Show what `pulumi up` would create for a stack, evaluated offline under mocks.",
     )
     parser.add_argument("stack", nargs="?", default="dev", help="stack name: Pulumi.<stack>.yaml (default dev)")

@@ -1,22 +1,13 @@
 """CrossGuard entry point: `pulumi preview --policy-pack policies`.
 
 The only module that builds `PolicyPack`: constructing it starts the analyzer's gRPC server and
-blocks. Tests and `policies.offline_check` import `policies.pack` instead.
+blocks. Tests and `zero_downtime.policies.offline_check` import `zero_downtime.policies.pack` instead.
+The CLI runs this file as a script, so it imports the installed namespace by its absolute name
+(the pack's virtualenv is the project's, which holds the checkout in editable mode).
 """
 
-import sys
-from pathlib import Path
-
-# The CLI runs this file with policies/ on sys.path. Swap it for the project root: the validators
-# import `components` and `policies`, and modules here (kubernetes.py, stack.py) must not shadow
-# top-level packages of the same name.
-_PACK_DIR = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _PACK_DIR]
-sys.path.insert(0, str(_PACK_DIR.parent))
-
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
-
-from policies.pack import PACK_NAME, all_policies  # noqa: E402
+from pulumi_policy import EnforcementLevel, PolicyPack
+from zero_downtime.policies.pack import PACK_NAME, all_policies
 
 PolicyPack(
     name=PACK_NAME,

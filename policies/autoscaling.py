@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from components.resource_types import ResourceType
-from policies.config import Setting
-from policies.props import as_bool, as_int, get, items
-from policies.rules import MANDATORY, GuardResourcePolicy
+from ..contract.types import ResourceType
+from .config import Setting
+from .props import as_bool, as_int, get, items
+from .rules import MANDATORY, GuardResourcePolicy
 
 GROUP = (ResourceType.AUTOSCALING_GROUP,)
 FLOATING_VERSIONS = frozenset({"$Latest", "$Default"})

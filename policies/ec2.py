@@ -6,10 +6,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.resource_types import ResourceType
-from policies.config import Setting
-from policies.props import WORLD_CIDRS, as_int, get, get_known, items, mapping
-from policies.rules import MANDATORY, GuardResourcePolicy, ResourceCheck
+from ..contract.types import ResourceType
+from .config import Setting
+from .props import WORLD_CIDRS, as_int, get, get_known, items, mapping
+from .rules import MANDATORY, GuardResourcePolicy, ResourceCheck
 
 INGRESS_TYPES = (
     ResourceType.SECURITY_GROUP,

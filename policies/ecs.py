@@ -8,10 +8,10 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from components.resource_types import ResourceType
-from policies.config import Setting
-from policies.props import as_bool, as_int, get, is_mapping, items, mapping
-from policies.rules import ADVISORY, MANDATORY, GuardResourcePolicy
+from ..contract.types import ResourceType
+from .config import Setting
+from .props import as_bool, as_int, get, is_mapping, items, mapping
+from .rules import ADVISORY, MANDATORY, GuardResourcePolicy
 
 SERVICE = (ResourceType.ECS_SERVICE,)
 TASK_DEFINITION = (ResourceType.ECS_TASK_DEFINITION,)

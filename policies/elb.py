@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from components.resource_types import ResourceType
-from policies.config import Setting
-from policies.props import as_bool, as_int, get, is_ours, items, mapping
-from policies.rules import ADVISORY, MANDATORY, GuardResourcePolicy
+from ..contract.types import ResourceType
+from .config import Setting
+from .props import as_bool, as_int, get, is_ours, items, mapping
+from .rules import ADVISORY, MANDATORY, GuardResourcePolicy
 
 TARGET_GROUP = (ResourceType.TARGET_GROUP,)
 LISTENERS = (ResourceType.LISTENER, ResourceType.LISTENER_RULE)

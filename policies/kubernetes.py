@@ -6,10 +6,10 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from components.resource_types import ResourceType
-from policies.config import Setting
-from policies.props import as_int, duration_seconds, get, items, mapping
-from policies.rules import MANDATORY, GuardResourcePolicy
+from ..contract.types import ResourceType
+from .config import Setting
+from .props import as_int, duration_seconds, get, items, mapping
+from .rules import MANDATORY, GuardResourcePolicy
 
 DEPLOYMENT = (ResourceType.K8S_DEPLOYMENT,)
 CANARY = (ResourceType.FLAGGER_CANARY,)

@@ -1,8 +1,8 @@
 """Run the policy pack over a stack without the Pulumi CLI or cloud credentials.
 
-    python -m policies.offline_check dev staging      # named stacks
-    python -m policies.offline_check --all            # every Pulumi.<stack>.yaml
-    python -m policies.offline_check --all --config policy-config.json --json
+    python -m zero_downtime.policies.offline_check dev staging      # named stacks
+    python -m zero_downtime.policies.offline_check --all            # every Pulumi.<stack>.yaml
+    python -m zero_downtime.policies.offline_check --all --config policy-config.json --json
 
 The stack program runs under mocks (`offline.evaluate`), every registered resource becomes the
 `ResourceValidationArgs` (inputs) and `PolicyResource` (inputs plus mocked outputs) that
@@ -36,14 +36,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from offline.evaluate import PROJECT_ROOT, evaluate_program, load_stack_config, stack_names
-from offline.mocks import RecordedResource
-from policies.config import EXEMPTIONS, PackConfig, PolicyConfigError, parse_pack_config
-from policies.config import exempted as find_exemption
-from policies.config import resolve as resolve_config
-from policies.pack import all_policies
-from policies.props import urn_name
-from policies.rules import GuardPolicy, GuardResourcePolicy
+from ..offline.evaluate import PROJECT_ROOT, evaluate_program, load_stack_config, stack_names
+from ..offline.mocks import RecordedResource
+from .config import EXEMPTIONS, PackConfig, PolicyConfigError, parse_pack_config
+from .config import exempted as find_exemption
+from .config import resolve as resolve_config
+from .pack import all_policies
+from .props import urn_name
+from .rules import GuardPolicy, GuardResourcePolicy
 
 EXIT_OK, EXIT_MANDATORY, EXIT_ERROR = 0, 1, 2
 LIMITS_NOTE = (
@@ -262,7 +262,7 @@ def _as_json(reports: list[StackReport]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m policies.offline_check",
+        prog="python -m zero_downtime.policies.offline_check",
         description="Check stacks against the policy pack offline (mocks, no CLI, no cloud).",
         epilog="Exit codes: 0 clean (advisories allowed), 1 mandatory violation, 2 error.",
     )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from policies import autoscaling, ec2, ecs, elb, kubernetes, stack
-from policies.rules import GuardPolicy
+from . import autoscaling, ec2, ecs, elb, kubernetes, stack
+from .rules import GuardPolicy
 
 PACK_NAME = "zero-downtime-guardrails"
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from pulumi_policy.proxy import UnknownValueError
 
+from ..contract.types import MANAGED_BY, MANAGED_BY_TAG
+
 WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
-OUR_MANAGED_BY = "pulumi-zero-downtime"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 
 
@@ -116,7 +117,7 @@ def tags(props: Any) -> Mapping[str, Any]:
 
 def is_ours(props: Any) -> bool:
     """Created by this project's components (they tag managed-by on every resource)."""
-    return tags(props).get("managed-by") == OUR_MANAGED_BY
+    return tags(props).get(MANAGED_BY_TAG) == MANAGED_BY
 
 
 def urn_name(urn: str) -> str:

@@ -19,8 +19,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies.config import EXEMPTIONS, Setting, config_schema, exempted, resolve
-from policies.props import urn_name
+from .config import EXEMPTIONS, Setting, config_schema, exempted, resolve
+from .props import urn_name
 
 ResourceCheck = Callable[[Mapping[str, Any], Mapping[str, Any]], Iterable[str]]
 """(props, resolved config) -> one message per problem, each saying how to fix it."""

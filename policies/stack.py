@@ -12,12 +12,12 @@ from typing import Any
 
 from pulumi_policy import PolicyResource
 
-from components.resource_types import ResourceType
-from policies.config import Setting
-from policies.ec2 import INGRESS_TYPES, WorldIngress, world_ingress
-from policies.kubernetes import replicas
-from policies.props import as_bool, as_int, get, get_known, is_list, is_mapping, items, known_items, mapping, tags
-from policies.rules import ADVISORY, MANDATORY, GuardStackPolicy
+from ..contract.types import ResourceType
+from .config import Setting
+from .ec2 import INGRESS_TYPES, WorldIngress, world_ingress
+from .kubernetes import replicas
+from .props import as_bool, as_int, get, get_known, is_list, is_mapping, items, known_items, mapping, tags
+from .rules import ADVISORY, MANDATORY, GuardStackPolicy
 
 Findings = Iterator[tuple[str, str]]
 FLAGGER_SELECTOR_LABELS = frozenset({"app", "name", "app.kubernetes.io/name"})

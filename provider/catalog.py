@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pulumi
 
-import components
+from .. import components
 
 PACKAGE_NAME = "zero-downtime"
 """Pulumi package name: the first part of every component's type token `zero-downtime:index:<Class>`."""
-DISTRIBUTION = "zero-downtime-components"
+DISTRIBUTION = "zero-downtime"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

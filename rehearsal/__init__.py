@@ -1,1 +1,1 @@
-"""Local rehearsal: HAProxy in front of the sample app, load, and the driver's release controller."""
+"""Local rehearsal: HAProxy in front of the sample app, load, and the driver's release machine."""

@@ -1,7 +1,7 @@
-"""Entry point: `python -m rehearsal` (see rehearsal/cli.py)."""
+"""Entry point: `python -m zero_downtime.rehearsal` (the same as `zdd-rehearse`; see rehearsal/cli.py)."""
 
 import sys
 
-from rehearsal.cli import main
+from .cli import main
 
 sys.exit(main())

@@ -10,8 +10,8 @@ matplotlib.use("Agg")  # files only, no display; must precede pyplot
 
 import matplotlib.pyplot as plt
 
-from driver.ports import other_color
-from rehearsal.scenario import RehearsalResult
+from ..contract import other_color
+from .scenario import RehearsalResult
 
 VERSION_COLORS = {"v1": "#4C72B0", "v2": "#55A868", "v3": "#C44E52", "none": "#999999"}
 
@@ -79,7 +79,7 @@ def write_chart(result: RehearsalResult, path: Path, notes: list[str] | None = N
                 continue
             x = change.at - t0
             percent = change.weights.of(new)
-            rolled_back = run.result.state.value == "ROLLED_BACK" and percent == 0
+            rolled_back = run.result.state == "ROLLED_BACK" and percent == 0
             if rolled_back:
                 ax.axvline(x, color="#C44E52", linewidth=2.2)
                 ax.annotate(

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from driver.checks import HttpCheck
-from driver.ports import CheckResult
-from rehearsal.processes import Instance
+from ..driver.adapters.checks import HttpCheck
+from ..driver.core.ports import CheckResult
+from .processes import Instance
 
 
 class InstanceEndpointCheck:

@@ -1,4 +1,5 @@
-"""`python -m rehearsal`: the full local rehearsal, with flags to rehearse a release plan.
+"""`zdd-rehearse` / `python -m zero_downtime.rehearsal`: the full local rehearsal, with flags to
+rehearse a release plan.
 
 Exit codes: 0 every expectation met, 1 an expectation failed (the report says which),
 2 invalid flag, 3 HAProxy missing or the rehearsal could not set itself up, 130 interrupted.
@@ -15,21 +16,35 @@ from types import FrameType
 
 from rich.console import Console
 
-from driver.plan import PlanError, Strategy, parse_int_list
-from driver.ports import PortError
-from rehearsal.chart import write_chart
-from rehearsal.haproxy_process import HaproxyFailed, HaproxyMissing
-from rehearsal.live import LiveObserver
-from rehearsal.report import chart_notes, render, summarize
-from rehearsal.scenario import RehearsalConfig, RehearsalError, run_rehearsal
+from ..driver.core.errors import InputError, PortError
+from ..driver.core.plan import Strategy, parse_int_list
+from .chart import write_chart
+from .haproxy_process import HaproxyFailed, HaproxyMissing
+from .live import LiveObserver
+from .report import chart_notes, render, summarize
+from .scenario import RehearsalConfig, RehearsalError, run_rehearsal
 
 EXIT_OK, EXIT_EXPECTATION, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
+
+# Release setting named by a driver error -> the rehearsal flag that sets it.
+FLAG_OF = {
+    "strategy": "--strategy",
+    "steps": "--steps",
+    "step_percent": "--step-percent",
+    "interval": "--interval",
+    "bake": "--interval",
+    "analysis.max_error_rate": "--max-error-rate",
+    "analysis.max_p99_seconds": "--max-p99",
+    "analysis.min_requests": "--min-requests",
+    "analysis.threshold": "--threshold",
+    "analysis.poll_seconds": "--poll",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     d = RehearsalConfig()
     p = argparse.ArgumentParser(
-        prog="python -m rehearsal",
+        prog="zdd-rehearse",
         description="Blue v1 under load behind HAProxy, a canary release of v2, then a faulty v3 "
         "that must be rolled back automatically. Writes a report and a PNG chart.",
     )
@@ -62,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> RehearsalConfig:
-    steps = tuple(parse_int_list("--steps", args.steps)) if args.strategy == "canary" else None
+    steps = tuple(parse_int_list("steps", args.steps)) if args.strategy == "canary" else None
     cfg = RehearsalConfig(
         rate=args.rate,
         instances=args.instances,
@@ -100,8 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=args.json)
     try:
         cfg = config_from_args(args)
-    except (PlanError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    except InputError as exc:
+        flag = FLAG_OF.get(exc.key, exc.key)
+        console.print(f"[red]error:[/] {flag}: {exc.problem}", highlight=False, soft_wrap=True, markup=False)
+        return EXIT_USAGE
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True, markup=False)
         return EXIT_USAGE
     signal.signal(signal.SIGTERM, _terminate)
     try:

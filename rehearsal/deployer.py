@@ -11,11 +11,12 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
-from driver.ports import Color, PortError, Weights
-from rehearsal.haproxy_config import BACKEND
-from rehearsal.haproxy_process import HaproxyProcess
-from rehearsal.haproxy_runtime import RuntimeApi, RuntimeApiError
-from rehearsal.processes import Instance, Supervisor
+from ..contract import Color, Weights
+from ..driver.core.errors import PortError
+from .haproxy_config import BACKEND
+from .haproxy_process import HaproxyProcess
+from .haproxy_runtime import RuntimeApi, RuntimeApiError
+from .processes import Instance, Supervisor
 
 
 @dataclass(frozen=True)
@@ -139,5 +140,5 @@ class LocalDeployer:
             self.slots[slot] = None
         self.versions[color] = None
         # A forced exit is reported, not raised: the color already has no traffic, and a
-        # PortError here would make the controller roll back to capacity that is gone.
+        # PortError here would make the release roll back to capacity that is gone.
         self.stops.append(StopRecord(color, time.time(), codes))

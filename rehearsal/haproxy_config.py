@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from driver.ports import COLORS, Color
+from ..contract import COLORS, Color
 
 BACKEND = "app"
 FRONTEND = "public"

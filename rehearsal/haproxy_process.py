@@ -9,9 +9,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from rehearsal.haproxy_config import HaproxyLayout, HealthCheck, render_config
-from rehearsal.haproxy_runtime import RuntimeApi, RuntimeApiError
-from rehearsal.processes import signal_group
+from .haproxy_config import HaproxyLayout, HealthCheck, render_config
+from .haproxy_runtime import RuntimeApi, RuntimeApiError
+from .processes import signal_group
 
 INSTALL_HINT = """HAProxy is required for the local rehearsal and was not found on PATH.
 Install it, then run again:

@@ -7,7 +7,7 @@ import io
 import socket
 from dataclasses import dataclass
 
-from driver.ports import PortError
+from ..driver.core.errors import PortError
 
 
 class RuntimeApiError(PortError):

@@ -11,10 +11,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from driver.controller import Progress
-from rehearsal.loadgen import Record
-from rehearsal.router import HaproxyRouter
-from rehearsal.scenario import Observer
+from ..driver.core.machine import Progress
+from .loadgen import Record
+from .router import HaproxyRouter
+from .scenario import Observer
 
 RECENT_SECONDS = 2.0
 
@@ -54,7 +54,7 @@ class LiveObserver(Observer):
         weights = f" weights {update.weights.as_dict()}" if update.weights else ""
         if changed:
             why = f": {update.message}" if update.message else ""
-            self.console.log(f"{version} {update.state.value}{weights}{why}")
+            self.console.log(f"{version} {update.state}{weights}{why}")
         elif update.message.startswith("fail"):
             self.console.log(f"{version} check {update.message}")
 
@@ -65,8 +65,8 @@ class LiveObserver(Observer):
         table.add_row("phase", self.phase_name)
         if self.last is not None:
             p = self.last
-            step = f"step {p.step + 1}/{p.steps}" if p.step is not None else ""
-            table.add_row("release", f"{self.version} {p.state.value} {step}")
+            step = f"step {p.step + 1}/{p.steps}" if p.step is not None and p.steps else ""
+            table.add_row("release", f"{self.version} {p.state} {step}")
             if p.requests is not None:
                 rate = "-" if p.error_rate is None else f"{p.error_rate:.1%}"
                 p99 = "-" if p.p99_seconds is None else f"{p.p99_seconds * 1000:.0f} ms"

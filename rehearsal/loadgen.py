@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from rehearsal.haproxy_config import SERVED_BY_HEADER, SERVER_TIME_HEADER
+from .haproxy_config import SERVED_BY_HEADER, SERVER_TIME_HEADER
 
 
 @dataclass(frozen=True)

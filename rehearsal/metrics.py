@@ -17,10 +17,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from driver.ports import AlarmStatus, Color, WindowMetrics
-from rehearsal.haproxy_config import BACKEND, slot_color
-from rehearsal.haproxy_runtime import RuntimeApi, RuntimeApiError
-from rehearsal.loadgen import Record
+from ..contract import Color
+from ..driver.core.ports import AlarmStatus, WindowMetrics
+from .haproxy_config import BACKEND, slot_color
+from .haproxy_runtime import RuntimeApi, RuntimeApiError
+from .loadgen import Record
 
 
 @dataclass(frozen=True)

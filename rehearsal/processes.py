@@ -1,6 +1,6 @@
 """Local process supervisor: app instances in their own process groups, always torn down.
 
-Each instance gets an already-bound 127.0.0.1 socket (`python -m app --fd N`), so ports are
+Each instance gets an already-bound 127.0.0.1 socket (`python -m zero_downtime.app --fd N`), so ports are
 never raced. `stop_all` SIGKILLs every process group still alive; callers run it in `finally`.
 """
 
@@ -55,7 +55,7 @@ class Supervisor:
     started: list[Instance] = field(default_factory=list)
 
     def spawn_app(self, name: str, env: dict[str, str], timeout_seconds: float = 15.0) -> Instance:
-        """Start `python -m app` and wait until it answers /live directly (not via HAProxy)."""
+        """Start `python -m zero_downtime.app` and wait until it answers /live directly (not via HAProxy)."""
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
         listener.listen(1024)
@@ -64,7 +64,7 @@ class Supervisor:
         child_env = {**os.environ, **env, "APP_INSTANCE": name}
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "app", "--fd", str(listener.fileno())],
+                [sys.executable, "-m", "zero_downtime.app", "--fd", str(listener.fileno())],
                 cwd=PROJECT_ROOT,
                 env=child_env,
                 stdin=subprocess.DEVNULL,

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass, field, replace
 from rich.console import Console
 from rich.table import Table
 
-from driver.ports import Weights
-from rehearsal.loadgen import Record
-from rehearsal.scenario import BAD, GOOD, RehearsalResult
+from ..contract import Weights
+from .loadgen import Record
+from .scenario import BAD, GOOD, RehearsalResult
 
 
 @dataclass(frozen=True)
@@ -103,10 +103,10 @@ def summarize(result: RehearsalResult) -> Summary:
         total_requests=total,
         total_failed=sum(r.failed for r in records),
         phases=phases,
-        good_release_state=good.result.state.value if good else None,
+        good_release_state=good.result.state if good else None,
         good_release_failed=sum(r.failed for r in good_records) if good_records is not None else None,
         good_release_requests=len(good_records) if good_records is not None else None,
-        bad_release_state=bad.result.state.value if bad else None,
+        bad_release_state=bad.result.state if bad else None,
         bad_release_reason=bad.result.reason if bad else None,
         bad_version_requests=len(bad_served),
         bad_version_share_all=len(bad_served) / total if total else None,

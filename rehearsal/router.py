@@ -6,9 +6,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from driver.ports import COLORS, Color, PortError, Weights
-from rehearsal.haproxy_config import BACKEND, slot_color
-from rehearsal.haproxy_runtime import RuntimeApi
+from ..contract import COLORS, Color, Weights
+from ..driver.core.errors import PortError
+from .haproxy_config import BACKEND, slot_color
+from .haproxy_runtime import RuntimeApi
 
 # HAProxy server weights are 0-256; a color's percent is spread over its servers at this scale,
 # so 100% over 1 server is weight 200 and 10% over 2 servers is 10 each.

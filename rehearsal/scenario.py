@@ -1,6 +1,6 @@
 """The end-to-end rehearsal: blue v1 under load, a good canary (v2), a faulty release (v3).
 
-Both releases are run by the driver's `ReleaseController` through the local ports (HAProxy
+Both releases are run by the driver's release machine through the local ports (HAProxy
 router, HAProxy stats metrics, process deployer, pre-traffic checks against the instances).
 Everything started here is stopped in `finally`, whatever happens.
 """
@@ -14,19 +14,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from driver.analysis import AnalysisConfig
-from driver.controller import Ports, Progress, ReleaseController, ReleaseResult, ReleaseSpec
-from driver.journal import Journal
-from driver.plan import Plan, build_plan
-from driver.ports import Color, SystemClock, Weights, other_color
-from rehearsal.checks import standard_checks
-from rehearsal.deployer import AppRelease, LocalDeployer, StopRecord
-from rehearsal.haproxy_config import HealthCheck
-from rehearsal.haproxy_process import HaproxyProcess, find_haproxy
-from rehearsal.loadgen import LoadGenerator, Record
-from rehearsal.metrics import HaproxyMetrics
-from rehearsal.processes import Supervisor
-from rehearsal.router import HaproxyRouter, WeightChange
+from ..contract import Color, Weights, other_color
+from ..driver.adapters.file_journal import FileJournal
+from ..driver.core.analysis import AnalysisConfig
+from ..driver.core.machine import Machine, Progress, Result
+from ..driver.core.plan import Plan, build_plan
+from ..driver.core.ports import SystemClock
+from ..driver.core.service import ServicePorts, ServiceRelease, ServiceSpec
+from .checks import standard_checks
+from .deployer import AppRelease, LocalDeployer, StopRecord
+from .haproxy_config import HealthCheck
+from .haproxy_process import HaproxyProcess, find_haproxy
+from .loadgen import LoadGenerator, Record
+from .metrics import HaproxyMetrics
+from .processes import Supervisor
+from .router import HaproxyRouter, WeightChange
 
 STACK = "local-rehearsal"
 SERVICE = "app"
@@ -118,12 +120,12 @@ class Phase:
 
 @dataclass
 class ReleaseRun:
-    """One controller run inside the rehearsal."""
+    """One release run inside the rehearsal."""
 
     version: str
     stable_color: Color
     plan: Plan
-    result: ReleaseResult
+    result: Result
     start: float
     end: float
 
@@ -204,7 +206,7 @@ def run_rehearsal(cfg: RehearsalConfig, observer: Observer | None = None) -> Reh
         time.sleep(cfg.baseline_seconds)
         phases.append(Phase(f"baseline {BASE}", t, time.time()))
 
-        journal = Journal(cfg.out_dir / "journal", STACK, SERVICE)
+        journal = FileJournal(cfg.out_dir / "journal", STACK, SERVICE)
         ports_for = _ports_factory(router, metrics, deployer)
         for version, plan, wanted in (
             (GOOD, cfg.good_plan(), cfg.run_good),
@@ -217,7 +219,7 @@ def run_rehearsal(cfg: RehearsalConfig, observer: Observer | None = None) -> Reh
             run = _release(cfg, journal, ports_for(live, version), version, live, plan, obs)
             releases[version] = run
             phases.append(Phase(f"release {version} ({label})", run.start, run.end))
-            if run.result.state.value == "SUCCEEDED":
+            if run.result.state == "SUCCEEDED":
                 live = other_color(live)
 
         t = time.time()
@@ -251,14 +253,13 @@ def run_rehearsal(cfg: RehearsalConfig, observer: Observer | None = None) -> Reh
 
 def _ports_factory(
     router: HaproxyRouter, metrics: HaproxyMetrics, deployer: LocalDeployer
-) -> Callable[[Color, str], Ports]:
-    def make(stable: Color, version: str) -> Ports:
+) -> Callable[[Color, str], ServicePorts]:
+    def make(stable: Color, version: str) -> ServicePorts:
         new = other_color(stable)
-        return Ports(
+        return ServicePorts(
             router=router,
             metrics=metrics,
             deployer=deployer,
-            clock=SystemClock(),
             checks=standard_checks(lambda: deployer.instances(new), version),
         )
 
@@ -267,14 +268,14 @@ def _ports_factory(
 
 def _release(
     cfg: RehearsalConfig,
-    journal: Journal,
-    ports: Ports,
+    journal: FileJournal,
+    ports: ServicePorts,
     version: str,
     stable: Color,
     plan: Plan,
     obs: Observer,
 ) -> ReleaseRun:
-    spec = ReleaseSpec(
+    spec = ServiceSpec(
         stack=STACK,
         service=SERVICE,
         image=version,
@@ -288,7 +289,9 @@ def _release(
         verify_poll_seconds=0.1,
     )
     start = time.time()
-    with journal.lock():
-        controller = ReleaseController.start(spec, ports, journal, on_progress=lambda p: obs.progress(version, p))
-        result = controller.run()
+    with journal.hold():
+        machine = Machine.start(
+            ServiceRelease(spec, ports), journal, SystemClock(), on_progress=lambda p: obs.progress(version, p)
+        )
+        result = machine.run()
     return ReleaseRun(version, stable, plan, result, start, time.time())

@@ -7,11 +7,11 @@ from typing import Any
 
 import pulumi
 
-from components.network import NetworkArgs, validate_network_args
-from components.release_alarms import AlarmThresholdsArgs, resolve_thresholds
-from components.shared_edge import validate_shared_edge_args
-from components.validation import ArgError
-from stack_config.convert import ConfigError, camel_path, from_config, to_camel
+from ..components.network import NetworkArgs, resolve_network
+from ..components.release_alarms import AlarmThresholdsArgs, resolve_thresholds
+from ..components.shared_edge import resolve_shared_edge
+from ..components.validation import ArgError
+from .convert import ConfigError, camel_path, from_config, to_camel
 
 
 @dataclass
@@ -31,11 +31,11 @@ class EdgeSettings:
         """Check the network and edge settings; called only when the stack has AWS services."""
         try:
             if not self.existing_vpc_id:
-                validate_network_args(self.network)
+                resolve_network(self.network)
         except ArgError as err:
             raise ConfigError(f"{_network_key(err.key)}: {err.problem}") from err
         try:
-            validate_shared_edge_args({**self.edge, "vpc_id": "wired", "public_subnet_ids": ["wired"]})  # type: ignore[typeddict-item]
+            resolve_shared_edge(self.edge)  # type: ignore[arg-type]
         except ArgError as err:
             raise ConfigError(f"{camel_path(err.key)}: {err.problem}") from err
 

@@ -10,25 +10,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from components.release_alarms import AlarmThresholdsArgs
-from components.rolling_asg import RollingAutoScalingGroupArgs, validate_rolling_asg_args
-from components.validation import ArgError
-from stack_config.convert import ConfigError, from_config, reraise_as_config_error, to_snake
+from ..components.release_alarms import AlarmThresholdsArgs
+from ..components.rolling_asg import WIRED_INPUTS, RollingAutoScalingGroupArgs, resolve_rolling_asg
+from ..components.validation import ArgError
+from .convert import ConfigError, from_config, reraise_as_config_error, to_snake
 
 # Wired by the program from the shared edge and network, never from config.
-WIRED_KEYS = frozenset(
-    {
-        "vpc_id",
-        "subnet_ids",
-        "listener_arn",
-        "load_balancer_arn_suffix",
-        "load_balancer_security_group_id",
-    }
-)
-_WIRED_PLACEHOLDERS: dict[str, Any] = {
-    **dict.fromkeys(WIRED_KEYS, "wired-by-program"),
-    "subnet_ids": ["wired-by-program"],
-}
+WIRED_KEYS = frozenset(WIRED_INPUTS)
 # Auto-named target groups take a 7-character suffix and allow 32 characters in all.
 _FLEET_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 
@@ -69,12 +57,11 @@ def parse_fleets(
             args["rolling_update"] = rolling_update
         args["alarms"] = {**(stack_alarms or {}), **(args.get("alarms") or {})}
         args["tags"] = {**(stack_tags or {}), **(args.get("tags") or {})}
-        candidate: RollingAutoScalingGroupArgs = {**_WIRED_PLACEHOLDERS, **args}  # type: ignore[typeddict-item]
         try:
-            validate_rolling_asg_args(candidate)
+            resolved = resolve_rolling_asg(args)  # type: ignore[arg-type]
         except ArgError as err:
             reraise_as_config_error(err, prefix)
-        priority = args["routing"]["priority"]
+        priority = resolved.routing.priority
         if priority in priorities:
             raise ConfigError(f"{prefix}.routing.priority: {priority} is already used by {priorities[priority]}")
         priorities[priority] = prefix

@@ -16,21 +16,21 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.flagger_canary import (
+from ..components.flagger_canary import (
     ExtraWebhookArgs,
     FlaggerCanary,
     FlaggerCanaryArgs,
     MetricArgs,
-    validate_flagger_canary_args,
+    resolve_flagger_canary,
 )
-from components.rolling_deployment import (
+from ..components.rolling_deployment import (
     RollingDeployment,
     RollingDeploymentArgs,
     check_dns_label,
-    validate_rolling_deployment_args,
+    resolve_rolling_deployment,
 )
-from components.validation import ArgError
-from stack_config.convert import ConfigError, from_config, reraise_as_config_error
+from ..components.validation import ArgError
+from .convert import ConfigError, from_config, reraise_as_config_error
 
 SECTION = "kubernetes"
 SECTION_KEYS = ("enabled", "kubeconfig", "context", "namespace", "services")
@@ -130,23 +130,23 @@ def _parse_service(name: Any, raw: Any, namespace: str) -> KubernetesService:
 
     deployment = {"namespace": namespace, **deployment, "app_name": name, "managed_by_flagger": canary is not None}
     try:
-        resolved = validate_rolling_deployment_args(name, deployment)  # type: ignore[arg-type]
+        resolved = resolve_rolling_deployment(name, deployment)  # type: ignore[arg-type]
     except ArgError as err:
         reraise_as_config_error(_arg_error_key(err, frozenset({"app_name"})), prefix)
     if canary is not None:
         canary = {
             # The acceptance test probes what readiness probes, unless told otherwise.
-            "test_path": resolved["probes"]["readiness_probe"]["path"],
+            "test_path": resolved.readiness_probe.path,
             **canary,
             "target_name": name,
-            "namespace": resolved["namespace"],
-            "service_port": resolved["service_port"],
-            "target_port": resolved["container_port"],
+            "namespace": resolved.namespace,
+            "service_port": resolved.service_port,
+            "target_port": resolved.container_port,
         }
-        if resolved["autoscaler"] is not None:
+        if resolved.autoscaler is not None:
             canary["autoscaler_name"] = name
         try:
-            validate_flagger_canary_args(canary)  # type: ignore[arg-type]
+            resolve_flagger_canary(canary)  # type: ignore[arg-type]
         except ArgError as err:
             reraise_as_config_error(_arg_error_key(err, frozenset({"target_name"})), f"{prefix}.canary")
     return KubernetesService(name, deployment, canary)  # type: ignore[arg-type]

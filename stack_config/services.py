@@ -5,28 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.blue_green_service import BlueGreenServiceArgs, validate_blue_green_args
-from components.release_alarms import AlarmThresholdsArgs
-from components.validation import ArgError
-from stack_config.convert import ConfigError, from_config, reraise_as_config_error
+from ..components.blue_green_service import WIRED_INPUTS, BlueGreenServiceArgs, resolve_blue_green
+from ..components.release_alarms import AlarmThresholdsArgs
+from ..components.validation import ArgError
+from .convert import ConfigError, from_config, reraise_as_config_error
 
 # Wired by the program from the shared edge and network, never from config.
-WIRED_KEYS = frozenset(
-    {
-        "cluster_arn",
-        "vpc_id",
-        "subnet_ids",
-        "load_balancer_arn_suffix",
-        "load_balancer_security_group_id",
-        "production_listener_arn",
-        "test_listener_arn",
-        "production_base_url",
-        "test_base_url",
-    }
-)
-
-# Placeholders that satisfy validation of the wired keys; the real values are Outputs.
-_WIRED_PLACEHOLDERS = dict.fromkeys(WIRED_KEYS, "wired-by-program")
+WIRED_KEYS = frozenset(WIRED_INPUTS)
 
 
 def parse_services(
@@ -46,9 +31,8 @@ def parse_services(
         args = from_config(settings, BlueGreenServiceArgs, prefix, exclude=WIRED_KEYS)
         args["alarms"] = {**(stack_alarms or {}), **(args.get("alarms") or {})}
         args["tags"] = {**(stack_tags or {}), **(args.get("tags") or {})}
-        candidate: BlueGreenServiceArgs = {**_WIRED_PLACEHOLDERS, **args}  # type: ignore[typeddict-item]
         try:
-            validate_blue_green_args(str(name), candidate)
+            resolve_blue_green(str(name), args)  # type: ignore[arg-type]
         except ArgError as err:
             reraise_as_config_error(err, prefix)
         parsed[str(name)] = args

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
-from components.resource_types import ResourceType
-from offline.evaluate import Evaluation, evaluate_program, load_stack_config
-from stack_config.convert import ConfigError
-from stack_config.fleets import parse_fleets
+from zero_downtime.contract.types import ResourceType
+from zero_downtime.offline.evaluate import Evaluation, evaluate_program, load_stack_config
+from zero_downtime.stack_config.convert import ConfigError
+from zero_downtime.stack_config.fleets import parse_fleets
 
 
 def fleet_config(**overrides: Any) -> dict[str, Any]:

@@ -10,11 +10,16 @@ from typing import Any
 import pytest
 import yaml
 from pulumi.runtime import rpc
-
-from components.resource_types import ResourceType
-from offline.evaluate import PROJECT_ROOT, Evaluation, evaluate_program, load_stack_config, run_under_mocks
-from stack_config.convert import ConfigError
-from stack_config.kubernetes import UNDECRYPTED_SECRET, parse_kubernetes
+from zero_downtime.contract.types import ResourceType
+from zero_downtime.offline.evaluate import (
+    PROJECT_ROOT,
+    Evaluation,
+    evaluate_program,
+    load_stack_config,
+    run_under_mocks,
+)
+from zero_downtime.stack_config.convert import ConfigError
+from zero_downtime.stack_config.kubernetes import UNDECRYPTED_SECRET, parse_kubernetes
 
 KEY = "zero-downtime:kubernetes"
 K8S_TYPES = {

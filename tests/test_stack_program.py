@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 import yaml
-
-from components.resource_types import ResourceType as T
-from offline.evaluate import PROJECT_ROOT, Evaluation, StackFileError, evaluate_program, load_stack_config
-from offline.mocks import RecordingMocks
-from stack_config.convert import ConfigError
+from zero_downtime.contract.types import ResourceType as T
+from zero_downtime.offline.evaluate import PROJECT_ROOT, Evaluation, StackFileError, evaluate_program, load_stack_config
+from zero_downtime.offline.mocks import RecordingMocks
+from zero_downtime.stack_config.convert import ConfigError
 
 AWS_STACKS = ["dev", "staging", "prod"]
 CONTRACT_KEYS = {

@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
-
-from components.blue_green_service import BlueGreenService, BlueGreenServiceArgs, validate_blue_green_args
+from zero_downtime.components.blue_green_service import BlueGreenService, BlueGreenServiceArgs, resolve_blue_green
 
 # BlueGreenService arg <- platform stack output that provides it.
 SHARED_OUTPUTS: dict[str, str] = {
@@ -74,8 +73,8 @@ def build(config: pulumi.Config) -> dict[str, BlueGreenService]:
     if not isinstance(services, Mapping) or not services:
         raise ValueError("services: must map at least one service name to its settings")
     settings = {str(name): parse_service(str(name), raw) for name, raw in services.items()}
-    # Validate every service before the first one is created; the wiring is checked by the platform.
+    # Check every service before the first one is created; the wiring comes from the platform stack.
     for name, args in settings.items():
-        validate_blue_green_args(name, {**dict.fromkeys(SHARED_OUTPUTS, "from-shared-stack"), **args})  # type: ignore[typeddict-item]
+        resolve_blue_green(name, args)  # type: ignore[arg-type]
     shared = pulumi.StackReference(config.require("sharedStack"))
     return {name: BlueGreenService(name, wire(args, shared)) for name, args in settings.items()}

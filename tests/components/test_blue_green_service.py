@@ -9,11 +9,10 @@ from typing import Any
 
 import pulumi
 import pytest
-
-from components.resource_types import ResourceType as T
-from components.validation import ArgError
-from offline.evaluate import Evaluation, run_under_mocks
-from offline.mocks import RecordedResource, RecordingMocks
+from zero_downtime.components.validation import ArgError
+from zero_downtime.contract.types import ResourceType as T
+from zero_downtime.offline.evaluate import Evaluation, run_under_mocks
+from zero_downtime.offline.mocks import RecordedResource, RecordingMocks
 
 LB_SUFFIX = "app/test-alb/0123456789abcdef"
 
@@ -39,7 +38,7 @@ def base_args(**overrides: Any) -> dict[str, Any]:
 
 
 def build(args: dict[str, Any], mocks: RecordingMocks | None = None) -> Evaluation:
-    from components.blue_green_service import BlueGreenService
+    from zero_downtime.components.blue_green_service import BlueGreenService
 
     def program() -> None:
         svc = BlueGreenService("web", args)
@@ -249,7 +248,7 @@ def component_mocks() -> RecordingMocks:
 
 @pulumi.runtime.test
 def test_component_outputs_resolve_to_the_configured_colors(component_mocks: RecordingMocks):
-    from components.blue_green_service import BlueGreenService
+    from zero_downtime.components.blue_green_service import BlueGreenService
 
     svc = BlueGreenService(
         "web", base_args(live_color="green", blue={"image": "a:1", "weight": 0}, green={"image": "a:2"})
@@ -325,7 +324,7 @@ BAD_ARGS = [
 
 @pytest.mark.parametrize("case", BAD_ARGS, ids=lambda c: c.id)
 def test_bad_args_fail_before_anything_is_registered(case: BadArgs) -> None:
-    from components.blue_green_service import BlueGreenService
+    from zero_downtime.components.blue_green_service import BlueGreenService
 
     args = copy.deepcopy(base_args())
     name = "web"
@@ -342,3 +341,181 @@ def test_bad_args_fail_before_anything_is_registered(case: BadArgs) -> None:
     with pytest.raises(ArgError, match=case.key):
         run_under_mocks(lambda: BlueGreenService(name, args), stack="unit", mocks=mocks)
     assert mocks.resources == []
+
+
+# -- the resolve step and the child attributes ----------------------------------------------------------
+CONFIG_ONLY = {"live_color": "green", "blue": {"image": "a:1"}, "green": {"image": "a:2"}}
+"""What a user configures, without any of the wired inputs (cluster, VPC, listeners...)."""
+
+
+def test_resolve_needs_no_wired_input_and_writes_every_default() -> None:
+    from zero_downtime.components.blue_green_service import (
+        DEFAULT_CPU,
+        DEFAULT_LOG_RETENTION_DAYS,
+        DEFAULT_MEMORY,
+        WIRED_INPUTS,
+        resolve_blue_green,
+    )
+    from zero_downtime.components.defaults import DEFAULT_CONTAINER_PORT
+    from zero_downtime.components.release_alarms import DEFAULT_THRESHOLDS
+    from zero_downtime.components.routing import DEFAULT_DEREGISTRATION_DELAY_SECONDS, HealthCheckSettings
+
+    assert not set(WIRED_INPUTS) & set(CONFIG_ONLY)
+    settings = resolve_blue_green("web", CONFIG_ONLY)  # type: ignore[arg-type]
+    assert (settings.live_color, settings.idle_color, settings.mode) == ("green", "blue", "paired")
+    assert settings.weights == settings.production_weights == {"blue": 0, "green": 100}
+    assert (settings.blue.desired_count, settings.green.desired_count) == (0, 1)
+    assert (settings.blue.image, settings.green.image) == ("a:1", "a:2")
+    assert settings.container_port == DEFAULT_CONTAINER_PORT == 8080
+    assert (settings.cpu, settings.memory, settings.log_retention_days) == (
+        DEFAULT_CPU,
+        DEFAULT_MEMORY,
+        DEFAULT_LOG_RETENTION_DAYS,
+    )
+    assert settings.deregistration_delay_seconds == DEFAULT_DEREGISTRATION_DELAY_SECONDS
+    assert settings.stop_timeout_seconds == DEFAULT_DEREGISTRATION_DELAY_SECONDS + 5
+    assert settings.health_check == HealthCheckSettings()
+    assert settings.alarms == DEFAULT_THRESHOLDS
+    assert (settings.routing, settings.stickiness, settings.native) == (None, None, None)
+
+
+def test_settings_are_frozen() -> None:
+    from dataclasses import FrozenInstanceError
+
+    from zero_downtime.components.blue_green_service import resolve_blue_green
+
+    settings = resolve_blue_green("web", CONFIG_ONLY)  # type: ignore[arg-type]
+    with pytest.raises(FrozenInstanceError):
+        settings.cpu = 512  # type: ignore[misc]
+
+
+def test_resolve_accepts_outputs_where_the_value_is_known_only_at_deployment() -> None:
+    from zero_downtime.components.blue_green_service import resolve_blue_green
+
+    seen: list[Any] = []
+
+    def program() -> None:
+        # Outputs belong to a running program: create them under the mocks' runtime.
+        weight, port = pulumi.Output.from_input(50), pulumi.Output.from_input(9000)
+        args = {
+            "live_color": "blue",
+            "blue": {"image": pulumi.Output.from_input("a:1"), "weight": weight},
+            "green": {"image": "a:2", "weight": weight},
+            "container_port": port,
+        }
+        seen.append((resolve_blue_green("web", args), weight, port))  # type: ignore[arg-type]
+
+    run_under_mocks(program, stack="unit")
+    [(settings, weight, port)] = seen
+    assert settings.container_port is port
+    assert settings.blue.weight is weight
+    # An unknown weight may carry traffic, so the color runs a task by default.
+    assert (settings.blue.desired_count, settings.green.desired_count) == (1, 1)
+
+
+def test_mode_must_be_known_at_preview() -> None:
+    from zero_downtime.components.blue_green_service import resolve_blue_green
+
+    errors: list[ArgError] = []
+
+    def program() -> None:
+        try:
+            resolve_blue_green("web", {**CONFIG_ONLY, "mode": pulumi.Output.from_input("native")})  # type: ignore[typeddict-item]
+        except ArgError as err:
+            errors.append(err)
+
+    run_under_mocks(program, stack="unit")
+    assert [e.key for e in errors] == ["mode"]
+
+
+def test_native_settings_default_the_strategy_timing_and_put_production_on_the_live_color() -> None:
+    from zero_downtime.components.blue_green_service import (
+        DEFAULT_BAKE_TIME_MINUTES,
+        DEFAULT_CANARY_PERCENT,
+        DEFAULT_STEP_BAKE_TIME_MINUTES,
+        NativeSettings,
+        resolve_blue_green,
+    )
+
+    args = base_args(mode="native", native={"strategy": "LINEAR"})
+    settings = resolve_blue_green("web", args)  # type: ignore[arg-type]
+    assert settings.native == NativeSettings(strategy="LINEAR")
+    assert settings.native.bake_time_minutes == DEFAULT_BAKE_TIME_MINUTES
+    assert settings.native.canary_percent == DEFAULT_CANARY_PERCENT
+    assert settings.native.step_bake_time_minutes == DEFAULT_STEP_BAKE_TIME_MINUTES
+    assert settings.weights == {"blue": 90, "green": 10}
+    assert settings.production_weights == {"blue": 100, "green": 0}
+
+
+@pytest.mark.parametrize("missing", ["cluster_arn", "production_listener_arn", "subnet_ids"])
+def test_a_missing_wired_input_fails_naming_it_before_anything_is_registered(missing: str) -> None:
+    from zero_downtime.components.blue_green_service import BlueGreenService
+
+    args = {k: v for k, v in base_args().items() if k != missing}
+    mocks = RecordingMocks()
+    with pytest.raises(ArgError) as raised:
+        run_under_mocks(lambda: BlueGreenService("web", args), stack="unit", mocks=mocks)  # type: ignore[arg-type]
+    assert raised.value.key == missing
+    assert mocks.resources == []
+
+
+def build_with_children(args: dict[str, Any]) -> tuple[Evaluation, Any]:
+    from zero_downtime.components.blue_green_service import BlueGreenService
+
+    from tests.components.children import export_urns
+
+    built: list[BlueGreenService] = []
+
+    def program() -> None:
+        svc = BlueGreenService("web", args)  # type: ignore[arg-type]
+        built.append(svc)
+        children: dict[str, pulumi.Resource] = {
+            "production_rule": svc.production_rule,
+            "test_rule": svc.test_rule,
+            "topic": svc.topic,
+            "log_group": svc.log_group,
+            "execution_role": svc.execution_role,
+            "task_role": svc.task_role,
+            "security_group": svc.security_group,
+        }
+        for attribute in ("target_groups", "services", "task_definitions", "alarms"):
+            children.update({f"{attribute}.{c}": getattr(svc, attribute)[c] for c in ("blue", "green")})
+        if svc.infra_role is not None:
+            children["infra_role"] = svc.infra_role
+        export_urns(children)
+
+    return run_under_mocks(program, stack="unit"), built[0]
+
+
+def test_children_are_the_registered_resources_in_paired_mode() -> None:
+    from tests.components.children import registered_children
+
+    ev, svc = build_with_children(base_args())
+    children = registered_children(ev)
+    assert svc.infra_role is None
+    assert children == {
+        "production_rule": (T.LISTENER_RULE, "web-prod-rule"),
+        "test_rule": (T.LISTENER_RULE, "web-test-rule"),
+        "topic": (T.SNS_TOPIC, "web-releases"),
+        "log_group": (T.LOG_GROUP, "web-logs"),
+        "execution_role": (T.IAM_ROLE, "web-execution-role"),
+        "task_role": (T.IAM_ROLE, "web-task-role"),
+        "security_group": (T.SECURITY_GROUP, "web-tasks-sg"),
+        **{f"target_groups.{c}": (T.TARGET_GROUP, f"web-{c}-tg") for c in ("blue", "green")},
+        **{f"services.{c}": (T.ECS_SERVICE, f"web-{c}-svc") for c in ("blue", "green")},
+        **{f"task_definitions.{c}": (T.ECS_TASK_DEFINITION, f"web-{c}-task") for c in ("blue", "green")},
+        **{f"alarms.{c}": (T.RELEASE_ALARMS, f"web-{c}-alarms") for c in ("blue", "green")},
+    }
+
+
+def test_children_in_native_mode_map_both_colors_to_the_one_service() -> None:
+    from tests.components.children import registered_children
+
+    ev, svc = build_with_children(base_args(mode="native", native={"strategy": "BLUE_GREEN"}))
+    children = registered_children(ev)
+    assert svc.services["blue"] is svc.services["green"]
+    assert svc.task_definitions["blue"] is svc.task_definitions["green"]
+    assert children["services.blue"] == children["services.green"] == (T.ECS_SERVICE, "web-svc")
+    assert children["task_definitions.green"] == (T.ECS_TASK_DEFINITION, "web-task")
+    assert children["infra_role"] == (T.IAM_ROLE, "web-ecs-infra-role")
+    assert children["target_groups.green"] == (T.TARGET_GROUP, "web-green-tg")

@@ -7,12 +7,11 @@ from typing import Any
 
 import pulumi
 import pytest
-
-from components.flagger_canary import FlaggerCanary, FlaggerCanaryArgs, parse_duration
-from components.resource_types import ResourceType
-from components.validation import ArgError
-from offline.evaluate import Evaluation, run_under_mocks
-from offline.mocks import RecordedResource
+from zero_downtime.components.flagger_canary import FlaggerCanary, FlaggerCanaryArgs, parse_duration
+from zero_downtime.components.validation import ArgError
+from zero_downtime.contract.types import ResourceType
+from zero_downtime.offline.evaluate import Evaluation, run_under_mocks
+from zero_downtime.offline.mocks import RecordedResource
 
 BASE: FlaggerCanaryArgs = {"target_name": "web", "service_port": 80, "namespace": "shop"}
 
@@ -259,3 +258,38 @@ def test_invalid_input_names_the_key_and_registers_nothing(case: Bad) -> None:
     assert errors[0].key == case.key
     assert isinstance(errors[0], ValueError)
     assert ev.resources == []
+
+
+def test_resolve_writes_every_default_and_the_spec_is_built_from_it() -> None:
+    from zero_downtime.components.defaults import DEFAULT_HEALTH_CHECK_PATH
+    from zero_downtime.components.flagger_canary import (
+        DEFAULT_INTERVAL,
+        DEFAULT_MAX_WEIGHT,
+        DEFAULT_STEP_WEIGHT,
+        DEFAULT_THRESHOLD,
+        canary_spec,
+        resolve_flagger_canary,
+    )
+
+    settings = resolve_flagger_canary(BASE)
+    assert (settings.interval, settings.threshold) == (DEFAULT_INTERVAL, DEFAULT_THRESHOLD)
+    assert (settings.max_weight, settings.step_weight, settings.step_weights) == (
+        DEFAULT_MAX_WEIGHT,
+        DEFAULT_STEP_WEIGHT,
+        (),
+    )
+    assert [m.name for m in settings.metrics] == ["request-success-rate", "request-duration"]
+    acceptance = next(h for h in settings.webhooks if h.type == "pre-rollout")
+    assert acceptance.metadata["cmd"].endswith(DEFAULT_HEALTH_CHECK_PATH)
+    assert (settings.provider, settings.gateways, settings.session_affinity) == (None, (), None)
+    _, canary = _canary({})
+    assert canary.inputs["spec"] == canary_spec(settings)
+
+
+def test_child_is_the_registered_canary() -> None:
+    from tests.components.children import export_urns, registered_children
+
+    def program() -> None:
+        export_urns({"canary": FlaggerCanary("web", BASE).canary})
+
+    assert registered_children(run_under_mocks(program)) == {"canary": (ResourceType.FLAGGER_CANARY, "web-canary")}

@@ -6,18 +6,17 @@ from typing import Any
 
 import pulumi
 import pytest
-
-from components.resource_types import ResourceType as T
-from components.validation import ArgError
-from offline.evaluate import Evaluation, run_under_mocks
-from offline.mocks import RecordingMocks
+from zero_downtime.components.validation import ArgError
+from zero_downtime.contract.types import ResourceType as T
+from zero_downtime.offline.evaluate import Evaluation, run_under_mocks
+from zero_downtime.offline.mocks import RecordingMocks
 
 TG_SUFFIX = "targetgroup/web-green/0123"
 LB_SUFFIX = "app/alb/4567"
 
 
 def build(**overrides: Any) -> Evaluation:
-    from components.release_alarms import ReleaseAlarms
+    from zero_downtime.components.release_alarms import ReleaseAlarms
 
     args = {
         "load_balancer_arn_suffix": LB_SUFFIX,
@@ -93,10 +92,80 @@ def test_thresholds_and_periods_are_configurable() -> None:
     ids=["zero-error-rate", "negative-latency", "odd-period", "more-datapoints-than-periods", "unknown-key"],
 )
 def test_bad_thresholds_are_refused_before_any_alarm_exists(thresholds: dict[str, Any], key: str) -> None:
-    from components.release_alarms import ReleaseAlarms
+    from zero_downtime.components.release_alarms import ReleaseAlarms
 
     mocks = RecordingMocks()
     args = {"load_balancer_arn_suffix": LB_SUFFIX, "target_group_arn_suffix": TG_SUFFIX, "service": "web"}
     with pytest.raises(ArgError, match=key):
         run_under_mocks(lambda: ReleaseAlarms("x", {**args, "thresholds": thresholds}), mocks=mocks)
     assert mocks.resources == []
+
+
+def test_resolve_fills_in_the_default_thresholds_once() -> None:
+    from zero_downtime.components.release_alarms import DEFAULT_THRESHOLDS, AlarmThresholds, resolve_release_alarms
+
+    settings = resolve_release_alarms({"service": "web", "thresholds": {"period_seconds": 30}})  # type: ignore[typeddict-item]
+    assert settings.thresholds == AlarmThresholds(
+        error_rate_percent=DEFAULT_THRESHOLDS.error_rate_percent,
+        p99_latency_seconds=DEFAULT_THRESHOLDS.p99_latency_seconds,
+        period_seconds=30,
+        evaluation_periods=DEFAULT_THRESHOLDS.evaluation_periods,
+        datapoints_to_alarm=DEFAULT_THRESHOLDS.datapoints_to_alarm,
+    )
+    assert settings.thresholds.as_args()["period_seconds"] == 30
+    assert (settings.service, settings.color, settings.tags) == ("web", None, {})
+
+
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        ({"load_balancer_arn_suffix": LB_SUFFIX, "target_group_arn_suffix": TG_SUFFIX}, "service"),
+        ({"service": "web", "target_group_arn_suffix": TG_SUFFIX}, "load_balancer_arn_suffix"),
+        ({"service": "web", "load_balancer_arn_suffix": LB_SUFFIX}, "target_group_arn_suffix"),
+    ],
+    ids=["service", "load-balancer", "target-group"],
+)
+def test_missing_inputs_are_refused_before_any_alarm_exists(args: dict[str, Any], key: str) -> None:
+    from zero_downtime.components.release_alarms import ReleaseAlarms
+
+    mocks = RecordingMocks()
+    with pytest.raises(ArgError) as raised:
+        run_under_mocks(lambda: ReleaseAlarms("x", args), mocks=mocks)  # type: ignore[arg-type]
+    assert raised.value.key == key
+    assert mocks.resources == []
+
+
+def test_children_are_the_registered_alarms() -> None:
+    from zero_downtime.components.release_alarms import ReleaseAlarms
+
+    from tests.components.children import export_urns, registered_children
+
+    built: list[ReleaseAlarms] = []
+
+    def program() -> None:
+        alarms = ReleaseAlarms(
+            "web-green",
+            {"load_balancer_arn_suffix": LB_SUFFIX, "target_group_arn_suffix": TG_SUFFIX, "service": "web"},
+        )
+        built.append(alarms)
+        export_urns(
+            {
+                "error_rate_alarm": alarms.error_rate_alarm,
+                "latency_alarm": alarms.latency_alarm,
+                "unhealthy_hosts_alarm": alarms.unhealthy_hosts_alarm,
+                "composite_alarm": alarms.composite_alarm,
+            }
+        )
+
+    ev = run_under_mocks(program, stack="unit")
+    assert registered_children(ev) == {
+        "error_rate_alarm": (T.METRIC_ALARM, "web-green-5xx-rate"),
+        "latency_alarm": (T.METRIC_ALARM, "web-green-p99-latency"),
+        "unhealthy_hosts_alarm": (T.METRIC_ALARM, "web-green-unhealthy-hosts"),
+        "composite_alarm": (T.COMPOSITE_ALARM, "web-green-health"),
+    }
+    [alarms] = built
+    assert alarms.metric_alarms == [alarms.error_rate_alarm, alarms.latency_alarm, alarms.unhealthy_hosts_alarm]
+    # No topic given: the composite notifies nobody.
+    [composite] = ev.of_type(T.COMPOSITE_ALARM)
+    assert composite.inputs["alarmActions"] == []

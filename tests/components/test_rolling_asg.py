@@ -9,11 +9,10 @@ from typing import Any
 
 import pulumi
 import pytest
-
-from components.resource_types import ResourceType
-from components.validation import ArgError
-from offline.evaluate import Evaluation, run_under_mocks
-from offline.mocks import RecordedResource, RecordingMocks
+from zero_downtime.components.validation import ArgError
+from zero_downtime.contract.types import ResourceType
+from zero_downtime.offline.evaluate import Evaluation, run_under_mocks
+from zero_downtime.offline.mocks import RecordedResource, RecordingMocks
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
@@ -42,7 +41,7 @@ def reference_args(**overrides: Any) -> dict[str, Any]:
 
 def build(args: dict[str, Any], name: str = "reports") -> Evaluation:
     def program() -> None:
-        from components.rolling_asg import RollingAutoScalingGroup
+        from zero_downtime.components.rolling_asg import RollingAutoScalingGroup
 
         fleet = RollingAutoScalingGroup(name, args)  # type: ignore[arg-type]
         pulumi.export("release", fleet.release_outputs)
@@ -192,7 +191,7 @@ def test_optional_warm_pool_checkpoints_and_host_rule() -> None:
 def test_component_outputs_pin_the_version_and_name_the_alarms() -> pulumi.Output:
     """The component's own Output attributes, read through pulumi.runtime.test."""
     pulumi.runtime.set_mocks(RecordingMocks(), project="zero-downtime", stack="unit", preview=False)
-    from components.rolling_asg import RollingAutoScalingGroup
+    from zero_downtime.components.rolling_asg import RollingAutoScalingGroup
 
     fleet = RollingAutoScalingGroup("orders", reference_args())  # type: ignore[arg-type]
 
@@ -288,7 +287,7 @@ def test_bad_args_register_no_resource() -> None:
     errors: list[ArgError] = []
 
     def program() -> None:
-        from components.rolling_asg import RollingAutoScalingGroup
+        from zero_downtime.components.rolling_asg import RollingAutoScalingGroup
 
         try:
             RollingAutoScalingGroup("bad", reference_args(rolling_update={"MaxBatchSize": 0}))  # type: ignore[arg-type]
@@ -298,3 +297,96 @@ def test_bad_args_register_no_resource() -> None:
     evaluation = run_under_mocks(program)
     assert [e.key for e in errors] == ["rolling_update.MaxBatchSize"]
     assert evaluation.resources == []
+
+
+# -- the resolve step and the child attributes ----------------------------------------------------------
+WIRED = ("vpc_id", "subnet_ids", "listener_arn", "load_balancer_arn_suffix", "load_balancer_security_group_id")
+
+
+def test_resolve_needs_no_wired_input_and_writes_every_default() -> None:
+    from zero_downtime.components.release_alarms import DEFAULT_THRESHOLDS
+    from zero_downtime.components.rolling_asg import (
+        DEFAULT_FLEET_MATCHER,
+        DEFAULT_GRACE_PERIOD_SECONDS,
+        DEFAULT_INSTANCE_PORT,
+        DEFAULT_INSTANCE_WARMUP_SECONDS,
+        DEFAULT_METADATA_HOP_LIMIT,
+        DEFAULT_ROOT_DEVICE_NAME,
+        DEFAULT_ROOT_VOLUME_SIZE_GIB,
+        WIRED_INPUTS,
+        resolve_rolling_asg,
+    )
+    from zero_downtime.components.routing import DEFAULT_DEREGISTRATION_DELAY_SECONDS, RoutingSettings
+
+    assert set(WIRED_INPUTS) == set(WIRED)
+    config_only = {
+        "routing": {"priority": 200, "path_patterns": ["/reports/*"]},
+        "instance_type": "t3.small",
+        "ami_id": "ami-0123456789abcdef0",
+        "desired_capacity": 2,
+        "min_size": 2,
+        "max_size": 4,
+    }
+    settings = resolve_rolling_asg(config_only)  # type: ignore[arg-type]
+    assert settings.routing == RoutingSettings(priority=200, path_patterns=["/reports/*"])
+    assert (settings.desired_capacity, settings.min_size, settings.max_size) == (2, 2, 4)
+    assert settings.instance_port == DEFAULT_INSTANCE_PORT == 80
+    assert settings.health_check.matcher == DEFAULT_FLEET_MATCHER
+    assert settings.grace_period_seconds == DEFAULT_GRACE_PERIOD_SECONDS
+    assert settings.default_instance_warmup_seconds == DEFAULT_INSTANCE_WARMUP_SECONDS
+    assert settings.deregistration_delay_seconds == DEFAULT_DEREGISTRATION_DELAY_SECONDS
+    assert (settings.root_volume_size_gib, settings.root_device_name, settings.metadata_hop_limit) == (
+        DEFAULT_ROOT_VOLUME_SIZE_GIB,
+        DEFAULT_ROOT_DEVICE_NAME,
+        DEFAULT_METADATA_HOP_LIMIT,
+    )
+    assert (settings.warm_pool, settings.released_version, settings.ami_ssm_parameter) == (None, None, None)
+    assert settings.alarms == DEFAULT_THRESHOLDS
+    # AWS's own refresh defaults when no policy is given.
+    assert (settings.refresh.min_healthy_percentage, settings.refresh.max_healthy_percentage) == (90, 100)
+
+
+@pytest.mark.parametrize("missing", WIRED)
+def test_a_missing_wired_input_fails_naming_it_and_creates_nothing(missing: str) -> None:
+    args = {k: v for k, v in reference_args().items() if k != missing}
+    errors: list[ArgError] = []
+
+    def program() -> None:
+        from zero_downtime.components.rolling_asg import RollingAutoScalingGroup
+
+        try:
+            RollingAutoScalingGroup("reports", args)  # type: ignore[arg-type]
+        except ArgError as err:
+            errors.append(err)
+
+    evaluation = run_under_mocks(program)
+    assert [e.key for e in errors] == [missing]
+    assert evaluation.resources == []
+
+
+def test_children_are_the_registered_resources() -> None:
+    from tests.components.children import export_urns, registered_children
+
+    def program() -> None:
+        from zero_downtime.components.rolling_asg import RollingAutoScalingGroup
+
+        fleet = RollingAutoScalingGroup("reports", reference_args())  # type: ignore[arg-type]
+        export_urns(
+            {
+                "group": fleet.group,
+                "launch_template": fleet.launch_template,
+                "target_group": fleet.target_group,
+                "rule": fleet.rule,
+                "security_group": fleet.security_group,
+                "alarms": fleet.alarms,
+            }
+        )
+
+    assert registered_children(run_under_mocks(program)) == {
+        "group": (ResourceType.AUTOSCALING_GROUP, "reports-asg"),
+        "launch_template": (ResourceType.LAUNCH_TEMPLATE, "reports-lt"),
+        "target_group": (ResourceType.TARGET_GROUP, "reports-tg"),
+        "rule": (ResourceType.LISTENER_RULE, "reports-rule"),
+        "security_group": (ResourceType.SECURITY_GROUP, "reports-sg"),
+        "alarms": (ResourceType.RELEASE_ALARMS, "reports-alarms"),
+    }

@@ -7,18 +7,17 @@ from typing import Any
 
 import pulumi
 import pytest
-
-from components.resource_types import ResourceType
-from components.rolling_deployment import (
+from zero_downtime.components.rolling_deployment import (
     FLAGGER_PRIMARY_SUFFIX,
     RollingDeployment,
     RollingDeploymentArgs,
     image_tag,
-    validate_rolling_deployment_args,
+    resolve_rolling_deployment,
 )
-from components.validation import ArgError
-from offline.evaluate import Evaluation, run_under_mocks
-from offline.mocks import RecordedResource
+from zero_downtime.components.validation import ArgError
+from zero_downtime.contract.types import ResourceType
+from zero_downtime.offline.evaluate import Evaluation, run_under_mocks
+from zero_downtime.offline.mocks import RecordedResource
 
 IMAGE = "registry.example.com/shop/web:1.4.2"
 
@@ -287,6 +286,72 @@ def test_invalid_input_names_the_key_and_registers_nothing(case: Bad) -> None:
 
 def test_validation_is_a_value_error_with_the_relation_in_the_message() -> None:
     with pytest.raises(ValueError, match=r"termination_grace_period_seconds: .*10 \+ 15 = 25"):
-        validate_rolling_deployment_args(
+        resolve_rolling_deployment(
             "web", {"image": IMAGE, "pre_stop_seconds": 10, "drain_seconds": 15, "termination_grace_period_seconds": 20}
         )
+
+
+def test_resolve_writes_every_default_once() -> None:
+    from zero_downtime.components.defaults import DEFAULT_CONTAINER_PORT, DEFAULT_HEALTH_CHECK_PATH
+    from zero_downtime.components.rolling_deployment import (
+        DEFAULT_PRE_STOP_SECONDS,
+        DEFAULT_REPLICAS,
+        DEFAULT_RESOURCES,
+        DEFAULT_SERVICE_PORT,
+        GRACE_SLACK_SECONDS,
+        DisruptionBudgetSettings,
+    )
+
+    settings = resolve_rolling_deployment("web", {"image": IMAGE})
+    assert settings.container_port == DEFAULT_CONTAINER_PORT == 8080
+    assert settings.readiness_probe.port == settings.liveness_probe.port == DEFAULT_CONTAINER_PORT
+    assert settings.readiness_probe.path == settings.liveness_probe.path == DEFAULT_HEALTH_CHECK_PATH
+    assert settings.startup_probe is None
+    assert (settings.app_name, settings.namespace, settings.version) == ("web", "default", "1.4.2")
+    assert (settings.replicas, settings.service_port) == (DEFAULT_REPLICAS, DEFAULT_SERVICE_PORT)
+    assert settings.termination_grace_period_seconds == DEFAULT_PRE_STOP_SECONDS + settings.drain_seconds + (
+        GRACE_SLACK_SECONDS
+    )
+    assert settings.resources.requests == DEFAULT_RESOURCES["requests"]
+    assert settings.disruption_budget == DisruptionBudgetSettings(max_unavailable=1)
+    assert settings.autoscaler is None and not settings.replicas_owned_elsewhere
+    assert settings.initial_replicas == DEFAULT_REPLICAS
+
+
+def test_resolved_probe_port_follows_the_container_port() -> None:
+    settings = resolve_rolling_deployment("web", {"image": IMAGE, "container_port": 9000, "startup_probe": {}})
+    assert {p.port for p in (settings.readiness_probe, settings.liveness_probe, settings.startup_probe)} == {9000}
+
+
+@pytest.mark.parametrize("flagger", [False, True], ids=["plain", "flagger"])
+def test_children_are_the_registered_objects(flagger: bool) -> None:
+    from tests.components.children import export_urns, registered_children
+
+    built: list[RollingDeployment] = []
+
+    def program() -> None:
+        component = RollingDeployment(
+            "web",
+            {"image": IMAGE, "managed_by_flagger": flagger, "autoscaler": {"max_replicas": 4}},
+        )
+        built.append(component)
+        children = {
+            "deployment": component.deployment,
+            "disruption_budget": component.disruption_budget,
+        }
+        if component.service is not None:
+            children["service"] = component.service
+        if component.autoscaler is not None:
+            children["autoscaler"] = component.autoscaler
+        export_urns(children)
+
+    children = registered_children(run_under_mocks(program))
+    expected = {
+        "deployment": (ResourceType.K8S_DEPLOYMENT, "web-deployment"),
+        "disruption_budget": (ResourceType.K8S_PDB, "web-pdb"),
+        "autoscaler": (ResourceType.K8S_HPA, "web-hpa"),
+    }
+    if not flagger:
+        expected["service"] = (ResourceType.K8S_SERVICE, "web-service")
+    assert children == expected
+    assert (built[0].service is None) == flagger

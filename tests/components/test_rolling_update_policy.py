@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
-from components.rolling_update_policy import (
+from zero_downtime.components.rolling_update_policy import (
     RefreshPreferences,
     parse_pause_time,
     resolve_refresh_preferences,
     translate_rolling_update,
 )
-from components.validation import ArgError
+from zero_downtime.components.validation import ArgError
 
 
 @dataclass(frozen=True)

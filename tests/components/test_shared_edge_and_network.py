@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from components.resource_types import ResourceType as T
-from components.validation import ArgError
-from offline.evaluate import Evaluation, run_under_mocks
-from offline.mocks import RecordingMocks
+from zero_downtime.components.validation import ArgError
+from zero_downtime.contract.types import ResourceType as T
+from zero_downtime.offline.evaluate import Evaluation, run_under_mocks
+from zero_downtime.offline.mocks import RecordingMocks
 
 
 def edge(**overrides: Any) -> Evaluation:
-    from components.shared_edge import SharedEdge
+    from zero_downtime.components.shared_edge import SharedEdge
 
     args = {
         "vpc_id": "vpc-1",
@@ -66,7 +65,7 @@ def test_certificate_turns_production_into_https_with_a_redirect() -> None:
     ids=["world", "empty", "bad-cidr", "production-port", "port-range", "production-cidr"],
 )
 def test_bad_edge_args_register_nothing(overrides: dict[str, Any], key: str) -> None:
-    from components.shared_edge import SharedEdge
+    from zero_downtime.components.shared_edge import SharedEdge
 
     mocks = RecordingMocks()
     args = {"vpc_id": "v", "public_subnet_ids": ["a", "b"], "test_listener_cidrs": ["10.0.0.0/8"], **overrides}
@@ -76,7 +75,7 @@ def test_bad_edge_args_register_nothing(overrides: dict[str, Any], key: str) -> 
 
 
 def network(**args: Any) -> Evaluation:
-    from components.network import Network
+    from zero_downtime.components.network import Network
 
     return run_under_mocks(lambda: Network("net", args), stack="unit")
 
@@ -103,9 +102,130 @@ def test_network_carves_public_and_private_subnets_across_azs() -> None:
     ids=["too-small", "not-a-cidr", "one-az", "more-nat-than-azs"],
 )
 def test_bad_network_args_register_nothing(args: dict[str, Any], key: str) -> None:
-    from components.network import Network
+    from zero_downtime.components.network import Network
 
     mocks = RecordingMocks()
     with pytest.raises(ArgError, match=key):
         run_under_mocks(lambda: Network("net", args), mocks=mocks)
     assert mocks.resources == []
+
+
+def test_edge_resolve_needs_no_wired_input_and_writes_every_default() -> None:
+    from zero_downtime.components.shared_edge import (
+        DEFAULT_IDLE_TIMEOUT_SECONDS,
+        DEFAULT_TEST_LISTENER_PORT,
+        MODERN_TLS_POLICY,
+        resolve_shared_edge,
+    )
+
+    settings = resolve_shared_edge({"test_listener_cidrs": ["10.0.0.0/8"]})  # type: ignore[typeddict-item]
+    assert settings.test_listener_port == DEFAULT_TEST_LISTENER_PORT == 9000
+    assert settings.production_cidrs == ["0.0.0.0/0"]
+    assert (settings.ssl_policy, settings.idle_timeout_seconds) == (MODERN_TLS_POLICY, DEFAULT_IDLE_TIMEOUT_SECONDS)
+    assert (settings.https, settings.scheme, settings.production_ports) == (False, "http", [80])
+    assert settings.container_insights is True
+    https = resolve_shared_edge({"test_listener_cidrs": ["10.0.0.0/8"], "certificate_arn": "arn:cert"})  # type: ignore[typeddict-item]
+    assert (https.https, https.scheme, https.production_ports) == (True, "https", [80, 443])
+
+
+@pytest.mark.parametrize("missing", ["vpc_id", "public_subnet_ids"])
+def test_edge_without_a_wired_input_registers_nothing(missing: str) -> None:
+    from zero_downtime.components.shared_edge import SharedEdge
+
+    mocks = RecordingMocks()
+    args = {"vpc_id": "v", "public_subnet_ids": ["a", "b"], "test_listener_cidrs": ["10.0.0.0/8"]}
+    del args[missing]
+    with pytest.raises(ArgError) as raised:
+        run_under_mocks(lambda: SharedEdge("edge", args), mocks=mocks)  # type: ignore[arg-type]
+    assert raised.value.key == missing
+    assert mocks.resources == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "production", "redirect"),
+    [
+        ({}, "edge-http", None),
+        ({"certificate_arn": "arn:aws:acm:us-east-1:1:certificate/x"}, "edge-https", "edge-http-redirect"),
+    ],
+    ids=["http", "https"],
+)
+def test_edge_children_are_the_registered_resources(
+    overrides: dict[str, Any], production: str, redirect: str | None
+) -> None:
+    from zero_downtime.components.shared_edge import SharedEdge
+
+    from tests.components.children import export_urns, registered_children
+
+    built: list[SharedEdge] = []
+
+    def program() -> None:
+        edge = SharedEdge(
+            "edge",
+            {"vpc_id": "vpc-1", "public_subnet_ids": ["a", "b"], "test_listener_cidrs": ["10.0.0.0/8"], **overrides},
+        )
+        built.append(edge)
+        children = {
+            "cluster": edge.cluster,
+            "security_group": edge.security_group,
+            "load_balancer": edge.load_balancer,
+            "production_listener": edge.production_listener,
+            "test_listener": edge.test_listener,
+        }
+        if edge.redirect_listener is not None:
+            children["redirect_listener"] = edge.redirect_listener
+        export_urns(children)
+
+    ev = run_under_mocks(program, stack="unit")
+    expected = {
+        "cluster": (T.ECS_CLUSTER, "edge-cluster"),
+        "security_group": (T.SECURITY_GROUP, "edge-alb-sg"),
+        "load_balancer": (T.LOAD_BALANCER, "edge-alb"),
+        "production_listener": (T.LISTENER, production),
+        "test_listener": (T.LISTENER, "edge-test"),
+    }
+    if redirect is not None:
+        expected["redirect_listener"] = (T.LISTENER, redirect)
+    assert registered_children(ev) == expected
+    assert (built[0].redirect_listener is None) == (redirect is None)
+
+
+def test_network_resolve_writes_every_default() -> None:
+    from zero_downtime.components.network import (
+        DEFAULT_AVAILABILITY_ZONE_COUNT,
+        DEFAULT_CIDR_BLOCK,
+        DEFAULT_NAT_GATEWAY_COUNT,
+        NetworkSettings,
+        resolve_network,
+    )
+
+    assert resolve_network({}) == NetworkSettings(
+        DEFAULT_CIDR_BLOCK, DEFAULT_AVAILABILITY_ZONE_COUNT, DEFAULT_NAT_GATEWAY_COUNT, {}
+    )
+    assert resolve_network({"availability_zone_count": 3, "nat_gateway_count": 3}).nat_gateway_count == 3
+
+
+def test_network_children_are_the_registered_resources() -> None:
+    from zero_downtime.components.network import Network
+
+    from tests.components.children import export_urns, registered_children
+
+    def program() -> None:
+        net = Network("net", {"availability_zone_count": 3, "nat_gateway_count": 2})
+        export_urns(
+            {
+                "vpc": net.vpc,
+                "internet_gateway": net.internet_gateway,
+                **{f"public_subnets.{i}": s for i, s in enumerate(net.public_subnets)},
+                **{f"private_subnets.{i}": s for i, s in enumerate(net.private_subnets)},
+                **{f"nat_gateways.{i}": g for i, g in enumerate(net.nat_gateways)},
+            }
+        )
+
+    ev = run_under_mocks(program, stack="unit")
+    assert registered_children(ev) == {
+        "vpc": (T.VPC, "net-vpc"),
+        "internet_gateway": (T.INTERNET_GATEWAY, "net-igw"),
+        **{f"public_subnets.{i}": (T.SUBNET, f"net-public-{i}") for i in range(3)},
+        **{f"private_subnets.{i}": (T.SUBNET, f"net-private-{i}") for i in range(3)},
+        **{f"nat_gateways.{i}": (T.NAT_GATEWAY, f"net-nat-{i}") for i in range(2)},
+    }

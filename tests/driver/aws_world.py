@@ -1,11 +1,13 @@
 """Creates in moto what the stack creates for one paired service, and returns its `services`
-output entry (the contract in docs/DEVELOPING.md)."""
+output entry, built through the contract (`zero_downtime.contract`) as the component builds it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+from zero_downtime.contract import build_color, build_service
 
 SERVICE = "api"
 
@@ -91,38 +93,37 @@ def build_paired_service(aws: dict[str, Any]) -> dict[str, Any]:
         names = [f"api-{color}-5xx", f"api-{color}-latency"]
         _alarm(cw, names[0], "HTTPCode_Target_5XX_Count", lb_suffix, tgs[color]["suffix"], 10)
         _alarm(cw, names[1], "TargetResponseTime", lb_suffix, tgs[color]["suffix"], 2)
-        colors[color] = {
-            "serviceName": f"api-{color}",
-            "serviceArn": f"arn:aws:ecs:us-east-1:123456789012:service/c/api-{color}",
-            "targetGroupArn": tgs[color]["arn"],
-            "targetGroupArnSuffix": tgs[color]["suffix"],
-            "taskDefinitionArn": f"arn:aws:ecs:us-east-1:123456789012:task-definition/api-{color}:1",
-            "image": "repo/api:1",
-            "desiredCount": 2 if color == "blue" else 0,
-            "weight": 100 if color == "blue" else 0,
+        colors[color] = build_color(
+            service_name=f"api-{color}",
+            service_arn=f"arn:aws:ecs:us-east-1:123456789012:service/c/api-{color}",
+            target_group_arn=tgs[color]["arn"],
+            target_group_arn_suffix=tgs[color]["suffix"],
+            task_definition_arn=f"arn:aws:ecs:us-east-1:123456789012:task-definition/api-{color}:1",
+            image="repo/api:1",
+            desired_count=2 if color == "blue" else 0,
+            weight=100 if color == "blue" else 0,
             # Created by the stack on AWS; moto has no composite alarms, so it is absent here.
-            "compositeAlarmName": f"api-{color}-health",
-            "alarmNames": names,
-        }
-    return {
-        "configPath": f"services.{SERVICE}",
-        "mode": "paired",
-        "liveColor": "blue",
-        "idleColor": "green",
-        "weights": {"blue": 100, "green": 0},
-        "clusterName": "c",
-        "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/c",
-        "loadBalancerArn": lb["LoadBalancerArn"],
-        "loadBalancerArnSuffix": lb_suffix,
-        "productionListenerArn": prod["ListenerArn"],
-        "productionRuleArn": prod_rule["RuleArn"],
-        "testListenerArn": test["ListenerArn"],
-        "testRuleArn": test_rule["RuleArn"],
-        "productionUrl": "http://api-alb.example/",
-        "testUrl": "http://api-alb.example:8443/",
-        "notificationTopicArn": topic,
+            composite_alarm_name=f"api-{color}-health",
+            alarm_names=names,
+        )
+    return build_service(
+        config_path=f"services.{SERVICE}",
+        mode="paired",
+        live_color="blue",
+        idle_color="green",
+        weights={"blue": 100, "green": 0},
+        cluster_name="c",
+        cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/c",
+        load_balancer_arn_suffix=lb_suffix,
+        production_listener_arn=prod["ListenerArn"],
+        production_rule_arn=prod_rule["RuleArn"],
+        test_listener_arn=test["ListenerArn"],
+        test_rule_arn=test_rule["RuleArn"],
+        production_url="http://api-alb.example/",
+        test_url="http://api-alb.example:8443/",
+        notification_topic_arn=topic,
         **colors,
-    }
+    )
 
 
 def rule_weights(elbv2: Any, rule_arn: str, entry: dict[str, Any]) -> dict[str, int]:

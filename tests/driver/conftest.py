@@ -28,8 +28,7 @@ def moto_url() -> Iterator[str]:
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """Fresh emulator state and clients pointed at it. Credentials are dummies for moto only."""
     import boto3
-
-    from driver.aws.clients import retry_config
+    from zero_downtime.driver.adapters.aws.clients import retry_config
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

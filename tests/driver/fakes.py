@@ -1,19 +1,13 @@
-"""In-memory ports for the controller's decision tests. They record what the controller asked."""
+"""In-memory ports for the strategies' decision tests. They record what the release asked."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from driver.ports import (
-    AlarmStatus,
-    CheckResult,
-    Color,
-    PortError,
-    ReleaseEvent,
-    Weights,
-    WindowMetrics,
-)
+from zero_downtime.contract import Color, Weights
+from zero_downtime.driver.core.errors import PortError
+from zero_downtime.driver.core.ports import AlarmStatus, CheckResult, ReleaseEvent, WindowMetrics
 
 
 class Killed(BaseException):

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
+from zero_downtime.contract import build_fleet
 
-from driver.clock import FakeClock
+from tests.driver.clock import FakeClock
 from tests.driver.fake_stack import FakeStack
 
 GROUP = "zero-downtime-dev-batch-asg"
@@ -31,6 +32,30 @@ PREFS = {
     "AlarmSpecification": {"Alarms": ["batch-5xx"]},
 }
 _ACTIVE = {"Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"}
+
+
+def fleet_outputs(**overrides: Any) -> dict[str, Any]:
+    """The stack output `fleets.batch` as the component exports it (built through the contract)."""
+    values: dict[str, Any] = {
+        "config_path": "fleets.batch",
+        "auto_scaling_group_name": GROUP,
+        "auto_scaling_group_arn": f"arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:x:{GROUP}",
+        "launch_template_id": TEMPLATE_ID,
+        "launch_template_version": str(RELEASED),
+        "launch_template_latest_version": str(RELEASED),
+        "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/batch/1",
+        "target_group_arn_suffix": "targetgroup/batch/1",
+        "load_balancer_arn_suffix": None,
+        "listener_rule_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/x/1/2/3",
+        "desired_capacity": 2,
+        "min_size": 2,
+        "max_size": 3,
+        "alarm_names": ["batch-5xx"],
+        "composite_alarm_name": "batch-health",
+        "refresh_preferences": PREFS,
+        "refresh_notes": [],
+    }
+    return build_fleet(**{**values, **overrides})
 
 
 def error(code: str, message: str) -> ClientError:
@@ -170,17 +195,10 @@ class FleetStack(FakeStack):
         self._outputs = {
             "services": {},
             "fleets": {
-                "batch": {
-                    "configPath": "fleets.batch",
-                    "autoScalingGroupName": GROUP,
-                    "launchTemplateId": TEMPLATE_ID,
-                    "launchTemplateVersion": str(self.state_group_version),
-                    "launchTemplateLatestVersion": str(self.latest),
-                    "targetGroupArnSuffix": "targetgroup/batch/1",
-                    "alarmNames": ["batch-5xx"],
-                    "compositeAlarmName": "batch-health",
-                    "refreshPreferences": PREFS,
-                }
+                "batch": fleet_outputs(
+                    launch_template_version=str(self.state_group_version),
+                    launch_template_latest_version=str(self.latest),
+                )
             },
         }
 

@@ -13,6 +13,7 @@ What moto cannot do, and how these tests deal with it (see shared anchors):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -21,17 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from zero_downtime.contract import Weights
+from zero_downtime.driver.adapters.aws.router import ElbRuleRouter
+from zero_downtime.driver.adapters.file_journal import FileJournal
+from zero_downtime.driver.compose import Driver, Runtime, Target
+from zero_downtime.driver.core.analysis import AnalysisConfig
+from zero_downtime.driver.core.machine import Machine, latest_status
+from zero_downtime.driver.core.plan import build_plan
+from zero_downtime.driver.core.ports import EventPublisher
+from zero_downtime.driver.core.service import ServicePorts, ServiceRelease, ServiceSpec
 
-from driver.analysis import AnalysisConfig
-from driver.aws.router import ElbRuleRouter
-from driver.aws.wiring import aws_ports
-from driver.clock import FakeClock
-from driver.controller import Ports, ReleaseController, ReleaseSpec, State
-from driver.journal import Journal
-from driver.outputs import parse_service
-from driver.plan import build_plan
-from driver.ports import Weights
-from driver.stack_ops import StackOps
 from tests.driver.aws_world import (
     apply_like_pulumi,
     build_paired_service,
@@ -39,6 +39,7 @@ from tests.driver.aws_world import (
     put_traffic,
     rule_weights,
 )
+from tests.driver.clock import FakeClock
 from tests.driver.fake_stack import FakeStack
 
 RPS = 20.0
@@ -50,11 +51,19 @@ class Env:
     entry: dict[str, Any]
     stack: FakeStack
     clock: FakeClock
-    ports: Ports
-    journal: Journal
+    ports: ServicePorts
+    publisher: EventPublisher
+    journal: FileJournal
 
     def weights(self) -> dict[str, int]:
         return rule_weights(self.aws["elbv2"], self.entry["productionRuleArn"], self.entry)
+
+    def start(self, spec: ServiceSpec, **kw: Any) -> Machine:
+        strategy = ServiceRelease(spec, self.ports)
+        return Machine.start(strategy, self.journal, self.clock, publisher=self.publisher, **kw)
+
+    def release(self, spec: ServiceSpec) -> Any:
+        return self.start(spec).run()
 
 
 def make_env(aws: dict[str, Any], tmp_path: Path, *, apply: bool = True) -> Env:
@@ -64,29 +73,24 @@ def make_env(aws: dict[str, Any], tmp_path: Path, *, apply: bool = True) -> Env:
         on_up=apply_like_pulumi(aws["elbv2"], entry) if apply else None,
     )
     clock = FakeClock(start=time.time() - 3600)
-    ops = StackOps(stack, clock)
-    service = parse_service(ops.outputs(), "api")
-    ports = aws_ports(
-        service,
-        ops,
-        clock,
-        percentiles=False,
-        notify=True,
-        clients=aws,
-        health_poll_seconds=1.0,
+    # The composition root builds the ports exactly as `zdd-release` does.
+    driver = Driver(
+        Target(stack="dev", service="api", work_dir=tmp_path, journal_dir=tmp_path, percentiles=False, notify=True),
+        Runtime(open_stack=lambda name, work_dir: stack, clients=aws, clock=clock, health_poll_seconds=1.0),
     )
-    return Env(aws, entry, stack, clock, ports, Journal(tmp_path, "dev", "api"))
+    service = driver.service_outputs()
+    return Env(aws, entry, stack, clock, driver.service_ports(service), driver.publisher(service), driver.journal)
 
 
 def traffic(env: Env, green_error_rate: Callable[[float], float] = lambda now: 0.0) -> None:
     feed_traffic(env.clock, env.aws, env.entry, green_error_rate, rps=RPS)
 
 
-def spec(strategy: str = "canary", **plan: Any) -> ReleaseSpec:
+def spec(strategy: str = "canary", **plan: Any) -> ServiceSpec:
     if strategy == "canary":
         plan.setdefault("steps", [10, 50, 100])
         plan.setdefault("interval", 60)
-    return ReleaseSpec(
+    return ServiceSpec(
         stack="dev",
         service="api",
         image="repo/api:2",
@@ -112,9 +116,9 @@ def test_healthy_canary_promotes_green(aws: dict[str, Any], tmp_path: Path) -> N
     qarn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     aws["sns"].subscribe(TopicArn=env.entry["notificationTopicArn"], Protocol="sqs", Endpoint=qarn)
     traffic(env)
-    ctl = ReleaseController.start(spec(), env.ports, env.journal)
+    ctl = env.start(spec())
     res = ctl.run()
-    assert res.state is State.SUCCEEDED, res.reason
+    assert res.state == "SUCCEEDED", res.reason
     assert env.weights() == {"blue": 0, "green": 100}
     assert config(env, "green.image") == "repo/api:2"
     assert config(env, "liveColor") == "green"
@@ -142,47 +146,47 @@ def test_alarm_mid_step_restores_stable_within_bound(aws: dict[str, Any], tmp_pa
             fired["wall"] = time.monotonic()
 
     env.clock.on_sleep(fire)
-    res = ReleaseController.start(spec(), env.ports, env.journal).run()
+    res = env.release(spec())
     restored_wall = time.monotonic()
-    assert res.state is State.ROLLED_BACK
+    assert res.state == "ROLLED_BACK"
     assert env.weights() == {"blue": 100, "green": 0}
     assert "api-green-5xx" in res.reason and "[members]" in res.reason
     # Bound: fast path plus verification, well under the 5 s verify timeout of the spec.
     assert restored_wall - fired["wall"] < 5.0
     assert res.rollback_seconds is not None and res.rollback_seconds <= 5
     last = env.journal.last(res.release_id)
-    assert last is not None and last["state"] == "ROLLED_BACK"
+    assert last is not None and last.state == "ROLLED_BACK"
     assert config(env, "liveColor") == "blue" and config(env, "green.desiredCount") == "0"
 
 
 def test_metric_breach_rolls_back(aws: dict[str, Any], tmp_path: Path) -> None:
     env = make_env(aws, tmp_path)
     traffic(env, green_error_rate=lambda now: 0.3)
-    res = ReleaseController.start(spec(), env.ports, env.journal).run()
-    assert res.state is State.ROLLED_BACK
+    res = env.release(spec())
+    assert res.state == "ROLLED_BACK"
     assert "2 failed checks (threshold 2)" in res.reason and "error rate" in res.reason
     assert env.weights() == {"blue": 100, "green": 0}
     fails = [
         r
         for r in env.journal.records(res.release_id)
-        if r["event"] == "check" and r["data"]["verdict"]["outcome"] == "fail"
+        if r.event == "check" and r.detail["verdict"]["outcome"] == "fail"
     ]
-    assert len(fails) == 2 and fails[0]["data"]["verdict"]["requests"] >= 1
+    assert len(fails) == 2 and fails[0].detail["verdict"]["requests"] >= 1
 
 
 def test_blue_green_flip_and_unhealthy_flip(aws: dict[str, Any], tmp_path: Path) -> None:
     env = make_env(aws, tmp_path)
     traffic(env)
-    ok = ReleaseController.start(spec("blue-green", bake=60), env.ports, env.journal).run()
-    assert ok.state is State.SUCCEEDED
+    ok = env.release(spec("blue-green", bake=60))
+    assert ok.state == "SUCCEEDED"
     assert env.weights() == {"blue": 0, "green": 100}
 
 
 def test_blue_green_rolls_back_on_errors_after_the_flip(aws: dict[str, Any], tmp_path: Path) -> None:
     env = make_env(aws, tmp_path)
     traffic(env, green_error_rate=lambda now: 0.5)
-    res = ReleaseController.start(spec("blue-green", bake=60), env.ports, env.journal).run()
-    assert res.state is State.ROLLED_BACK
+    res = env.release(spec("blue-green", bake=60))
+    assert res.state == "ROLLED_BACK"
     assert env.weights() == {"blue": 100, "green": 0}
 
 
@@ -201,12 +205,12 @@ class DroppingRouter:
 
 def test_verify_catches_a_rule_that_did_not_change(aws: dict[str, Any], tmp_path: Path) -> None:
     env = make_env(aws, tmp_path, apply=False)
-    env.ports.router = DroppingRouter(env.ports.router)  # type: ignore[arg-type]
+    env.ports = dataclasses.replace(env.ports, router=DroppingRouter(env.ports.router))  # type: ignore[arg-type]
     traffic(env)
-    res = ReleaseController.start(spec(), env.ports, env.journal).run()
-    assert res.state is State.ROLLED_BACK
+    res = env.release(spec())
+    assert res.state == "ROLLED_BACK"
     assert res.reason.startswith("verify: load balancer reports {'blue': 100, 'green': 0}")
-    assert not [r for r in res.trail if r["state"] == "BAKING"]
+    assert not [r for r in res.trail if r.state == "BAKING"]
 
 
 def test_router_keeps_stickiness_and_normalises_relative_weights(aws: dict[str, Any]) -> None:
@@ -276,13 +280,15 @@ def test_resume_after_kill_mid_bake_against_emulator(aws: dict[str, Any], tmp_pa
         pass
 
     def kill(p: Any) -> None:
-        if p.state is State.BAKING and p.step == 1 and p.requests is not None:
+        if p.state == "BAKING" and p.step == 1 and p.requests is not None:
             raise Killed
 
-    ctl = ReleaseController.start(spec(), env.ports, env.journal, on_progress=kill)
+    ctl = env.start(spec(), on_progress=kill)
     with pytest.raises(Killed):
         ctl.run()
     assert env.weights() == {"blue": 50, "green": 50}
-    res = ReleaseController.load(env.journal, env.ports).resume()
-    assert res.state is State.SUCCEEDED
+    status = latest_status(env.journal)
+    strategy = ServiceRelease(ServiceSpec.from_dict(status.spec), env.ports)
+    res = Machine.continue_(strategy, env.journal, env.clock, status).resume()
+    assert res.state == "SUCCEEDED"
     assert env.weights() == {"blue": 0, "green": 100}

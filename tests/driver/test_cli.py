@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from zero_downtime.driver.adapters.file_journal import FileJournal
+from zero_downtime.driver.cli import FLAG_OF, ExitCode, Runtime, build_parser, main
+from zero_downtime.driver.core.errors import InputError
 
-from driver.cli import ExitCode, Runtime, main
-from driver.clock import FakeClock
-from driver.journal import Journal
-from driver.stack_ops import StackNotFound
 from tests.driver.aws_world import apply_like_pulumi, build_paired_service, feed_traffic, rule_weights
+from tests.driver.clock import FakeClock
 from tests.driver.fake_stack import FakeStack
 
 
@@ -67,7 +67,7 @@ class Cli:
         def open_stack(name: str, work_dir: Path) -> FakeStack:
             self.opened.append(name)
             if name != "dev":
-                raise StackNotFound(f"--stack: stack {name!r} not found in the current backend")
+                raise InputError("stack", f"stack {name!r} not found in the current backend")
             return self.stack
 
         rt = Runtime(
@@ -107,8 +107,8 @@ class Cli:
     def weights(self) -> dict[str, int]:
         return rule_weights(self.aws["elbv2"], self.entry["productionRuleArn"], self.entry)
 
-    def journal(self) -> Journal:
-        return Journal(self.tmp / ".zdd" / "journal", "dev", "api")
+    def journal(self) -> FileJournal:
+        return FileJournal(self.tmp / ".zdd" / "journal", "dev", "api")
 
 
 FAST = [
@@ -144,7 +144,9 @@ def test_deploy_canary_json_report(cli: Cli) -> None:
     assert report["state"] == "SUCCEEDED" and report["exit_code"] == 0
     states = [d["state"] for d in report["decisions"] if d["event"] == "transition"]
     assert states[-3:] == ["PROMOTING", "KEEPING_WARM", "SUCCEEDED"]
-    checks = next(d for d in report["decisions"] if d["state"] == "SHIFTING")["data"]["checks"]
+    assert report["kind"] == "service" and report["outcome"] == "SUCCEEDED"
+    assert [d["seq"] for d in report["decisions"]] == list(range(len(report["decisions"])))
+    checks = next(d for d in report["decisions"] if d["state"] == "SHIFTING")["detail"]["checks"]
     assert checks[0]["passed"] and checks[0]["name"].endswith("/health")
     assert cli.weights() == {"blue": 0, "green": 100}
     assert "BAKING" in err and "req " in err  # live progress went to stderr
@@ -189,7 +191,7 @@ def test_abort_paused_release(cli: Cli) -> None:
 def test_promote_refused_when_not_paused(cli: Cli) -> None:
     assert cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST)[0] == 0
     code, _, err = cli.run(*cli.base("promote"))
-    assert code == ExitCode.REFUSED and "not PAUSED" in err
+    assert code == ExitCode.REFUSED and "promote needs a PAUSED release" in err
 
 
 def test_resume_after_kill(cli: Cli) -> None:
@@ -212,7 +214,7 @@ def test_resume_after_kill(cli: Cli) -> None:
 
 
 def test_second_driver_is_refused_as_busy(cli: Cli) -> None:
-    with cli.journal().lock():
+    with cli.journal().hold():
         code, _, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST)
     assert code == ExitCode.BUSY and "another driver" in err
     assert cli.stack.writes == []
@@ -336,12 +338,11 @@ def test_abort_asks_a_running_driver_and_waits_for_its_rollback(cli: Cli) -> Non
     baking = threading.Event()
 
     def hold_until_abort(now: float) -> None:
-        rid = journal.latest_release_id()
-        last = journal.last(rid) if rid else None
-        if last and last["state"] == "BAKING":
+        last = journal.last()
+        if last and last.state == "BAKING":
             baking.set()
             for _ in range(200):  # bounded: at most 20 s
-                if journal.abort_requested(rid or ""):
+                if journal.abort_requested(last.status.release_id):
                     return
                 time.sleep(0.1)
 
@@ -361,3 +362,24 @@ def test_abort_asks_a_running_driver_and_waits_for_its_rollback(cli: Cli) -> Non
     assert json.loads(out)["reason"].startswith("aborted: aborted by operator")
     assert results["deploy"] == ExitCode.ROLLED_BACK
     assert cli.weights() == {"blue": 100, "green": 0}
+
+
+def test_every_flag_an_error_can_name_exists() -> None:
+    """A refusal never names a flag the CLI does not have."""
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices  # type: ignore[union-attr]
+    flags = {opt for sub in subparsers.values() for action in sub._actions for opt in action.option_strings}
+    assert set(FLAG_OF.values()) <= flags, set(FLAG_OF.values()) - flags
+
+
+def test_a_setting_without_a_flag_is_named_by_its_key(cli: Cli) -> None:
+    # analysis.max_error_rate_increase has no flag: the message names the key, not an invented flag.
+    from zero_downtime.driver.cli import message
+    from zero_downtime.driver.core.analysis import AnalysisConfig
+
+    with pytest.raises(InputError) as err:
+        AnalysisConfig(max_error_rate_increase=2)
+    assert message(err.value) == "analysis.max_error_rate_increase: in [0, 1)"
+    with pytest.raises(InputError) as err:
+        AnalysisConfig(threshold=0)
+    assert message(err.value) == "--threshold: must be >= 1"

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from zero_downtime.driver.cli import ExitCode, Runtime, main
 
-from driver.cli import ExitCode, Runtime, main
-from driver.clock import FakeClock
+from tests.driver.clock import FakeClock
 from tests.driver.fake_stack import command_error
 from tests.driver.fleet_world import NEW_AMI, OLD_AMI, RELEASED, TEMPLATE_ID, FakeAutoScaling, FleetStack
 

@@ -6,24 +6,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from zero_downtime.driver.adapters.pulumi_stack import StackOps
+from zero_downtime.driver.core.analysis import AnalysisConfig, Judgement, Verdict
+from zero_downtime.driver.core.errors import InputError, PortError
+from zero_downtime.driver.core.fleet import follow_decision, released_version, rollback_decision
+from zero_downtime.driver.core.ports import RefreshStatus, TemplateVersions
 
-from driver.analysis import AnalysisConfig, Outcome, Verdict
-from driver.aws.instance_refresh import RefreshStatus
-from driver.controller import SpecError
-from driver.fleet_release import (
-    TemplateVersions,
-    follow_decision,
-    released_version,
-    rollback_decision,
-    template_versions,
-)
-from driver.outputs import OutputsError
+from tests.driver.clock import FakeClock
+from tests.driver.fake_stack import FakeStack
+from tests.driver.fleet_world import fleet_outputs
 
 CFG = AnalysisConfig(threshold=2)
-PASS = Verdict(Outcome.PASS)
-FAIL = Verdict(Outcome.FAIL, ("error rate 50% > 5%",))
-ALARM = Verdict(Outcome.ALARM, ("alarm in ALARM: batch-5xx",))
-NO_DATA = Verdict(Outcome.INCONCLUSIVE, ("0 of 50 required requests",))
+PASS = Verdict(Judgement.PASS)
+FAIL = Verdict(Judgement.FAIL, ("error rate 50% > 5%",))
+ALARM = Verdict(Judgement.ALARM, ("alarm in ALARM: batch-5xx",))
+NO_DATA = Verdict(Judgement.INCONCLUSIVE, ("0 of 50 required requests",))
 
 
 def status(name: str, reason: str = "") -> RefreshStatus:
@@ -102,32 +99,34 @@ def test_released_version_is_the_groups_version(config: str | None, expected: in
     ids=["stale-pin", "floating"],
 )
 def test_released_version_refuses_a_pin_the_stack_does_not_hold(config: str, message: str) -> None:
-    with pytest.raises(SpecError, match=KEY) as err:
+    with pytest.raises(InputError, match=KEY) as err:
         released_version(config, VERSIONS, KEY)
     assert message in str(err.value)
 
 
-def _outputs(**batch: Any) -> dict[str, Any]:
-    base = {"launchTemplateId": "lt-1", "launchTemplateVersion": "3", "launchTemplateLatestVersion": "4"}
-    return {"fleets": {"batch": {**base, **batch}}}
+def _versions(outputs: dict[str, Any]) -> TemplateVersions:
+    return StackOps(FakeStack(outputs), FakeClock()).template_versions("batch")
 
 
 def test_template_versions_from_outputs() -> None:
-    assert template_versions(_outputs(), "batch") == TemplateVersions("lt-1", 3, 4)
+    outputs = {"fleets": {"batch": fleet_outputs(launch_template_version="3", launch_template_latest_version="4")}}
+    assert _versions(outputs) == TemplateVersions("lt-0abc123", 3, 4)
 
 
 @pytest.mark.parametrize(
     ("outputs", "key"),
     [
-        (_outputs(launchTemplateId=""), "fleets.batch.launchTemplateId"),
-        (_outputs(launchTemplateVersion="$Latest"), "fleets.batch.launchTemplateVersion"),
-        (_outputs(launchTemplateLatestVersion=None), "fleets.batch.launchTemplateLatestVersion"),
-        (_outputs(launchTemplateVersion="0"), "fleets.batch.launchTemplateVersion"),
-        ({"fleets": {}}, "--service"),
+        ({"fleets": {"batch": fleet_outputs(launch_template_id="")}}, "fleets.batch.launchTemplateId"),
+        ({"fleets": {"batch": fleet_outputs(launch_template_version="$Latest")}}, "fleets.batch.launchTemplateVersion"),
+        (
+            {"fleets": {"batch": fleet_outputs(launch_template_latest_version=None)}},
+            "fleets.batch.launchTemplateLatestVersion",
+        ),
+        ({"fleets": {"batch": fleet_outputs(launch_template_version="0")}}, "fleets.batch.launchTemplateVersion"),
+        ({"fleets": {}}, "fleets.batch"),
     ],
     ids=["no-id", "floating", "missing-latest", "zero", "unknown-fleet"],
 )
 def test_template_versions_name_the_bad_key(outputs: dict[str, Any], key: str) -> None:
-    with pytest.raises(OutputsError) as err:
-        template_versions(outputs, "batch")
-    assert err.value.key == key
+    with pytest.raises(PortError, match=f"stack output {key}: "):
+        _versions(outputs)

@@ -87,7 +87,7 @@ def _register_green_targets(entry: dict[str, Any]) -> None:
 def test_canary_and_rollback_through_the_real_automation_api(
     local_stack: Any, tmp_path: Path, green_errors: float, expected: int
 ) -> None:
-    from driver.cli import main
+    from zero_downtime.driver.cli import main
 
     entry = local_stack.outputs()["services"].value["web"]
     _register_green_targets(entry)

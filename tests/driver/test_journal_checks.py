@@ -9,53 +9,107 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from zero_downtime.driver.adapters.checks import CommandHook, HttpCheck
+from zero_downtime.driver.adapters.file_journal import FileJournal
+from zero_downtime.driver.core.errors import BusyError, InputError, JournalError
+from zero_downtime.driver.core.status import Record, Status
 
-from driver.checks import CommandHook, HttpCheck
-from driver.journal import Journal, JournalBusy
+
+def rec(release_id: str, state: str, seq: int = 0, *, stack: str = "dev", target: str = "api") -> Record:
+    status = Status(release_id=release_id, kind="service", stack=stack, target=target, spec={}, state=state)
+    return Record(seq=seq, ts=1_700_000_000.0 + seq, event="transition", status=status)
 
 
 def test_records_are_appended_and_filtered_by_release(tmp_path: Path) -> None:
-    j = Journal(tmp_path, "org/proj/dev", "api")
-    j.append({"release_id": "r1", "state": "PENDING"})
-    j.append({"release_id": "r2", "state": "PENDING"})
-    j.append({"release_id": "r1", "state": "DEPLOYING_IDLE"})
-    assert [r["state"] for r in j.records("r1")] == ["PENDING", "DEPLOYING_IDLE"]
+    j = FileJournal(tmp_path, "org/proj/dev", "api")
+    j.append(rec("r1", "PENDING", 0))
+    j.append(rec("r2", "PENDING", 0))
+    j.append(rec("r1", "DEPLOYING_IDLE", 1))
+    assert [r.state for r in j.records("r1")] == ["PENDING", "DEPLOYING_IDLE"]
     assert j.release_ids() == ["r1", "r2"]
-    assert j.latest_release_id() == "r2"
+    last = j.last()
+    assert last is not None and last.status.release_id == "r1" and last.state == "DEPLOYING_IDLE"
     assert j.path.parent.name == "org__proj__dev"
 
 
+def test_a_record_reads_back_whole(tmp_path: Path) -> None:
+    j = FileJournal(tmp_path, "dev", "api")
+    status = Status(
+        release_id="r1",
+        kind="service",
+        stack="dev",
+        target="api",
+        spec={"image": "repo/api:2"},
+        state="BAKING",
+        step=1,
+        failed_checks=1,
+        reason="why",
+        facts={"step_started_at": 5.5},
+    )
+    record = Record(seq=3, ts=9.0, event="check", status=status, detail={"verdict": {"outcome": "pass"}})
+    j.append(record)
+    assert j.records("r1") == [record]
+
+
 def test_torn_last_line_from_a_kill_is_ignored(tmp_path: Path) -> None:
-    j = Journal(tmp_path, "dev", "api")
-    j.append({"release_id": "r1", "state": "BAKING"})
+    j = FileJournal(tmp_path, "dev", "api")
+    j.append(rec("r1", "BAKING"))
     with j.path.open("a") as fh:
         fh.write('{"release_id": "r1", "sta')
-    assert [r["state"] for r in j.records()] == ["BAKING"]
+    assert [r.state for r in j.records("r1")] == ["BAKING"]
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("not json", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"seq": 0, "ts": 1, "event": "x"}', "'release_id' must be a non-empty string"),
+        ('{"seq": -1, "ts": 1, "event": "x"}', "'seq' must be an integer"),
+    ],
+    ids=["not-json", "array", "no-status", "negative-seq"],
+)
+def test_a_corrupt_record_before_the_last_is_refused_naming_its_line(tmp_path: Path, line: str, problem: str) -> None:
+    j = FileJournal(tmp_path, "dev", "api")
+    j.path.parent.mkdir(parents=True)
+    j.path.write_text(line + "\n")
+    j.append(rec("r1", "PENDING"))
+    with pytest.raises(JournalError, match=f"{j.path}:1: .*{problem}"):
+        j.records("r1")
+
+
+def test_a_binary_journal_names_its_path(tmp_path: Path) -> None:
+    j = FileJournal(tmp_path, "dev", "api")
+    j.path.parent.mkdir(parents=True)
+    j.path.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(JournalError, match=str(j.path)):
+        j.last()
 
 
 def test_one_driver_per_service(tmp_path: Path) -> None:
-    a = Journal(tmp_path, "dev", "api")
-    b = Journal(tmp_path, "dev", "api")
-    other = Journal(tmp_path, "dev", "billing")
-    with a.lock():
-        assert b.is_locked()
-        with pytest.raises(JournalBusy, match="another driver"), b.lock():
+    a = FileJournal(tmp_path, "dev", "api")
+    b = FileJournal(tmp_path, "dev", "api")
+    other = FileJournal(tmp_path, "dev", "billing")
+    with a.hold():
+        assert b.held()
+        with pytest.raises(BusyError, match="another driver"), b.hold():
             pass
-        with other.lock():  # a different service is independent
+        with other.hold():  # a different service is independent
             pass
-    assert not b.is_locked()
-    with b.lock():
+    assert not b.held()
+    with b.hold():
         pass
 
 
 @pytest.mark.parametrize("name", ["", "../etc", "a b", "x" * 200])
 def test_unsafe_names_are_refused(tmp_path: Path, name: str) -> None:
-    with pytest.raises(ValueError, match="--service"):
-        Journal(tmp_path, "dev", name)
+    with pytest.raises(InputError) as err:
+        FileJournal(tmp_path, "dev", name)
+    assert err.value.key == "service"
 
 
 def test_abort_request_is_scoped_to_a_release(tmp_path: Path) -> None:
-    j = Journal(tmp_path, "dev", "api")
+    j = FileJournal(tmp_path, "dev", "api")
     j.request_abort("r1", "stop")
     assert j.abort_requested("r1") == "stop"
     assert j.abort_requested("r2") is None

@@ -1,12 +1,12 @@
-"""Strategies -> steps, and every refused plan input naming its flag."""
+"""Strategies -> steps, and every refused plan input naming its setting (the CLI maps it to a flag)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import pytest
-
-from driver.plan import PlanError, build_plan, parse_float_list, parse_int_list
+from zero_downtime.driver.core.errors import InputError
+from zero_downtime.driver.core.plan import build_plan, parse_float_list, parse_int_list
 
 
 def test_canary_steps_and_per_step_intervals() -> None:
@@ -57,45 +57,45 @@ def test_plan_round_trips_through_the_journal_format() -> None:
 class Bad:
     id: str
     strategy: str
-    flag: str
+    key: str
     kw: dict = field(default_factory=dict)
 
 
 BAD = [
-    Bad("unknown-strategy", "rainbow", "--strategy"),
-    Bad("not-increasing", "canary", "--steps", {"steps": [10, 10, 100]}),
-    Bad("decreasing", "canary", "--steps", {"steps": [50, 10, 100]}),
-    Bad("not-ending-at-100", "canary", "--steps", {"steps": [10, 50]}),
-    Bad("above-100", "canary", "--steps", {"steps": [10, 101]}),
-    Bad("zero-step", "canary", "--steps", {"steps": [0, 100]}),
-    Bad("negative-step", "canary", "--steps", {"steps": [-5, 100]}),
-    Bad("empty-steps", "canary", "--steps", {"steps": []}),
-    Bad("zero-interval", "canary", "--interval", {"interval": 0}),
-    Bad("negative-interval", "linear", "--interval", {"interval": -1}),
-    Bad("nan-interval", "canary", "--interval", {"interval": float("nan")}),
-    Bad("huge-interval", "canary", "--interval", {"interval": 10**7}),
-    Bad("interval-count", "canary", "--intervals", {"steps": [10, 100], "intervals": [5]}),
-    Bad("zero-in-intervals", "canary", "--intervals", {"steps": [10, 100], "intervals": [5, 0]}),
-    Bad("zero-bake", "blue-green", "--bake", {"bake": 0}),
-    Bad("steps-on-blue-green", "blue-green", "--steps", {"steps": [100]}),
-    Bad("steps-on-linear", "linear", "--steps", {"steps": [100]}),
-    Bad("step-percent-0", "linear", "--step-percent", {"step_percent": 0}),
-    Bad("step-percent-101", "linear", "--step-percent", {"step_percent": 101}),
-    Bad("pause-at-unknown", "canary", "--pause-at", {"steps": [10, 100], "pause_at": [20]}),
+    Bad("unknown-strategy", "rainbow", "strategy"),
+    Bad("not-increasing", "canary", "steps", {"steps": [10, 10, 100]}),
+    Bad("decreasing", "canary", "steps", {"steps": [50, 10, 100]}),
+    Bad("not-ending-at-100", "canary", "steps", {"steps": [10, 50]}),
+    Bad("above-100", "canary", "steps", {"steps": [10, 101]}),
+    Bad("zero-step", "canary", "steps", {"steps": [0, 100]}),
+    Bad("negative-step", "canary", "steps", {"steps": [-5, 100]}),
+    Bad("empty-steps", "canary", "steps", {"steps": []}),
+    Bad("zero-interval", "canary", "interval", {"interval": 0}),
+    Bad("negative-interval", "linear", "interval", {"interval": -1}),
+    Bad("nan-interval", "canary", "interval", {"interval": float("nan")}),
+    Bad("huge-interval", "canary", "interval", {"interval": 10**7}),
+    Bad("interval-count", "canary", "intervals", {"steps": [10, 100], "intervals": [5]}),
+    Bad("zero-in-intervals", "canary", "intervals", {"steps": [10, 100], "intervals": [5, 0]}),
+    Bad("zero-bake", "blue-green", "bake", {"bake": 0}),
+    Bad("steps-on-blue-green", "blue-green", "steps", {"steps": [100]}),
+    Bad("steps-on-linear", "linear", "steps", {"steps": [100]}),
+    Bad("step-percent-0", "linear", "step_percent", {"step_percent": 0}),
+    Bad("step-percent-101", "linear", "step_percent", {"step_percent": 101}),
+    Bad("pause-at-unknown", "canary", "pause_at", {"steps": [10, 100], "pause_at": [20]}),
 ]
 
 
 @pytest.mark.parametrize("case", BAD, ids=[b.id for b in BAD])
-def test_bad_plan_input_names_the_flag(case: Bad) -> None:
-    with pytest.raises(PlanError) as err:
+def test_bad_plan_input_names_the_setting(case: Bad) -> None:
+    with pytest.raises(InputError) as err:
         build_plan(case.strategy, **case.kw)
-    assert err.value.flag == case.flag
-    assert str(err.value).startswith(case.flag)
+    assert err.value.key == case.key
+    assert str(err.value).startswith(f"{case.key}: ")
 
 
 @pytest.mark.parametrize("text", ["", "5,,100", "5;100", "ten,100"])
-def test_unparsable_lists_name_the_flag(text: str) -> None:
-    with pytest.raises(PlanError, match="--steps"):
-        parse_int_list("--steps", text)
-    with pytest.raises(PlanError, match="--intervals"):
-        parse_float_list("--intervals", text)
+def test_unparsable_lists_name_the_setting(text: str) -> None:
+    with pytest.raises(InputError, match=r"^steps: "):
+        parse_int_list("steps", text)
+    with pytest.raises(InputError, match=r"^intervals: "):
+        parse_float_list("intervals", text)

@@ -8,19 +8,14 @@ from pathlib import Path
 import pytest
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult
+from zero_downtime.contract import ContractError, Weights, parse_service
+from zero_downtime.driver.adapters.pulumi_stack import StackOps, select_stack
+from zero_downtime.driver.adapters.stack_deployer import StackDeployer
+from zero_downtime.driver.core.errors import BusyError, PortError, StackBusy
 
-from driver.clock import FakeClock
-from driver.outputs import parse_service
-from driver.ports import Weights
-from driver.stack_deployer import StackDeployer
-from driver.stack_ops import (
-    StackBusy,
-    StackCommandFailed,
-    StackNotFound,
-    StackOps,
-    select_stack,
-)
+from tests.driver.clock import FakeClock
 from tests.driver.fake_stack import FakeStack, command_error, concurrent_update
+from tests.driver.outputs_fixtures import color_entry, service_entry
 
 
 def ops_for(stack: FakeStack, **kw: object) -> tuple[StackOps, FakeClock, list[str]]:
@@ -57,24 +52,26 @@ def test_concurrent_update_reported_after_the_last_attempt() -> None:
     stack = FakeStack()
     stack.raise_on["up"] = [concurrent_update() for _ in range(3)]
     ops, clock, _ = ops_for(stack, backoff_seconds=1, attempts=3, max_backoff_seconds=1.5)
-    with pytest.raises(StackBusy, match=r"another update is running.*gave up after 3 attempts"):
+    with pytest.raises(StackBusy, match=r"another update is running.*gave up after 3 attempts") as err:
         ops.up()
     assert clock.slept == [1, 1.5]
+    # Busy outside a release (the CLI exits 5), a failed operation inside one (the release rolls back).
+    assert isinstance(err.value, BusyError) and isinstance(err.value, PortError)
 
 
 def test_command_error_is_mapped_with_the_cli_message() -> None:
     stack = FakeStack()
     stack.raise_on["up"] = [command_error("error: aws:ecs:Service api-green: AccessDenied")]
     ops, _, _ = ops_for(stack)
-    with pytest.raises(StackCommandFailed, match="up failed:\nerror: aws:ecs:Service api-green"):
+    with pytest.raises(PortError, match="up failed:\nerror: aws:ecs:Service api-green"):
         ops.up()
 
 
-def test_stack_not_found_names_the_flag() -> None:
+def test_stack_lost_mid_operation_is_a_port_error() -> None:
     stack = FakeStack()
     stack.raise_on["outputs"] = [auto.StackNotFoundError(CommandResult("", "error: no stack named 'prod' found", 255))]
     ops, _, _ = ops_for(stack)
-    with pytest.raises(StackNotFound, match="--stack"):
+    with pytest.raises(PortError, match="stack output: stack not found"):
         ops.outputs()
 
 
@@ -101,32 +98,12 @@ def test_outputs_are_unwrapped() -> None:
 def test_select_stack_without_the_cli_says_so() -> None:
     if shutil.which("pulumi"):
         pytest.skip("a Pulumi CLI is installed; this checks the message when it is missing")
-    with pytest.raises(StackCommandFailed, match="Pulumi CLI is not installed"):
+    with pytest.raises(PortError, match="Pulumi CLI is not installed"):
         select_stack("dev", Path.cwd())
 
 
 def _service() -> dict:
-    colors = {
-        c: {
-            "targetGroupArn": f"arn:tg/{c}",
-            "targetGroupArnSuffix": f"targetgroup/{c}/1",
-            "desiredCount": 3 if c == "blue" else 0,
-            "alarmNames": [],
-        }
-        for c in ("blue", "green")
-    }
-    return {
-        "services": {
-            "api": {
-                "configPath": "services.api",
-                "liveColor": "blue",
-                "weights": {"blue": 100, "green": 0},
-                "loadBalancerArnSuffix": "app/lb/1",
-                "productionRuleArn": "arn:rule",
-                **colors,
-            }
-        }
-    }
+    return {"services": {"api": service_entry("api", blue=color_entry("api", "blue", desired_count=3))}}
 
 
 def test_stack_deployer_writes_the_contract_keys() -> None:
@@ -156,15 +133,13 @@ def test_stack_deployer_writes_the_contract_keys() -> None:
         (lambda s: s["services"]["api"].update(liveColor="red"), "services.api.liveColor"),
         (lambda s: s["services"]["api"]["green"].pop("targetGroupArn"), "services.api.green.targetGroupArn"),
         (lambda s: s["services"]["api"].update(weights={"blue": 70, "green": 70}), "services.api.weights"),
-        (lambda s: s.pop("services"), "services"),
+        (lambda s: s.pop("services"), "services.api"),
     ],
     ids=["rule", "live-color", "target-group", "weights", "no-services"],
 )
 def test_outputs_errors_name_the_key(mutate, key: str) -> None:
-    from driver.outputs import OutputsError
-
     data = _service()
     mutate(data)
-    with pytest.raises(OutputsError) as err:
+    with pytest.raises(ContractError) as err:
         parse_service(data, "api")
     assert err.value.key == key

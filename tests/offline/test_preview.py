@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from offline.preview import main
+from zero_downtime.offline.preview import main
 
 
 def test_preview_prints_the_tree_with_weights_and_health_checks(capsys: pytest.CaptureFixture[str]) -> None:

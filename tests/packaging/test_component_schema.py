@@ -15,8 +15,7 @@ import pulumi
 import pytest
 from pulumi.provider.experimental.analyzer import Analyzer
 from pulumi.provider.experimental.component import ComponentProvider
-
-from provider.catalog import PACKAGE_NAME, component_classes, package_version, type_token
+from zero_downtime.provider.catalog import PACKAGE_NAME, component_classes, package_version, type_token
 
 COMPONENTS = component_classes()
 # The components the package had when it was first published; new ones are picked up automatically.

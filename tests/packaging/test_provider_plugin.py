@@ -15,8 +15,9 @@ import grpc
 import pytest
 import yaml
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from zero_downtime.provider.catalog import PACKAGE_NAME, component_classes, package_version, type_token
 
-from provider.catalog import PACKAGE_NAME, REPO_ROOT, component_classes, package_version, type_token
+from tests.paths import REPO_ROOT
 
 STARTUP_SECONDS = 90
 # Never dialled for GetSchema; the host requires an engine address argument.

@@ -1,18 +1,18 @@
 """examples/team-stack from this repo's suite: its own mocks test, and its contract with our stack.
 
-The example's test runs in a separate interpreter, as the team would run it, with this checkout's
-`components` on PYTHONPATH in place of the installed `zero-downtime-components` wheel.
+The example's test runs in a separate interpreter, as the team would run it, with this checkout
+(installed in editable mode in the project's venv) in place of the `zero-downtime` wheel.
 """
 
 import importlib.util
-import os
 import re
 import subprocess
 import sys
 from types import ModuleType
 
-from offline.evaluate import evaluate_program
-from provider.catalog import REPO_ROOT
+from zero_downtime.offline.evaluate import evaluate_program
+
+from tests.paths import REPO_ROOT
 
 EXAMPLE = REPO_ROOT / "examples" / "team-stack"
 
@@ -31,7 +31,7 @@ def test_example_is_a_separate_pulumi_project() -> None:
     requirements = [
         line for line in (EXAMPLE / "requirements.txt").read_text().splitlines() if not line.startswith("#")
     ]
-    [components] = [line for line in requirements if line.startswith("zero-downtime-components")]
+    [components] = [line for line in requirements if line.startswith("zero-downtime ")]
     assert "[driver]" not in components  # a team stack needs only the components
 
 
@@ -39,7 +39,6 @@ def test_example_mocks_test_passes() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-o", "addopts=", "-q", "-p", "no:cacheprovider", "test_checkout_stack.py"],
         cwd=EXAMPLE,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,
         text=True,
         timeout=240,

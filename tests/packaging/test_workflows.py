@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from provider.catalog import REPO_ROOT
+from tests.paths import REPO_ROOT
 
 WORKFLOW_DIR = REPO_ROOT / ".github" / "workflows"
 WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.yml"))
@@ -130,7 +130,7 @@ def test_pull_request_runs_checks_then_previews_every_environment_with_policies(
     checks = _load(WORKFLOW_DIR / "checks.yml")
     runs = [s.get("run", "") for _, _, s in _steps(checks)]
     assert any("make test" in r for r in runs)
-    assert any("python -m policies.offline_check --all" in r for r in runs)
+    assert any("python -m zero_downtime.policies.offline_check --all" in r for r in runs)
     preview = workflow["jobs"]["preview"]
     assert preview["needs"] == "checks"
     assert [e["stack"] for e in preview["strategy"]["matrix"]["include"]] == ENVIRONMENTS
@@ -156,7 +156,7 @@ def test_release_runs_the_driver_behind_environment_protection_and_keeps_the_rep
     assert inputs["stack"]["options"] == ENVIRONMENTS
     job = workflow["jobs"]["release"]
     assert job["environment"] == "${{ inputs.stack }}"
-    release = next(s for s in job["steps"] if "python -m driver deploy" in s.get("run", ""))
+    release = next(s for s in job["steps"] if "python -m zero_downtime.driver deploy" in s.get("run", ""))
     # Inputs reach the script through env, so an image name cannot inject shell.
     assert "${{" not in release["run"]
     assert set(release["env"]) >= {"STACK", "SERVICE", "IMAGE", "STRATEGY"}

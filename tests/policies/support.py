@@ -15,9 +15,8 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 from pulumi_policy.proxy import unknown_checking_proxy
-
-from policies.pack import all_policies
-from policies.rules import GuardPolicy, GuardResourcePolicy
+from zero_downtime.policies.pack import all_policies
+from zero_downtime.policies.rules import GuardPolicy, GuardResourcePolicy
 
 OURS = {"stack": "dev", "managed-by": "pulumi-zero-downtime"}
 

@@ -8,9 +8,8 @@ from typing import Any
 import jsonschema
 import pytest
 from pulumi_policy import EnforcementLevel
-
-from policies.config import PolicyConfigError, parse_pack_config
-from policies.pack import all_policies
+from zero_downtime.policies.config import PolicyConfigError, parse_pack_config
+from zero_downtime.policies.pack import all_policies
 
 SETTINGS = {p.name: p.settings for p in all_policies()}
 SCHEMAS = {p.name: p.config_schema for p in all_policies()}

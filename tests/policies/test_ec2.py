@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from zero_downtime.contract.types import ResourceType
 
-from components.resource_types import ResourceType
 from tests.policies.support import Case, assert_case
 
 SG = "ec2-security-group-public-ingress"

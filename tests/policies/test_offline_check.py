@@ -7,10 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-
-from offline.evaluate import Evaluation, evaluate_program, stack_names
-from policies.config import parse_pack_config
-from policies.offline_check import (
+from zero_downtime.offline.evaluate import Evaluation, evaluate_program, stack_names
+from zero_downtime.policies.config import parse_pack_config
+from zero_downtime.policies.offline_check import (
     EXIT_ERROR,
     EXIT_MANDATORY,
     EXIT_OK,
@@ -20,7 +19,7 @@ from policies.offline_check import (
     check_stack,
     main,
 )
-from policies.pack import all_policies
+from zero_downtime.policies.pack import all_policies
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SETTINGS = {p.name: p.settings for p in all_policies()}

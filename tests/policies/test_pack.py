@@ -6,11 +6,11 @@ import re
 from dataclasses import replace
 
 import pytest
+from zero_downtime.policies.config import PolicyConfigError
+from zero_downtime.policies.pack import all_policies
+from zero_downtime.policies.props import urn_name
+from zero_downtime.policies.rules import ADVISORY, MANDATORY
 
-from policies.config import PolicyConfigError
-from policies.pack import all_policies
-from policies.props import urn_name
-from policies.rules import ADVISORY, MANDATORY
 from tests.policies import test_autoscaling, test_ec2, test_ecs, test_elb, test_kubernetes, test_stack
 from tests.policies.support import Case, run
 

@@ -18,9 +18,8 @@ from google.protobuf import struct_pb2
 from pulumi.runtime.proto import analyzer_pb2 as pb
 from pulumi.runtime.proto import analyzer_pb2_grpc as pb_grpc
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE
-
-from components.resource_types import ResourceType as T
-from policies.pack import all_policies
+from zero_downtime.contract.types import ResourceType as T
+from zero_downtime.policies.pack import all_policies
 
 ENTRY = Path(__file__).resolve().parents[2] / "policies" / "__main__.py"
 START_TIMEOUT_SECONDS = 60

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pulumi_policy import PolicyResource
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+from zero_downtime.contract.types import ResourceType as T
+from zero_downtime.policies.stack import flagger_primary_labels, selector_matches
 
-from components.resource_types import ResourceType as T
-from policies.stack import flagger_primary_labels, selector_matches
 from tests.policies.support import Case, assert_case, resource
 
 ECS_ALARM = "ecs-service-target-group-alarm"

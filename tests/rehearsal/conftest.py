@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from rehearsal.deployer import AppRelease, LocalDeployer
-from rehearsal.haproxy_process import HaproxyMissing, HaproxyProcess, find_haproxy
-from rehearsal.processes import Supervisor
-from rehearsal.router import HaproxyRouter
+from zero_downtime.rehearsal.deployer import AppRelease, LocalDeployer
+from zero_downtime.rehearsal.haproxy_process import HaproxyMissing, HaproxyProcess, find_haproxy
+from zero_downtime.rehearsal.processes import Supervisor
+from zero_downtime.rehearsal.router import HaproxyRouter
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
-
-from app.lifecycle import Lifecycle
-from app.service import create_app
-from app.settings import Settings, SettingsError, load_settings
-from rehearsal.processes import Supervisor
+from zero_downtime.app.lifecycle import Lifecycle
+from zero_downtime.app.service import create_app
+from zero_downtime.app.settings import Settings, SettingsError, load_settings
+from zero_downtime.rehearsal.processes import Supervisor
 
 
 def _client(**overrides: object) -> TestClient:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rehearsal.checks import standard_checks
-from rehearsal.processes import Instance, Supervisor
+from zero_downtime.rehearsal.checks import standard_checks
+from zero_downtime.rehearsal.processes import Instance, Supervisor
 
 
 def test_checks_pass_for_the_released_version_and_fail_for_another(tmp_path: Path) -> None:

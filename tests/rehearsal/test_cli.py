@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
-from rehearsal.cli import EXIT_ENVIRONMENT, EXIT_USAGE, main
-from rehearsal.processes import PROJECT_ROOT
+from zero_downtime.rehearsal.cli import EXIT_ENVIRONMENT, EXIT_USAGE, main
+from zero_downtime.rehearsal.processes import PROJECT_ROOT
 
 ENSURE = PROJECT_ROOT / "scripts" / "ensure-haproxy"
 
@@ -42,7 +41,11 @@ def _run(args: list[str], path: str, tmp_path: Path) -> subprocess.CompletedProc
 
 def test_missing_haproxy_gives_a_clear_message_and_no_traceback(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = _run([sys.executable, "-m", "rehearsal", "--out", str(out)], _path_without_haproxy(tmp_path, ()), tmp_path)
+    result = _run(
+        [sys.executable, "-m", "zero_downtime.rehearsal", "--out", str(out)],
+        _path_without_haproxy(tmp_path, ()),
+        tmp_path,
+    )
     text = result.stdout + result.stderr
     assert result.returncode == EXIT_ENVIRONMENT
     assert "HAProxy is required" in text
@@ -110,7 +113,7 @@ def _rehearsal_children(parent: int) -> list[int]:
 @pytest.mark.timeout(120)
 def test_sigterm_mid_run_stops_every_process(haproxy_binary: str, tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rehearsal", "--only", "good", "--out", str(tmp_path / "out")],
+        [sys.executable, "-m", "zero_downtime.rehearsal", "--only", "good", "--out", str(tmp_path / "out")],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -8,9 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
-from app.flags import BUCKETS, FlagRule, bucket, is_enabled, parse_flags
-from rehearsal.processes import PROJECT_ROOT
+from zero_downtime.app.flags import BUCKETS, FlagRule, bucket, is_enabled, parse_flags
+from zero_downtime.rehearsal.processes import PROJECT_ROOT
 
 USERS = [f"user-{i}" for i in range(10_000)]
 

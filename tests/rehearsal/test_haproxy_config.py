@@ -6,10 +6,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from driver.ports import PortError, Weights
-from rehearsal.haproxy_config import HaproxyLayout, HealthCheck, render_config, slot_color
-from rehearsal.router import percents, server_weight
+from zero_downtime.contract import Weights
+from zero_downtime.driver.core.errors import PortError
+from zero_downtime.rehearsal.haproxy_config import HaproxyLayout, HealthCheck, render_config, slot_color
+from zero_downtime.rehearsal.router import percents, server_weight
 
 
 def test_config_has_slots_checks_and_admin_socket() -> None:

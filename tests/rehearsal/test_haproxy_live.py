@@ -8,12 +8,12 @@ from collections import Counter
 
 import httpx
 import pytest
-
-from driver.ports import PortError, Weights
-from rehearsal.haproxy_config import BACKEND
-from rehearsal.haproxy_runtime import RuntimeApiError
-from rehearsal.loadgen import LoadGenerator
-from rehearsal.metrics import HaproxyMetrics
+from zero_downtime.contract import Weights
+from zero_downtime.driver.core.errors import PortError
+from zero_downtime.rehearsal.haproxy_config import BACKEND
+from zero_downtime.rehearsal.haproxy_runtime import RuntimeApiError
+from zero_downtime.rehearsal.loadgen import LoadGenerator
+from zero_downtime.rehearsal.metrics import HaproxyMetrics
 
 from .conftest import LocalStack
 

@@ -7,10 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-
-from rehearsal.chart import write_chart
-from rehearsal.report import Summary, chart_notes, summarize
-from rehearsal.scenario import BAD, GOOD, RehearsalConfig, RehearsalResult, run_rehearsal
+from zero_downtime.rehearsal.chart import write_chart
+from zero_downtime.rehearsal.report import Summary, chart_notes, summarize
+from zero_downtime.rehearsal.scenario import BAD, GOOD, RehearsalConfig, RehearsalResult, run_rehearsal
 
 FIRST_STEP = 10
 CONFIG = RehearsalConfig(

@@ -1,0 +1,198 @@
+"""Release strategies -> the list of traffic steps a service release takes.
+
+Pure decisions: no I/O. Every input is validated here, before anything changes, and a bad value
+raises `InputError` naming the setting that carried it (`steps`, `interval`, ...); the CLI maps the
+setting to its key.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .errors import InputError
+
+MAX_STEPS = 100
+MAX_INTERVAL_SECONDS = 24 * 3600  # ECS caps bake time at 1440 minutes; we keep the same bound.
+
+
+class Strategy(StrEnum):
+    BLUE_GREEN = "blue-green"
+    CANARY = "canary"
+    LINEAR = "linear"
+    ALL_AT_ONCE = "all-at-once"
+
+
+@dataclass(frozen=True)
+class Step:
+    """Send `weight` percent to the new color, then bake `bake_seconds` under analysis.
+
+    `pause` makes the release wait for `promote` once the bake has passed.
+    """
+
+    weight: int
+    bake_seconds: float
+    pause: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return {"weight": self.weight, "bake_seconds": self.bake_seconds, "pause": self.pause}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Step:
+        return cls(
+            weight=int(data["weight"]),  # type: ignore[arg-type]
+            bake_seconds=float(data["bake_seconds"]),  # type: ignore[arg-type]
+            pause=bool(data.get("pause", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The validated steps of one release, and whether pre-traffic checks gate the first one."""
+
+    strategy: Strategy
+    steps: tuple[Step, ...]
+    pre_traffic_checks: bool = True
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "strategy": self.strategy.value,
+            "steps": [s.to_dict() for s in self.steps],
+            "pre_traffic_checks": self.pre_traffic_checks,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Plan:
+        steps = tuple(Step.from_dict(s) for s in data["steps"])  # type: ignore[attr-defined]
+        return cls(
+            strategy=Strategy(str(data["strategy"])),
+            steps=steps,
+            pre_traffic_checks=bool(data.get("pre_traffic_checks", True)),
+        )
+
+    @property
+    def total_bake_seconds(self) -> float:
+        return sum(s.bake_seconds for s in self.steps)
+
+
+def _check_interval(key: str, value: float) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InputError(key, f"must be a number of seconds, got {value!r}")
+    if value != value or value <= 0:  # NaN or non-positive
+        raise InputError(key, f"must be > 0 seconds, got {value!r}")
+    if value > MAX_INTERVAL_SECONDS:
+        raise InputError(key, f"must be at most {MAX_INTERVAL_SECONDS} seconds, got {value!r}")
+    return float(value)
+
+
+def validate_weights(key: str, weights: list[int]) -> tuple[int, ...]:
+    """Steps are integers in 1..100, strictly increasing, and end at 100."""
+    if not weights:
+        raise InputError(key, "needs at least one step")
+    if len(weights) > MAX_STEPS:
+        raise InputError(key, f"at most {MAX_STEPS} steps, got {len(weights)}")
+    for w in weights:
+        if not isinstance(w, int) or isinstance(w, bool) or not 1 <= w <= 100:
+            raise InputError(key, f"each step must be an integer 1-100, got {w!r}")
+    for prev, cur in itertools.pairwise(weights):
+        if cur <= prev:
+            raise InputError(key, f"steps must strictly increase, got {prev} then {cur}")
+    if weights[-1] != 100:
+        raise InputError(key, f"the last step must be 100, got {weights[-1]}")
+    return tuple(weights)
+
+
+def parse_int_list(key: str, text: str) -> list[int]:
+    """'5,10,100' -> [5, 10, 100]; anything unparsable names `key`."""
+    items = [t.strip() for t in text.split(",")]
+    if not text.strip() or any(not t for t in items):
+        raise InputError(key, f"expected comma-separated integers, got {text!r}")
+    try:
+        return [int(t) for t in items]
+    except ValueError:
+        raise InputError(key, f"expected comma-separated integers, got {text!r}") from None
+
+
+def parse_float_list(key: str, text: str) -> list[float]:
+    items = [t.strip() for t in text.split(",")]
+    if not text.strip() or any(not t for t in items):
+        raise InputError(key, f"expected comma-separated seconds, got {text!r}")
+    try:
+        return [float(t) for t in items]
+    except ValueError:
+        raise InputError(key, f"expected comma-separated seconds, got {text!r}") from None
+
+
+def build_plan(
+    strategy: str,
+    *,
+    steps: list[int] | None = None,
+    interval: float = 300.0,
+    intervals: list[float] | None = None,
+    step_percent: int = 10,
+    bake: float = 300.0,
+    pause_at: list[int] | None = None,
+    pause_before_promote: bool = False,
+) -> Plan:
+    """Turn strategy flags into a validated `Plan`.
+
+    - blue-green: one step to 100 after the pre-traffic checks, then `bake` (post-flip window).
+    - canary: `steps` (default 10,100, like ECSCanary10Percent5Minutes) with `interval` each,
+      or one interval per step with `intervals`.
+    - linear: `step_percent` every `interval` until 100 (the last step is capped at 100).
+    - all-at-once: one step to 100 baking `interval`, without pre-traffic checks (a baseline).
+    `pause_at` pauses after the listed step weights; `pause_before_promote` after the last step.
+    """
+    try:
+        strat = Strategy(strategy)
+    except ValueError:
+        allowed = ", ".join(s.value for s in Strategy)
+        raise InputError("strategy", f"must be one of {allowed}, got {strategy!r}") from None
+
+    checks = True
+    if strat is Strategy.BLUE_GREEN:
+        if steps is not None:
+            raise InputError("steps", "blue-green flips 100% at once; use --strategy canary")
+        weights: tuple[int, ...] = (100,)
+        bakes = [_check_interval("bake", bake)]
+    elif strat is Strategy.ALL_AT_ONCE:
+        if steps is not None:
+            raise InputError("steps", "all-at-once has a single step; use --strategy canary")
+        weights = (100,)
+        bakes = [_check_interval("interval", interval)]
+        checks = False
+    elif strat is Strategy.CANARY:
+        weights = validate_weights("steps", list(steps) if steps is not None else [10, 100])
+        bakes = _bakes_for(weights, interval, intervals)
+    else:
+        if steps is not None:
+            raise InputError("steps", "linear derives its steps from --step-percent")
+        if not isinstance(step_percent, int) or isinstance(step_percent, bool) or not 1 <= step_percent <= 100:
+            raise InputError("step_percent", f"must be an integer 1-100, got {step_percent!r}")
+        weights = tuple(min(w, 100) for w in range(step_percent, 100 + step_percent, step_percent))
+        weights = validate_weights("step_percent", list(dict.fromkeys(weights)))
+        bakes = _bakes_for(weights, interval, intervals)
+
+    pauses = set(pause_at or [])
+    unknown = sorted(pauses - set(weights))
+    if unknown:
+        raise InputError("pause_at", f"{unknown} are not step weights of this plan {list(weights)}")
+    built = tuple(
+        Step(
+            weight=w,
+            bake_seconds=b,
+            pause=(w in pauses) or (pause_before_promote and i == len(weights) - 1),
+        )
+        for i, (w, b) in enumerate(zip(weights, bakes, strict=True))
+    )
+    return Plan(strategy=strat, steps=built, pre_traffic_checks=checks)
+
+
+def _bakes_for(weights: tuple[int, ...], interval: float, intervals: list[float] | None) -> list[float]:
+    if intervals is None:
+        one = _check_interval("interval", interval)
+        return [one] * len(weights)
+    if len(intervals) != len(weights):
+        raise InputError("intervals", f"needs one interval per step ({len(weights)}), got {len(intervals)}")
+    return [_check_interval("intervals", v) for v in intervals]

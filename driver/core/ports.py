@@ -1,0 +1,315 @@
+"""The ports the release strategies and the machine talk to, and the value types that cross them.
+
+The core decides; adapters act. Every effect goes through one of these Protocols, so the same
+strategy drives a cloud release and the local rehearsal, and tests drive it with fakes and a fake
+clock (tests/driver/fakes.py).
+
+| port            | AWS adapter (driver/adapters)               | local rehearsal (rehearsal/)       |
+| --------------- | ------------------------------------------- | ---------------------------------- |
+| TrafficRouter   | aws/router.py `ElbRuleRouter`               | router.py `HaproxyRouter`          |
+| MetricsSource   | aws/metrics.py `CloudWatchMetrics`          | metrics.py `HaproxyMetrics`        |
+| Deployer        | stack_deployer.py `StackDeployer`           | deployer.py `LocalDeployer`        |
+| PreTrafficCheck | checks.py `HttpCheck`, `CommandHook`        | checks.py                          |
+| EventPublisher  | aws/events.py `SnsPublisher`                | `NullPublisher` below              |
+| Journal         | file_journal.py `FileJournal`               | file_journal.py `FileJournal`      |
+| FleetStack      | pulumi_stack.py `StackOps`                  | -                                  |
+| Refresher       | aws/instance_refresh.py `InstanceRefresher` | -                                  |
+| FleetMetrics    | aws/metrics.py `TargetGroupMetrics`         | -                                  |
+| Clock           | `SystemClock` below                         | `SystemClock` below                |
+
+Conventions every implementation keeps:
+- Times are float seconds since the epoch, from the injected `Clock` (never `time.time()` directly).
+- Weights are whole percents and always sum to 100 (`Weights` refuses anything else).
+- A port raises `PortError` (or a subclass) for a failure the machine should treat as a failed
+  operation; it records it and rolls back or stops. Anything else is a bug.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from ...contract import Color, Weights
+from .status import Record
+
+
+# -- value types ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WindowMetrics:
+    """What one color (or target group) served in a time window.
+
+    `requests` and `errors_5xx` are counts; `p99_seconds` and `apdex` are None when the source
+    has no data for them (None is never treated as healthy by the analysis).
+    """
+
+    requests: int
+    errors_5xx: int
+    p99_seconds: float | None = None
+    apdex: float | None = None
+
+    @property
+    def error_rate(self) -> float | None:
+        """5xx / requests, or None without requests (no data is not a 0% error rate)."""
+        if self.requests <= 0:
+            return None
+        return self.errors_5xx / self.requests
+
+
+@dataclass(frozen=True)
+class AlarmStatus:
+    """Alarm state of one color or fleet.
+
+    `source` says what was read: "composite" (the composite alarm), "members" (the metric alarms,
+    when no composite exists, e.g. moto), or "none" (no alarms configured). `firing` lists the
+    alarm names in ALARM; `detail` is one human line for the report.
+    """
+
+    firing: tuple[str, ...] = ()
+    source: Literal["composite", "members", "none"] = "none"
+    detail: str = ""
+
+    @property
+    def is_firing(self) -> bool:
+        return bool(self.firing)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one pre-traffic check."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ReleaseEvent:
+    """A notable transition, for optional publishing (SNS on AWS)."""
+
+    stack: str
+    service: str
+    release_id: str
+    state: str
+    message: str
+    data: dict[str, object] = field(default_factory=dict)
+
+
+# -- instance refresh values (fleet releases) ------------------------------------------------------------
+REFRESH_ACTIVE = frozenset({"Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"})
+REFRESH_SUCCESSFUL = "Successful"
+ROLLBACK_IN_PROGRESS = "RollbackInProgress"
+ROLLBACK_SUCCESSFUL = "RollbackSuccessful"
+ROLLBACK_FAILED = "RollbackFailed"
+ROLLBACK_STATUSES = frozenset({ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL, ROLLBACK_FAILED})
+
+
+@dataclass(frozen=True)
+class DesiredTemplate:
+    """The launch template version a refresh moves the group to."""
+
+    launch_template_id: str
+    version: str
+
+
+@dataclass(frozen=True)
+class RefreshStatus:
+    """One instance refresh as EC2 Auto Scaling reports it."""
+
+    refresh_id: str
+    status: str
+    percent_complete: int
+    reason: str
+    desired_version: str | None = None
+    """Launch template version of the refresh's DesiredConfiguration (None without one)."""
+    start_time: float | None = None
+    """Epoch seconds AWS started the refresh, when it says."""
+
+    @property
+    def active(self) -> bool:
+        return self.status in REFRESH_ACTIVE
+
+
+@dataclass(frozen=True)
+class TemplateVersions:
+    """What the stack says about a fleet's launch template after an `up`."""
+
+    launch_template_id: str
+    pinned: int
+    """`launchTemplateVersion`: the version the group is pinned to (the released one)."""
+    latest: int
+    """`launchTemplateLatestVersion`: the template's newest version."""
+
+
+# -- ports --------------------------------------------------------------------------------------------------
+@runtime_checkable
+class Clock(Protocol):
+    """Time source. Injected so decisions are tested with a fake clock."""
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Block (real clock) or advance time (fake clock) by `seconds`."""
+        ...
+
+
+@runtime_checkable
+class TrafficRouter(Protocol):
+    """Moves production traffic between the colors. The fast path of every rollback."""
+
+    def set_weights(self, weights: Weights) -> None:
+        """Apply `weights` directly on the load balancer; raise PortError if refused."""
+        ...
+
+    def observed_weights(self) -> Weights:
+        """The weights as the load balancer itself reports them now (not what we last wrote)."""
+        ...
+
+
+@runtime_checkable
+class MetricsSource(Protocol):
+    """Per-color request metrics and alarms."""
+
+    def window(self, color: Color, start: float, end: float) -> WindowMetrics:
+        """What `color` served between `start` and `end` (epoch seconds)."""
+        ...
+
+    def alarms(self, color: Color) -> AlarmStatus:
+        """Current alarm state of `color`. A source without alarms returns `AlarmStatus()`."""
+        ...
+
+
+@runtime_checkable
+class Deployer(Protocol):
+    """Platform operations on the colors' capacity and on the declared (stack) state."""
+
+    def deploy_idle(self, color: Color, image: str, desired_count: int) -> None:
+        """Run `image` on `color` with `desired_count` instances, at 0% production traffic."""
+        ...
+
+    def wait_healthy(self, color: Color, timeout_seconds: float) -> bool:
+        """True once every target of `color` is healthy, False if `timeout_seconds` passed."""
+        ...
+
+    def reconcile(self, weights: Weights, live_color: Color) -> None:
+        """Make declared state match `weights`/`live_color` (AWS: config + `up`; local: no-op)."""
+        ...
+
+    def scale_down(self, color: Color) -> None:
+        """Scale `color` to zero instances (declared state too, where there is one)."""
+        ...
+
+
+@runtime_checkable
+class PreTrafficCheck(Protocol):
+    """One check run against the idle color before it receives production traffic."""
+
+    name: str
+
+    def run(self) -> CheckResult: ...
+
+
+@runtime_checkable
+class EventPublisher(Protocol):
+    """Optional sink for release events."""
+
+    def publish(self, event: ReleaseEvent) -> None: ...
+
+
+@runtime_checkable
+class Journal(Protocol):
+    """The durable record of a service's releases, and abort requests for a running driver.
+
+    `append` is the only write of release state: the machine calls it before every effect. It
+    raises JournalError when the record cannot be made durable.
+    """
+
+    stack: str
+    service: str
+
+    def append(self, record: Record) -> None: ...
+
+    def records(self, release_id: str) -> list[Record]:
+        """Every record of `release_id`, oldest first (empty when unknown)."""
+        ...
+
+    def release_ids(self) -> list[str]:
+        """Every release of the service, oldest first."""
+        ...
+
+    def last(self, release_id: str | None = None) -> Record | None:
+        """The newest record of `release_id` (default: of the newest release)."""
+        ...
+
+    def request_abort(self, release_id: str, reason: str) -> None: ...
+
+    def abort_requested(self, release_id: str) -> str | None:
+        """The reason of a pending abort request for `release_id`, else None."""
+        ...
+
+    def clear_abort(self) -> None: ...
+
+
+@runtime_checkable
+class FleetStack(Protocol):
+    """The stack operations a fleet release needs (Automation API on AWS)."""
+
+    def get_config(self, key: str) -> str | None: ...
+
+    def set_config(self, values: Mapping[str, str]) -> None: ...
+
+    def up(self, message: str = "") -> Any: ...
+
+    def refresh(self) -> Any: ...
+
+    def template_versions(self, fleet: str) -> TemplateVersions:
+        """The fleet's launch template versions from the stack outputs; PortError when absent."""
+        ...
+
+
+@runtime_checkable
+class Refresher(Protocol):
+    """EC2 Auto Scaling instance refresh of one group."""
+
+    def start(self, preferences: Mapping[str, Any], desired: DesiredTemplate | None = None) -> str: ...
+
+    def latest(self) -> RefreshStatus | None: ...
+
+    def get(self, refresh_id: str) -> RefreshStatus: ...
+
+    def cancel(self) -> None: ...
+
+    def rollback(self) -> None:
+        """Ask AWS to roll the running refresh back; RefreshNotReversible or NoActiveRefresh when it cannot."""
+        ...
+
+
+@runtime_checkable
+class FleetMetrics(Protocol):
+    """The fleet's one target group and its alarms."""
+
+    def window(self, start: float, end: float) -> WindowMetrics: ...
+
+    def alarms(self) -> AlarmStatus: ...
+
+
+# -- the simple implementations every platform shares ---------------------------------------------------
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class NullPublisher:
+    """Publishes nothing (no topic configured, or the local rehearsal)."""
+
+    def publish(self, event: ReleaseEvent) -> None:
+        return None

@@ -1,0 +1,350 @@
+"""Service releases: a new image on the idle color, then traffic moved to it step by step.
+
+One strategy covers blue/green, canary, linear and all-at-once; the plan (`plan.py`) decides the
+steps. The states and what each does:
+
+    PENDING -> DEPLOYING_IDLE -> WAITING_HEALTHY -> PRE_TRAFFIC_CHECKS -> SHIFTING(i) -> BAKING(i)
+      -> [PAUSED] -> SHIFTING(i+1) ... -> [PAUSED] -> PROMOTING -> KEEPING_WARM -> SUCCEEDED
+    failing gate / abort / port error -> ROLLING_BACK -> ROLLED_BACK   (the machine's part)
+
+Rollback always targets the color that was live when the release started, and each of its three
+steps is idempotent: 1) weights straight on the load balancer (the fast path), 2) the declared
+state reconciled, 3) the failed color scaled down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ...contract import Color, Weights, other_color
+from .analysis import AnalysisConfig, Judgement, Verdict, evaluate
+from .errors import InputError, PortError
+from .machine import Machine, Progress, StrategyBase
+from .plan import Plan
+from .ports import Deployer, MetricsSource, PreTrafficCheck, TrafficRouter
+from .status import FAILED, PAUSED, PENDING, ROLLED_BACK, ROLLING_BACK, SUCCEEDED, Status
+
+log = logging.getLogger(__name__)
+
+KIND = "service"
+MAX_DESIRED_COUNT = 1000
+
+DEPLOYING_IDLE = "DEPLOYING_IDLE"
+WAITING_HEALTHY = "WAITING_HEALTHY"
+PRE_TRAFFIC_CHECKS = "PRE_TRAFFIC_CHECKS"
+SHIFTING = "SHIFTING"
+BAKING = "BAKING"
+PROMOTING = "PROMOTING"
+KEEPING_WARM = "KEEPING_WARM"
+FORWARD_STATES = (
+    PENDING,
+    DEPLOYING_IDLE,
+    WAITING_HEALTHY,
+    PRE_TRAFFIC_CHECKS,
+    SHIFTING,
+    BAKING,
+    PROMOTING,
+    KEEPING_WARM,
+)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """Everything a service release needs, validated; recorded in full so `resume` can rebuild it.
+
+    Errors name the setting (`image`, `desired_count`, `keep_warm_seconds`...); the CLI maps it to its flag.
+    """
+
+    stack: str
+    service: str
+    image: str
+    desired_count: int
+    stable_color: Color
+    plan: Plan
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    health_timeout_seconds: float = 600.0
+    keep_warm_seconds: float = 900.0
+    verify_timeout_seconds: float = 30.0
+    verify_poll_seconds: float = 2.0
+    extension_factor: float = 1.0
+    """A step lacking evidence may bake this many extra intervals before it fails."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.image, str) or not self.image.strip():
+            raise InputError("image", "must be a non-empty image reference")
+        if any(c.isspace() for c in self.image):
+            raise InputError("image", f"must not contain whitespace, got {self.image!r}")
+        dc = self.desired_count
+        if not isinstance(dc, int) or isinstance(dc, bool) or not 1 <= dc <= MAX_DESIRED_COUNT:
+            raise InputError("desired_count", f"must be an integer 1-{MAX_DESIRED_COUNT}, got {dc!r}")
+        if self.stable_color not in ("blue", "green"):
+            raise InputError("stable_color", f"must be blue or green, got {self.stable_color!r}")
+        for key, value in (
+            ("health_timeout_seconds", self.health_timeout_seconds),
+            ("verify_timeout_seconds", self.verify_timeout_seconds),
+            ("verify_poll_seconds", self.verify_poll_seconds),
+        ):
+            if not value > 0:
+                raise InputError(key, f"must be > 0 seconds, got {value!r}")
+        if not self.keep_warm_seconds >= 0:
+            raise InputError("keep_warm_seconds", f"must be >= 0 seconds, got {self.keep_warm_seconds!r}")
+        if not self.extension_factor >= 0:
+            raise InputError("extension_factor", f"must be >= 0, got {self.extension_factor!r}")
+        if not self.plan.steps:
+            raise InputError("steps", "needs at least one step")
+
+    @property
+    def new_color(self) -> Color:
+        return other_color(self.stable_color)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["plan"] = self.plan.to_dict()
+        data["analysis"] = self.analysis.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ServiceSpec:
+        values = dict(data)
+        values["plan"] = Plan.from_dict(values["plan"])
+        values["analysis"] = AnalysisConfig.from_dict(values["analysis"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ServicePorts:
+    """The ports one service release uses (the clock and publisher belong to the machine)."""
+
+    router: TrafficRouter
+    metrics: MetricsSource
+    deployer: Deployer
+    checks: Sequence[PreTrafficCheck] = ()
+
+
+class ServiceRelease(StrategyBase):
+    """The states of a service release and what each does."""
+
+    kind = KIND
+    id_prefix = "r"
+    published = frozenset({SHIFTING, PAUSED, ROLLING_BACK, ROLLED_BACK, SUCCEEDED, FAILED})
+
+    def __init__(self, spec: ServiceSpec, ports: ServicePorts) -> None:
+        self.spec = spec
+        self.ports = ports
+        self.stack = spec.stack
+        self.target = spec.service
+        self.steps = len(spec.plan.steps)
+        self.handlers = {
+            PENDING: lambda m: m.enter(DEPLOYING_IDLE),
+            DEPLOYING_IDLE: self._deploy_idle,
+            WAITING_HEALTHY: self._wait_healthy,
+            PRE_TRAFFIC_CHECKS: self._pre_traffic_checks,
+            SHIFTING: lambda m: self._shift(m, _step(m.status)),
+            BAKING: lambda m: self._bake(m, _step(m.status)),
+            PROMOTING: self._promote,
+            KEEPING_WARM: self._keep_warm,
+            ROLLING_BACK: self._rollback,
+        }
+
+    # -- Strategy ------------------------------------------------------------------------------------
+    def spec_dict(self) -> dict[str, Any]:
+        return self.spec.to_dict()
+
+    def start_message(self) -> str:
+        return f"release of {self.spec.image} to {self.spec.new_color} started"
+
+    def on_resume(self, m: Machine) -> None:
+        s = m.status
+        if s.state == FAILED:
+            # FAILED means a rollback did not finish; rollback is idempotent, so finish it.
+            m.enter(ROLLING_BACK, reason=f"resume: retry rollback ({s.reason})")
+        elif s.state == BAKING and s.step is not None:
+            expected = self._weights_for(s.step)
+            try:
+                observed = self.ports.router.observed_weights()
+            except PortError as exc:
+                m.begin_rollback(f"resume: cannot read the load balancer weights: {exc}")
+                return
+            if observed != expected:
+                m.begin_rollback(
+                    f"resume: load balancer reports {observed.as_dict()}, journal expects {expected.as_dict()}"
+                )
+            else:
+                # The kill blinded the analysis: bake the step again from a fresh window.
+                m.enter(BAKING, step=s.step, facts={"step_started_at": m.now()})
+
+    def on_promote(self, m: Machine) -> None:
+        step = _step(m.status)
+        m.record("promote", note="promoted by operator")
+        self._after_step(m, step, honour_pause=False)
+
+    def weights_in(self, status: Status) -> Weights | None:
+        if status.state in (ROLLING_BACK, ROLLED_BACK, FAILED):
+            return Weights.all_to(self.spec.stable_color)
+        if status.state in (PROMOTING, KEEPING_WARM, SUCCEEDED):
+            return Weights.all_to(self.spec.new_color)
+        return None if status.step is None else self._weights_for(status.step)
+
+    # -- states ---------------------------------------------------------------------------------------
+    def _deploy_idle(self, m: Machine) -> None:
+        self.ports.deployer.deploy_idle(self.spec.new_color, self.spec.image, self.spec.desired_count)
+        m.enter(WAITING_HEALTHY)
+
+    def _wait_healthy(self, m: Machine) -> None:
+        timeout = self.spec.health_timeout_seconds
+        if not self.ports.deployer.wait_healthy(self.spec.new_color, timeout):
+            m.begin_rollback(f"{self.spec.new_color} not healthy within {timeout:g}s")
+        elif self.spec.plan.pre_traffic_checks:
+            m.enter(PRE_TRAFFIC_CHECKS)
+        else:
+            m.enter(SHIFTING, step=0)
+
+    def _pre_traffic_checks(self, m: Machine) -> None:
+        results = []
+        for check in self.ports.checks:
+            res = check.run()
+            results.append({"name": res.name, "passed": res.passed, "detail": res.detail})
+            if not res.passed:
+                m.record("check", detail={"checks": results})
+                m.begin_rollback(f"pre-traffic check {res.name} failed: {res.detail}")
+                return
+        m.enter(SHIFTING, step=0, detail={"checks": results})
+
+    def _shift(self, m: Machine, index: int) -> None:
+        target = self._weights_for(index)
+        self.ports.router.set_weights(target)
+        self.ports.deployer.reconcile(target, self.spec.stable_color)
+        observed = self._await_weights(m, target)
+        if observed != target:
+            m.begin_rollback(f"verify: load balancer reports {observed.as_dict()} after setting {target.as_dict()}")
+            return
+        m.enter(BAKING, step=index, facts={"step_started_at": m.now()}, detail={"observed": observed.as_dict()})
+
+    def _bake(self, m: Machine, index: int) -> None:
+        step, cfg = self.spec.plan.steps[index], self.spec.analysis
+        started = float(m.status.facts.get("step_started_at", m.now()))
+        bake_end = started + step.bake_seconds
+        give_up = bake_end + step.bake_seconds * self.spec.extension_factor
+        remaining = bake_end - m.now()
+        # Sleep to the next poll, but not past the end of the bake.
+        m.sleep(cfg.poll_seconds if remaining <= 0 else min(cfg.poll_seconds, remaining))
+        if m.abort_requested():
+            return  # the loop turns the request into a rollback before the next step
+        now = m.now()
+        verdict = self._check(started, now)
+        failed = m.status.failed_checks + (verdict.outcome is Judgement.FAIL)
+        self._report_check(m, index, verdict, failed, bake_end - now)
+        if verdict.outcome is Judgement.ALARM:
+            m.begin_rollback("; ".join(verdict.reasons))
+            return
+        m.record("check", detail={"verdict": verdict.to_dict()}, failed_checks=failed)
+        if verdict.outcome is Judgement.FAIL:
+            if failed >= cfg.threshold:
+                m.begin_rollback(f"{failed} failed checks (threshold {cfg.threshold}): " + "; ".join(verdict.reasons))
+            return
+        if now < bake_end:
+            return
+        if verdict.outcome is Judgement.PASS:
+            self._after_step(m, index, honour_pause=True)
+        elif now >= give_up:
+            m.begin_rollback("not enough evidence to pass the step: " + "; ".join(verdict.reasons))
+
+    def _after_step(self, m: Machine, index: int, *, honour_pause: bool) -> None:
+        if honour_pause and self.spec.plan.steps[index].pause:
+            m.enter(PAUSED, step=index, reason="waiting for promote")
+        elif index + 1 < len(self.spec.plan.steps):
+            m.enter(SHIFTING, step=index + 1)
+        else:
+            m.enter(PROMOTING, step=index)
+
+    def _promote(self, m: Machine) -> None:
+        new = self.spec.new_color
+        self.ports.deployer.reconcile(Weights.all_to(new), new)
+        m.enter(KEEPING_WARM, facts={"warm_until": m.now() + self.spec.keep_warm_seconds, "live_color": new})
+
+    def _keep_warm(self, m: Machine) -> None:
+        warm_until = float(m.status.facts.get("warm_until", m.now()))
+        now = m.now()
+        if now < warm_until:
+            m.sleep(min(self.spec.analysis.poll_seconds, warm_until - now))
+            if m.abort_requested():
+                return
+            # The old color is still warm: a failing alarm now still rolls back in seconds.
+            alarms = self.ports.metrics.alarms(self.spec.new_color)
+            if alarms.is_firing:
+                m.begin_rollback(f"alarm in ALARM during keep-warm: {', '.join(alarms.firing)} [{alarms.source}]")
+            return
+        self.ports.deployer.scale_down(self.spec.stable_color)
+        m.enter(SUCCEEDED, reason=f"{self.spec.new_color} is live")
+
+    def _rollback(self, m: Machine) -> None:
+        stable = self.spec.stable_color
+        target = Weights.all_to(stable)
+        fast_error = ""
+        try:
+            self.ports.router.set_weights(target)  # 1) fast path, seconds
+        except PortError as exc:
+            fast_error = str(exc)
+            log.warning("fast-path rollback failed, reconciling instead: %s", exc)
+            self.ports.deployer.reconcile(target, stable)
+        observed = self._await_weights(m, target)
+        if observed != target:
+            raise PortError(f"load balancer still reports {observed.as_dict()}")
+        if "restored_at" not in m.status.facts:
+            restored = m.now()
+            seconds = round(restored - float(m.status.facts.get("detected_at", restored)), 3)
+            log.info("traffic restored to %s in %.3fs", stable, seconds)
+            m.record(
+                "traffic_restored",
+                facts={"restored_at": restored, "rollback_seconds": seconds},
+                detail={"fast_path": not fast_error, "fast_path_error": fast_error},
+            )
+        if not fast_error:
+            self.ports.deployer.reconcile(target, stable)  # 2) stack state matches
+        self.ports.deployer.scale_down(self.spec.new_color)  # 3) failed color down
+        m.enter(ROLLED_BACK)
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _check(self, start: float, end: float) -> Verdict:
+        new = self.ports.metrics.window(self.spec.new_color, start, end)
+        stable = self.ports.metrics.window(self.spec.stable_color, start, end)
+        alarms = self.ports.metrics.alarms(self.spec.new_color)
+        return evaluate(new, stable, alarms, self.spec.analysis)
+
+    def _report_check(self, m: Machine, index: int, verdict: Verdict, failed: int, seconds_left: float) -> None:
+        fig = verdict.figures
+        m.report(
+            Progress(
+                state=BAKING,
+                step=index,
+                steps=self.steps,
+                failed_checks=failed,
+                message=verdict.outcome.value + (": " + "; ".join(verdict.reasons) if verdict.reasons else ""),
+                weights=self._weights_for(index),
+                requests=fig.get("requests"),  # type: ignore[arg-type]
+                error_rate=fig.get("error_rate"),  # type: ignore[arg-type]
+                p99_seconds=fig.get("p99_seconds"),  # type: ignore[arg-type]
+                seconds_left=max(0.0, seconds_left),
+            )
+        )
+
+    def _await_weights(self, m: Machine, target: Weights) -> Weights:
+        """Poll the load balancer until it reports `target` or the verify timeout passes."""
+        deadline = m.now() + self.spec.verify_timeout_seconds
+        observed = self.ports.router.observed_weights()
+        while observed != target and m.now() < deadline:
+            m.sleep(self.spec.verify_poll_seconds)
+            observed = self.ports.router.observed_weights()
+        return observed
+
+    def _weights_for(self, index: int) -> Weights:
+        return Weights.shifted(self.spec.stable_color, self.spec.plan.steps[index].weight)
+
+
+def _step(status: Status) -> int:
+    if status.step is None:
+        raise PortError(f"{status.state} without a step index in the journal")
+    return status.step

@@ -1,0 +1,431 @@
+"""Service releases on the release machine, driven by a fake clock and in-memory ports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from zero_downtime.contract import Weights
+from zero_downtime.driver.adapters.file_journal import FileJournal
+from zero_downtime.driver.core.analysis import AnalysisConfig
+from zero_downtime.driver.core.errors import StateError
+from zero_downtime.driver.core.machine import Machine, Progress, latest_status
+from zero_downtime.driver.core.plan import build_plan
+from zero_downtime.driver.core.ports import WindowMetrics
+from zero_downtime.driver.core.service import FORWARD_STATES, ServicePorts, ServiceRelease, ServiceSpec
+from zero_downtime.driver.core.status import ROLLED_BACK, SUCCEEDED
+
+from tests.driver.clock import FakeClock
+from tests.driver.fakes import (
+    FakeCheck,
+    FakeDeployer,
+    FakeMetrics,
+    FakeRouter,
+    Killed,
+    RecordingPublisher,
+)
+
+
+@dataclass
+class World:
+    clock: FakeClock
+    router: FakeRouter
+    metrics: FakeMetrics
+    deployer: FakeDeployer
+    check: FakeCheck
+    publisher: RecordingPublisher
+    journal: FileJournal
+    progress: list[Progress] = field(default_factory=list)
+
+    def ports(self) -> ServicePorts:
+        return ServicePorts(router=self.router, metrics=self.metrics, deployer=self.deployer, checks=[self.check])
+
+    def start(self, spec: ServiceSpec, on_progress: Callable[[Progress], None] | None = None) -> Machine:
+        return Machine.start(
+            ServiceRelease(spec, self.ports()),
+            self.journal,
+            self.clock,
+            publisher=self.publisher,
+            on_progress=on_progress or self.progress.append,
+        )
+
+    def load(self) -> Machine:
+        """The latest release, as `resume`/`promote`/`abort` find it in the journal."""
+        status = latest_status(self.journal)
+        strategy = ServiceRelease(ServiceSpec.from_dict(status.spec), self.ports())
+        return Machine.continue_(strategy, self.journal, self.clock, status, publisher=self.publisher)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    router = FakeRouter(Weights(blue=100, green=0))
+    return World(
+        clock=FakeClock(),
+        router=router,
+        metrics=FakeMetrics(),
+        deployer=FakeDeployer(router),
+        check=FakeCheck(),
+        publisher=RecordingPublisher(),
+        journal=FileJournal(tmp_path, "dev", "api"),
+    )
+
+
+def make_spec(strategy: str = "canary", **kw: object) -> ServiceSpec:
+    plan_kw = {
+        k: kw.pop(k)
+        for k in list(kw)
+        if k in {"steps", "interval", "intervals", "step_percent", "bake", "pause_at", "pause_before_promote"}
+    }
+    if strategy == "canary":
+        plan_kw.setdefault("steps", [10, 50, 100])
+        plan_kw.setdefault("interval", 60)
+    analysis = kw.pop("analysis", AnalysisConfig(min_requests=20, poll_seconds=15))
+    return ServiceSpec(
+        stack="dev",
+        service="api",
+        image="repo/api:2",
+        desired_count=2,
+        stable_color="blue",
+        plan=build_plan(strategy, **plan_kw),  # type: ignore[arg-type]
+        analysis=analysis,  # type: ignore[arg-type]
+        keep_warm_seconds=kw.pop("keep_warm_seconds", 120.0),  # type: ignore[arg-type]
+        verify_timeout_seconds=10.0,
+        verify_poll_seconds=1.0,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def transitions(world: World, rid: str) -> list[tuple[str, int | None]]:
+    return [(r.state, r.status.step) for r in world.journal.records(rid) if r.event in ("start", "transition")]
+
+
+def run(world: World, spec: ServiceSpec) -> Machine:
+    machine = world.start(spec)
+    machine.run()
+    return machine
+
+
+def test_healthy_canary_walks_every_state_in_order(world: World) -> None:
+    ctl = run(world, make_spec())
+    assert ctl.status.state == "SUCCEEDED"
+    assert transitions(world, ctl.status.release_id) == [
+        ("PENDING", None),
+        ("DEPLOYING_IDLE", None),
+        ("WAITING_HEALTHY", None),
+        ("PRE_TRAFFIC_CHECKS", None),
+        ("SHIFTING", 0),
+        ("BAKING", 0),
+        ("SHIFTING", 1),
+        ("BAKING", 1),
+        ("SHIFTING", 2),
+        ("BAKING", 2),
+        ("PROMOTING", 2),
+        ("KEEPING_WARM", 2),
+        ("SUCCEEDED", 2),
+    ]
+    assert world.router.writes == [Weights(90, 10), Weights(50, 50), Weights(0, 100)]
+    assert ("deploy_idle", "green", "repo/api:2", 2) in world.deployer.calls
+    assert ("reconcile", {"blue": 0, "green": 100}, "green") in world.deployer.calls
+    assert world.deployer.calls[-1] == ("scale_down", "blue")
+    assert world.check.runs == 1
+    states = [e.state for e in world.publisher.events]
+    assert states[0] == "PENDING" and states[-1] == "SUCCEEDED"
+
+
+def test_each_step_bakes_its_own_interval(world: World) -> None:
+    ctl = run(world, make_spec(steps=[25, 100], intervals=[30, 90]))
+    recs = world.journal.records(ctl.status.release_id)
+    started = {
+        r.status.step: r.status.facts["step_started_at"]
+        for r in recs
+        if r.state == "BAKING" and r.event == "transition"
+    }
+    shift_1 = next(r.ts for r in recs if r.state == "SHIFTING" and r.status.step == 1)
+    assert shift_1 - started[0] == pytest.approx(30)
+    promote = next(r.ts for r in recs if r.state == "PROMOTING")
+    assert promote - started[1] == pytest.approx(90)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "kw", "writes", "checks"),
+    [
+        ("blue-green", {"bake": 60}, [Weights(0, 100)], 1),
+        ("all-at-once", {"interval": 60}, [Weights(0, 100)], 0),
+        ("linear", {"step_percent": 50, "interval": 60}, [Weights(50, 50), Weights(0, 100)], 1),
+    ],
+    ids=["blue-green", "all-at-once", "linear"],
+)
+def test_other_strategies_succeed(world: World, strategy: str, kw: dict, writes: list[Weights], checks: int) -> None:
+    ctl = run(world, make_spec(strategy, **kw))
+    assert ctl.status.state == "SUCCEEDED"
+    assert world.router.writes == writes
+    assert world.check.runs == checks
+
+
+def test_pause_step_waits_for_promote(world: World) -> None:
+    ctl = run(world, make_spec(pause_at=[10]))
+    assert ctl.status.state == "PAUSED" and ctl.status.step == 0
+    assert world.router.weights == Weights(90, 10)
+    again = world.load()
+    assert again.promote().state is SUCCEEDED
+    assert world.router.weights == Weights(0, 100)
+
+
+def test_pause_before_promote_keeps_full_traffic_until_promote(world: World) -> None:
+    ctl = run(world, make_spec(pause_before_promote=True))
+    assert ctl.status.state == "PAUSED" and ctl.status.step == 2
+    assert ("reconcile", {"blue": 0, "green": 100}, "green") not in world.deployer.calls
+    assert ctl.promote().state is SUCCEEDED
+
+
+def test_promote_refused_unless_paused(world: World) -> None:
+    ctl = run(world, make_spec())
+    with pytest.raises(StateError, match="PAUSED"):
+        ctl.promote()
+
+
+def _rolled_back_to_blue(world: World, ctl: Machine) -> None:
+    assert ctl.status.state == "ROLLED_BACK"
+    assert world.router.weights == Weights(100, 0)
+    assert ("reconcile", {"blue": 100, "green": 0}, "blue") in world.deployer.calls
+    assert world.deployer.calls[-1] == ("scale_down", "green")
+
+
+def test_not_healthy_rolls_back_without_shifting(world: World) -> None:
+    world.deployer.healthy = False
+    ctl = run(world, make_spec())
+    _rolled_back_to_blue(world, ctl)
+    assert "not healthy" in ctl.status.reason
+    assert Weights(90, 10) not in world.router.writes
+
+
+def test_failed_pre_traffic_check_rolls_back_before_any_traffic(world: World) -> None:
+    world.check.passed = False
+    ctl = run(world, make_spec())
+    _rolled_back_to_blue(world, ctl)
+    assert "pre-traffic check http failed" in ctl.status.reason
+    assert all(w == Weights(100, 0) for w in world.router.writes)
+
+
+def test_deploy_error_rolls_back(world: World) -> None:
+    world.deployer.fail_on.add("deploy_idle")
+    ctl = run(world, make_spec())
+    _rolled_back_to_blue(world, ctl)
+    assert "DEPLOYING_IDLE failed" in ctl.status.reason
+
+
+def test_verify_catches_weights_the_balancer_did_not_apply(world: World) -> None:
+    world.router.drop_writes = True
+    ctl = run(world, make_spec())
+    assert ctl.status.state == "ROLLED_BACK"
+    assert "verify: load balancer reports {'blue': 100, 'green': 0}" in ctl.status.reason
+    states = [s for s, _ in transitions(world, ctl.status.release_id)]
+    assert "BAKING" not in states
+
+
+def test_alarm_mid_step_rolls_back_and_measures_latency(world: World) -> None:
+    def fire(now: float) -> None:
+        if world.router.weights == Weights(50, 50):
+            world.metrics.firing["green"] = ("api-green-5xx",)
+
+    world.clock.on_sleep(fire)
+    ctl = run(world, make_spec())
+    _rolled_back_to_blue(world, ctl)
+    assert "api-green-5xx" in ctl.status.reason
+    res = ctl.result()
+    assert res.rollback_seconds is not None and 0 <= res.rollback_seconds <= 10
+    restored = [r for r in res.trail if r.event == "traffic_restored"]
+    assert restored and restored[0].detail["fast_path"] is True
+
+
+def _bad_metrics(start: float, end: float) -> WindowMetrics:
+    n = int((end - start) * 10)
+    return WindowMetrics(requests=n, errors_5xx=n // 5, p99_seconds=0.05)
+
+
+def test_metric_breach_rolls_back_after_threshold_failed_checks(world: World) -> None:
+    world.metrics.new_fn = _bad_metrics
+    ctl = run(world, make_spec(analysis=AnalysisConfig(min_requests=20, threshold=3)))
+    _rolled_back_to_blue(world, ctl)
+    checks = [r for r in world.journal.records(ctl.status.release_id) if r.event == "check"]
+    assert [c.detail["verdict"]["outcome"] for c in checks] == ["fail", "fail", "fail"]
+    assert "3 failed checks (threshold 3)" in ctl.status.reason
+
+
+def test_one_failed_check_below_threshold_is_tolerated(world: World) -> None:
+    calls = {"n": 0}
+
+    def flaky(start: float, end: float) -> WindowMetrics:
+        calls["n"] += 1
+        n = int((end - start) * 10)
+        errors = n if calls["n"] == 1 else 0
+        return WindowMetrics(requests=n, errors_5xx=errors, p99_seconds=0.05)
+
+    world.metrics.new_fn = flaky
+    ctl = run(world, make_spec(analysis=AnalysisConfig(min_requests=20, threshold=2)))
+    assert ctl.status.state == "SUCCEEDED"
+    assert ctl.status.failed_checks == 1
+
+
+def test_no_data_is_never_healthy(world: World) -> None:
+    world.metrics.new_fn = lambda s, e: WindowMetrics(requests=0, errors_5xx=0)
+    ctl = run(world, make_spec())
+    _rolled_back_to_blue(world, ctl)
+    assert "not enough evidence" in ctl.status.reason
+    baking = [r for r in world.journal.records(ctl.status.release_id) if r.state == "BAKING"]
+    # The step bakes its interval plus one extension interval before it gives up.
+    assert baking[-1].ts - baking[0].ts == pytest.approx(120)
+
+
+def test_abort_request_during_bake_rolls_back(world: World) -> None:
+    def request(now: float) -> None:
+        if world.router.weights == Weights(90, 10):
+            last = world.journal.last()
+            assert last is not None
+            world.journal.request_abort(last.status.release_id, "operator said so")
+
+    world.clock.on_sleep(request)
+    ctl = run(world, make_spec())
+    _rolled_back_to_blue(world, ctl)
+    assert "operator said so" in ctl.status.reason
+    assert world.journal.abort_requested(ctl.status.release_id) is None
+
+
+def test_abort_while_paused(world: World) -> None:
+    ctl = run(world, make_spec(pause_at=[10]))
+    res = world.load().abort()
+    assert res.state == "ROLLED_BACK"
+    _rolled_back_to_blue(world, world.load())
+    assert ctl.status.release_id == res.release_id
+
+
+def test_abort_refused_after_success(world: World) -> None:
+    ctl = run(world, make_spec())
+    with pytest.raises(StateError, match="already succeeded"):
+        ctl.abort()
+
+
+def test_alarm_during_keep_warm_rolls_back_to_warm_color(world: World) -> None:
+    def fire(now: float) -> None:
+        if (
+            world.router.weights == Weights(0, 100)
+            and ("reconcile", {"blue": 0, "green": 100}, "green") in world.deployer.calls
+        ):
+            world.metrics.firing["green"] = ("api-green-latency",)
+
+    world.clock.on_sleep(fire)
+    ctl = run(world, make_spec())
+    _rolled_back_to_blue(world, ctl)
+    assert "keep-warm" in ctl.status.reason
+    assert ("scale_down", "blue") not in world.deployer.calls
+
+
+def test_fast_path_failure_falls_back_to_reconcile(world: World) -> None:
+    world.metrics.firing["green"] = ("api-green-5xx",)
+    world.router.fail_writes = False
+
+    def break_router(now: float) -> None:
+        world.router.fail_writes = True
+
+    world.clock.on_sleep(break_router)
+    ctl = run(world, make_spec())
+    # The first shift happened before the router broke; rollback used `up` instead.
+    assert ctl.status.state == "ROLLED_BACK"
+    restored = [r for r in world.journal.records(ctl.status.release_id) if r.event == "traffic_restored"]
+    assert restored[0].detail["fast_path"] is False
+    assert world.router.weights == Weights(100, 0)
+
+
+def test_rollback_that_cannot_restore_traffic_fails_then_resume_finishes_it(world: World) -> None:
+    world.metrics.firing["green"] = ("api-green-5xx",)
+
+    def break_all(now: float) -> None:
+        world.router.fail_writes = True
+        world.deployer.fail_on.add("reconcile")
+
+    world.clock.on_sleep(break_all)
+    ctl = run(world, make_spec())
+    assert ctl.status.state == "FAILED"
+    assert "rollback failed" in ctl.status.reason
+    world.router.fail_writes = False
+    world.deployer.fail_on.clear()
+    res = world.load().resume()
+    assert res.state == "ROLLED_BACK"
+    assert world.router.weights == Weights(100, 0)
+
+
+def test_rollback_is_idempotent(world: World) -> None:
+    world.metrics.firing["green"] = ("api-green-5xx",)
+    ctl = run(world, make_spec())
+    assert ctl.status.state == "ROLLED_BACK"
+    world.router.weights = Weights(60, 40)  # someone moved traffic by hand
+    res = world.load().abort("again")
+    assert res.state == "ROLLED_BACK"
+    assert world.router.weights == Weights(100, 0)
+    assert world.deployer.calls.count(("scale_down", "green")) == 2
+
+
+# -- resume from every state ---------------------------------------------------------------
+def _kill_on(state: str) -> Callable[[Progress], None]:
+    def hook(p: Progress) -> None:
+        if p.state == state:
+            raise Killed(state)
+
+    return hook
+
+
+def _start_and_kill(world: World, spec: ServiceSpec, state: str) -> str:
+    ctl = world.start(spec, on_progress=_kill_on(state))
+    if state != "PENDING":  # PENDING is recorded by start() itself
+        with pytest.raises(Killed):
+            ctl.run()
+    last = world.journal.last(ctl.status.release_id)
+    assert last is not None and last.state == state
+    return ctl.status.release_id
+
+
+@pytest.mark.parametrize("state", FORWARD_STATES)
+def test_resume_continues_from_every_forward_state(world: World, state: str) -> None:
+    rid = _start_and_kill(world, make_spec(), state)
+    res = world.load().resume()
+    assert res.release_id == rid
+    assert res.state == "SUCCEEDED"
+    assert world.router.weights == Weights(0, 100)
+    assert any(r.event == "resume" for r in res.trail)
+
+
+def test_resume_in_baking_with_unexpected_weights_rolls_back(world: World) -> None:
+    _start_and_kill(world, make_spec(), "BAKING")
+    world.router.weights = Weights(70, 30)  # not what the journal says step 0 set
+    res = world.load().resume()
+    assert res.state == "ROLLED_BACK"
+    assert "journal expects" in res.reason
+    assert world.router.weights == Weights(100, 0)
+
+
+def test_resume_in_rolling_back_finishes_the_rollback(world: World) -> None:
+    world.metrics.firing["green"] = ("api-green-5xx",)
+    _start_and_kill(world, make_spec(), "ROLLING_BACK")
+    assert ("scale_down", "green") not in world.deployer.calls
+    res = world.load().resume()
+    assert res.state == "ROLLED_BACK"
+    assert world.deployer.calls[-1] == ("scale_down", "green")
+
+
+def test_resume_in_paused_stays_paused(world: World) -> None:
+    run(world, make_spec(pause_at=[10]))
+    res = world.load().resume()
+    assert res.state == "PAUSED"
+
+
+@pytest.mark.parametrize("final", [SUCCEEDED, ROLLED_BACK])
+def test_resume_of_a_finished_release_changes_nothing(world: World, final: str) -> None:
+    if final == ROLLED_BACK:
+        world.deployer.healthy = False
+    run(world, make_spec())
+    before = list(world.deployer.calls)
+    res = world.load().resume()
+    assert res.state == final
+    assert world.deployer.calls == before
