@@ -31,8 +31,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# One worker per core; --dist loadscope keeps a module's tests (and its module-scoped fixtures,
+# e.g. the one full rehearsal) on one worker. `pytest tests/<area>` alone runs serially.
 test: lint haproxy
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadscope
 
 # CrossGuard pack over every Pulumi.<stack>.yaml, offline (no CLI, no credentials).
 policy-check: $(STAMP)
