@@ -1,7 +1,11 @@
 """Stack program: wire the components from stack config and export what operators and the driver need.
 
 All config is read and validated first; a bad key fails the update before anything is created.
+Release state (live color, weights, images, counts, fleets' released versions and AMIs) comes from
+the release store named by `releaseStore`; git's values only bootstrap what was never released.
 """
+
+from pathlib import Path
 
 import pulumi
 from zero_downtime.components.blue_green_service import BlueGreenService
@@ -11,6 +15,7 @@ from zero_downtime.components.shared_edge import SharedEdge
 from zero_downtime.stack_config.edge import load_edge_settings
 from zero_downtime.stack_config.fleets import parse_fleets
 from zero_downtime.stack_config.kubernetes import create_kubernetes, load_kubernetes
+from zero_downtime.stack_config.release_state import apply_release_state
 from zero_downtime.stack_config.services import parse_services
 
 config = pulumi.Config()
@@ -18,6 +23,17 @@ settings = load_edge_settings(config)
 services = parse_services(config.get_object("services"), settings.alarms, settings.tags)
 fleets = parse_fleets(config.get_object("fleets"), settings.alarms, settings.tags, services)
 kubernetes = load_kubernetes(config)
+services, fleets, released = apply_release_state(
+    config.get("releaseStore") or "",
+    project=pulumi.get_project(),
+    stack=pulumi.get_stack(),
+    services=services,
+    fleets=fleets,
+    base_dir=Path(__file__).resolve().parent,
+    region=pulumi.Config("aws").get("region"),
+)
+for note in released.notes:
+    pulumi.log.info(note)
 if services or fleets:
     settings.validate()
     if settings.existing_vpc_id:

@@ -470,6 +470,8 @@ class RollingAutoScalingGroup(pulumi.ComponentResource):
                 composite_alarm_name=self.alarms.composite_alarm_name,
                 refresh_preferences=self.refresh_preferences,
                 refresh_notes=list(settings.refresh.notes),
+                ami_id=self.launch_template.image_id,
+                ami_ssm_parameter=settings.ami_ssm_parameter,
             )
         )
         self.register_outputs(

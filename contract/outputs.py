@@ -112,6 +112,10 @@ class FleetOutputs:
     refresh_preferences: dict[str, Any]
     """`Preferences` of StartInstanceRefresh, translated from the fleet's rolling-update settings."""
     refresh_notes: tuple[str, ...]
+    ami_id: str
+    """The AMI of the launch template's newest version (resolved, also for an SSM parameter)."""
+    ami_ssm_parameter: str | None
+    """The SSM parameter the fleet takes its AMI from, when it is configured with one."""
     name: str = _map_key()
 
 

@@ -1,4 +1,5 @@
-"""`zdd-release` / `python -m zero_downtime.driver`: deploy, status, promote, abort, resume, history.
+"""`zdd-release` / `python -m zero_downtime.driver`: deploy, status, promote, abort, resume, history,
+init and wait-idle.
 
 The CLI only parses flags, calls the composition root (`compose.Driver`) and prints what came
 back. Every input is validated before anything changes; refusals exit 2 and name the flag. Errors
@@ -87,6 +88,8 @@ FLAG_OF = {
     "release": "--release",
     "limit": "--limit",
     "wait": "--wait",
+    "timeout": "--timeout",
+    "releaseStore": "--store",
 }
 """Setting named by a core error -> the flag that sets it."""
 
@@ -110,15 +113,22 @@ class _Parser(argparse.ArgumentParser):
         raise Refused(f"{self.prog}: {message}")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _where(p: argparse.ArgumentParser, *, service: bool = True) -> None:
     p.add_argument("--stack", required=True, help="Pulumi stack name (e.g. dev)")
-    p.add_argument("--service", required=True, help="service or fleet name in the stack outputs")
+    if service:
+        p.add_argument("--service", required=True, help="service or fleet name in the stack outputs")
     p.add_argument("--work-dir", type=Path, default=Path.cwd(), help="Pulumi project directory (default: .)")
     p.add_argument(
-        "--journal-dir", type=Path, default=None, help="release journal root (default: <work-dir>/.zdd/journal)"
+        "--store",
+        default=None,
+        help="release store, s3://<bucket>/<prefix> or file://<path> (default: the stack config key releaseStore)",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    _where(p)
 
 
 def _aws(p: argparse.ArgumentParser) -> None:
@@ -129,6 +139,14 @@ def _aws(p: argparse.ArgumentParser) -> None:
         help="do not query p99/Apdex (for emulators without percentile statistics)",
     )
     p.add_argument("--notify", action="store_true", help="publish events to the SNS topic")
+    p.add_argument(
+        "--policy-pack",
+        action="append",
+        type=Path,
+        default=None,
+        help="policy pack the driver's own `up` runs with (repeatable; default: <work-dir>/policies when it "
+        "holds a pack)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,8 +156,22 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("deploy", help="release a new image to the idle color, or a new AMI to a fleet")
     _common(d)
     _aws(d)
-    d.add_argument("--image", default=None, help="container image for the idle color (services)")
+    d.add_argument(
+        "--image",
+        default=None,
+        help="container image for the idle color (default: the stack config key services.<service>.image)",
+    )
     d.add_argument("--ami", default=None, help="AMI id for an Auto Scaling fleet (fleets)")
+    d.add_argument(
+        "--ami-from-ssm",
+        action="store_true",
+        help="fleets: resolve the fleet's SSM parameter now and roll out the AMI it names",
+    )
+    d.add_argument(
+        "--adopt-live",
+        action="store_true",
+        help="when the load balancer's weights differ from the release store, take the load balancer's",
+    )
     d.add_argument("--refresh-timeout", type=float, default=3600.0, help="fleets: seconds the refresh may take")
     d.add_argument("--strategy", default="canary", help="blue-green | canary | linear | all-at-once (default canary)")
     d.add_argument("--steps", default=None, help="canary weights, e.g. 5,10,25,50,100")
@@ -182,6 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "abort":
             p.add_argument("--reason", default="aborted by operator", help="recorded reason")
             p.add_argument("--wait", type=float, default=120.0, help="seconds to wait for a running driver's rollback")
+    i = sub.add_parser("init", help="create or check the release store (S3: versioning, encryption, no public access)")
+    _where(i, service=False)
+    i.add_argument("--region", default=None, help="AWS region of the bucket (default: the AWS SDK's)")
+    i.add_argument("--check", action="store_true", help="only report; change nothing (exit 1 when not ready)")
+
+    w = sub.add_parser("wait-idle", help="wait until no driver holds a lease in the stack (before a bare `up`)")
+    _where(w, service=False)
+    w.add_argument("--service", default=None, help="only this service or fleet (default: every one)")
+    w.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait before exiting busy")
     return parser
 
 
@@ -256,14 +297,28 @@ def _report(res: Result, as_json: bool, out: Console) -> ExitCode:
 
 # -- commands ---------------------------------------------------------------------------------
 def _target(args: argparse.Namespace) -> Target:
+    packs = getattr(args, "policy_pack", None)
     return Target(
         stack=args.stack,
         service=args.service,
         work_dir=args.work_dir,
-        journal_dir=args.journal_dir,
+        store_url=args.store,
         region=getattr(args, "region", None),
         percentiles=not getattr(args, "no_percentiles", False),
         notify=getattr(args, "notify", False),
+        adopt_live=getattr(args, "adopt_live", False),
+        policy_packs=tuple(packs) if packs is not None else None,
+    )
+
+
+def _stack_target(args: argparse.Namespace) -> Target:
+    """Commands about the whole stack (init, wait-idle) name no service."""
+    return Target(
+        stack=args.stack,
+        service=getattr(args, "service", None) or "",
+        work_dir=args.work_dir,
+        store_url=args.store,
+        region=getattr(args, "region", None),
     )
 
 
@@ -296,15 +351,15 @@ def cmd_deploy(args: argparse.Namespace, rt: Runtime, out: Console, err: Console
     )
     analysis = _analysis(args)
     driver = _driver(args, rt, err)
-    if args.ami is not None:
+    if args.ami is not None or args.ami_from_ssm:
         if args.image is not None:
-            raise InputError("image", "give --image for a service or --ami for a fleet, not both")
+            raise InputError("image", "give --image for a service, or --ami / --ami-from-ssm for a fleet, not both")
+        if args.ami is not None and args.ami_from_ssm:
+            raise InputError("ami_id", "give --ami or --ami-from-ssm, not both")
         result = driver.deploy_fleet(FleetRequest(args.ami, analysis, timeout_seconds=args.refresh_timeout))
         return _report(result, args.json, out)
-    if args.image is None:
-        raise InputError("image", "required (or --ami for an Auto Scaling fleet)")
     request = ServiceRequest(
-        image=args.image,
+        image=args.image if args.image is not None else driver.next_image(),
         plan=plan,
         analysis=analysis,
         desired_count=args.desired_count,
@@ -339,9 +394,44 @@ def cmd_abort(args: argparse.Namespace, rt: Runtime, out: Console, err: Console)
     return _report(result, args.json, out)
 
 
+def cmd_init(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
+    driver = Driver(_stack_target(args), rt, announce=lambda line: err.print(line, markup=False))
+    checks = driver.init(check_only=args.check)
+    ready = all(c.ok for c in checks)
+    if args.json:
+        rows = [{"setting": c.setting, "before": c.before, "after": c.after, "changed": c.changed} for c in checks]
+        out.print_json(json.dumps({"store": driver.store_url, "ready": ready, "checks": rows}))
+    else:
+        table = Table("setting", "before", "after", title=f"release store {driver.store_url}")
+        for c in checks:
+            table.add_row(c.setting, c.before, c.after)
+        out.print(table)
+        out.print("ready" if ready else "not ready: run `zdd-release init` without --check")
+    return ExitCode.SUCCESS if ready else ExitCode.ERROR
+
+
+def cmd_wait_idle(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
+    if not args.timeout >= 0:
+        raise InputError("timeout", f"must be >= 0 seconds, got {args.timeout!r}")
+    driver = Driver(_stack_target(args), rt)
+    held = driver.wait_idle(args.timeout, args.service)
+    if args.json:
+        out.print_json(
+            json.dumps({s: {"holder": lease.holder, "expires_at": lease.expires_at} for s, lease in held.items()})
+        )
+    for service, lease in held.items():
+        until = time.strftime("%H:%M:%S", time.gmtime(lease.expires_at))
+        err.print(f"busy: {service} is held by {lease.holder} until {until} UTC", markup=False)
+    if held:
+        return ExitCode.BUSY
+    err.print(f"idle: no driver holds a lease in {args.stack}" + (f" on {args.service}" if args.service else ""))
+    return ExitCode.SUCCESS
+
+
 def cmd_status(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
     driver = _driver(args, rt, err)
     s = driver.status()
+    lease = driver.journal.lease()
     spec = s.spec
     plan = spec.get("plan") or {}
     status = {
@@ -357,6 +447,10 @@ def cmd_status(args: argparse.Namespace, rt: Runtime, out: Console, err: Console
         "reason": s.reason,
         "updated": (driver.journal.last(s.release_id) or _never()).ts,
         "driver_running": driver.journal.held(),
+        "lease_holder": lease.holder if lease and lease.live(rt.clock.now()) else None,
+        "lease_expires": lease.expires_at if lease and lease.live(rt.clock.now()) else None,
+        "store": driver.journal.location,
+        "unreadable_records": list(driver.journal.skipped),
     }
     if args.json:
         out.print_json(json.dumps(status, default=str))
@@ -421,6 +515,8 @@ COMMANDS = {
     "promote": cmd_promote,
     "abort": cmd_abort,
     "resume": cmd_resume,
+    "init": cmd_init,
+    "wait-idle": cmd_wait_idle,
 }
 
 

@@ -1,9 +1,14 @@
 """The composition root: the one place that builds adapters and hands them to the core.
 
-The CLI parses flags into the requests below and calls a `Driver`; the Driver opens the stack,
-reads its outputs through the contract, builds the AWS, Automation API, HTTP-check and journal
-adapters, picks the strategy and returns what the machine did. Which strategy continues a recorded
-release is decided by the `kind` its status carries (`STRATEGIES`), so no caller branches on types.
+The CLI parses flags into the requests below and calls a `Driver`; the Driver opens the stack and
+the release store, reads the stack outputs through the contract, builds the AWS, Automation API,
+HTTP-check and store adapters, picks the strategy and returns what the machine did. Which strategy
+continues a recorded release is decided by the `kind` its status carries (`strategies`), so no
+caller branches on types.
+
+Release state lives in the release store that the stack config key `releaseStore` names
+(`contract/release_state.py`): the driver takes the service's lease there, journals there and
+records the live color, weights, images and counts there before it acts.
 """
 
 from __future__ import annotations
@@ -15,24 +20,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..contract import COLORS, ContractError, FleetOutputs, ServiceOutputs, Weights, parse_fleet, parse_service
-from .adapters.aws.clients import client
+from ..contract.release_state import CONFIG_KEY, ColorState, ServiceState, StoreKeys, parse_store_url
+from ..store import Blobs, StoreError, open_blobs
+from ..store.s3 import BucketCheck, ensure_bucket
+from .adapters.aws.clients import AWS_ERRORS, client, port_error
 from .adapters.aws.events import SnsPublisher
 from .adapters.aws.instance_refresh import InstanceRefresher
 from .adapters.aws.metrics import CloudWatchMetrics, ColorAlarms, TargetGroupMetrics
 from .adapters.aws.router import ElbRuleRouter
 from .adapters.checks import CommandHook, HttpCheck
-from .adapters.file_journal import FileJournal
 from .adapters.pulumi_stack import StackLike, StackOps, select_stack
+from .adapters.release_store import DEFAULT_LEASE_SECONDS, Lease, ReleaseStore, live_leases
 from .adapters.stack_deployer import StackDeployer
 from .core.analysis import AnalysisConfig
-from .core.errors import InputError, StateError
+from .core.errors import InputError, PortError, StateError
 from .core.fleet import FleetPorts, FleetRelease, FleetSpec, released_version
 from .core.machine import Machine, Progress, Result, Strategy, latest_status
 from .core.plan import Plan
 from .core.ports import Clock, EventPublisher, NullPublisher, PreTrafficCheck, SystemClock
 from .core.service import ServicePorts, ServiceRelease, ServiceSpec
 from .core.status import FAILED, STOPPED, TERMINAL, Status
+
+STORE_DOCS = "docs/driver.md#the-release-store"
 
 
 @dataclass
@@ -41,9 +53,13 @@ class Runtime:
 
     open_stack: Callable[[str, Path], StackLike] = select_stack
     clients: Mapping[str, Any] | None = None
+    """boto3 clients by service name (`elbv2`, `cloudwatch`, `sns`, `autoscaling`, `s3`, `ssm`)."""
     clock: Clock = field(default_factory=SystemClock)
     stack_backoff_seconds: float = 5.0
     health_poll_seconds: float = 5.0
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    holder: str | None = None
+    """Who this driver is in the lease (default: host, process and a random part)."""
 
 
 @dataclass(frozen=True)
@@ -53,12 +69,17 @@ class Target:
     stack: str
     service: str
     work_dir: Path
-    journal_dir: Path | None = None
+    store_url: str | None = None
+    """The release store; None reads the stack config key `releaseStore`."""
     region: str | None = None
     percentiles: bool = True
     """Query p99/Apdex (off for emulators without percentile statistics)."""
     notify: bool = False
     """Publish release events to the service's SNS topic."""
+    adopt_live: bool = False
+    """Take the load balancer's weights as the truth when they differ from the release store."""
+    policy_packs: tuple[Path, ...] | None = None
+    """Policy packs the driver's own `up` runs with; None: `<work_dir>/policies` when it holds a pack."""
 
 
 @dataclass(frozen=True)
@@ -99,9 +120,22 @@ class ServiceRequest:
 
 @dataclass(frozen=True)
 class FleetRequest:
-    ami_id: str
+    ami_id: str | None
+    """The AMI to roll out; None resolves the fleet's SSM parameter now, at release time."""
     analysis: AnalysisConfig
     timeout_seconds: float = 3600.0
+
+
+def project_name(work_dir: Path) -> str:
+    """The Pulumi project's name, from `<work_dir>/Pulumi.yaml`."""
+    path = work_dir / "Pulumi.yaml"
+    try:
+        name = (yaml.safe_load(path.read_text()) or {}).get("name")
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        raise InputError("work_dir", f"cannot read the project name from {path}: {exc}") from None
+    if not isinstance(name, str) or not name:
+        raise InputError("work_dir", f"{path} has no project `name`")
+    return name
 
 
 class Driver:
@@ -119,9 +153,9 @@ class Driver:
         self.rt = runtime
         self.on_progress = on_progress
         self.announce = announce
-        root = target.journal_dir or (target.work_dir / ".zdd" / "journal")
-        self.journal = FileJournal(root, target.stack, target.service)
         self._ops: StackOps | None = None
+        self._store: ReleaseStore | None = None
+        self._blobs: Blobs | None = None
         self._clients: dict[str, Any] = dict(runtime.clients or {})
 
     # -- commands ------------------------------------------------------------------------------------
@@ -132,45 +166,50 @@ class Driver:
         self._service_spec(request, "blue", 1 if request.desired_count is None else request.desired_count)
         request.checks.validate()
         service = self.service_outputs()
-        stable = service.live_color
-        if service.weights != Weights.all_to(stable):
-            raise InputError(
-                "service",
-                f"traffic of {t.service} is split {service.weights.as_dict()} with liveColor {stable}; "
-                "finish or abort that release first",
-            )
-        count = (
-            request.desired_count if request.desired_count is not None else max(1, service.color(stable).desired_count)
-        )
-        spec = self._service_spec(request, stable, count)
-        with self.journal.hold():
+        store = self.journal
+        with store.hold():
             self._refuse_if_in_progress()
-            strategy = ServiceRelease(spec, self.service_ports(service, self._checks(request.checks, spec, service)))
-            observed = strategy.ports.router.observed_weights()
-            if observed != Weights.all_to(stable):
-                raise InputError(
-                    "service",
-                    f"the load balancer reports {observed.as_dict()} but the stack says 100% {stable}; "
-                    "run `pulumi refresh` or abort the previous release first",
-                )
-            machine = self._start(strategy, self.publisher(service))
+            router = self._router(service)
+            state, adopted = self._current_state(store, service, router)
+            stable = state.live_color
+            count = request.desired_count
+            if count is None:
+                count = max(1, state.color(stable).desired_count)
+            spec = self._service_spec(request, stable, count, state, service)
+            checks = self._checks(request.checks, spec, service)
+            ports = self.service_ports(service, state, checks)
+            deployer = ports.deployer
+            assert isinstance(deployer, StackDeployer)
+            if adopted:
+                store.write_service_state(state)  # the truth the release starts from; `up` applies it
+            machine = self._start(ServiceRelease(spec, ports), self.publisher(service))
+            deployer.release_id = machine.status.release_id
             self.announce(
                 f"release {machine.status.release_id}: {spec.image} -> {t.service}/{spec.new_color} "
-                f"({spec.plan.strategy.value}, steps {[s.weight for s in spec.plan.steps]})"
+                f"({spec.plan.strategy.value}, steps {[s.weight for s in spec.plan.steps]}; store {store.location})"
             )
             return machine.run()
 
     def deploy_fleet(self, request: FleetRequest) -> Result:
-        """Roll `request.ami_id` out to the fleet by an instance refresh the driver starts and follows."""
-        self._fleet_spec(request, None, 1)  # refuse a bad AMI before the stack opens
+        """Roll a new AMI out to the fleet by an instance refresh the driver starts and follows."""
+        if request.ami_id is not None:
+            self._fleet_spec(request.ami_id, request, None, 1, "")  # refuse a bad AMI before the stack opens
         fleet = self.fleet_outputs()
-        with self.journal.hold():
+        store = self.journal
+        with store.hold():
             self._refuse_if_in_progress()
             self._refuse_if_release_unrecorded()
-            key = f"{fleet.config_path}.releasedVersion"
-            # N: the version a rollback returns to; pinned in config before the template changes.
+            ami = request.ami_id or self._resolve_ami(fleet)
             versions = self.ops.template_versions(self.target.service)
-            spec = self._fleet_spec(request, fleet, released_version(self.ops.get_config(key), versions, key))
+            state = store.fleet_state()
+            if state is None:
+                # Never released: N is the version the stack pins (config `releasedVersion`) or holds.
+                key = f"{fleet.config_path}.releasedVersion"
+                n, previous = released_version(self.ops.get_config(key), versions, key), fleet.ami_id
+            else:
+                key = f"the release store's {self.target.service} state (releasedVersion)"
+                n, previous = released_version(str(state.released_version), versions, key), state.ami_id
+            spec = self._fleet_spec(ami, request, fleet, n, previous)
             machine = self._start(FleetRelease(spec, self.fleet_ports(fleet)), NullPublisher())
             self.announce(
                 f"fleet release {machine.status.release_id}: {spec.ami_id} -> {fleet.auto_scaling_group_name} "
@@ -179,28 +218,74 @@ class Driver:
             return machine.run()
 
     def promote(self) -> Result:
-        return self._continue(lambda m: m.promote())
+        return self._continue(lambda m: m.promote(), check_drift=True)
 
     def resume(self) -> Result:
         return self._continue(lambda m: m.resume())
 
     def abort(self, reason: str, wait_seconds: float) -> Result:
         """Roll the latest release back. While another driver runs it, ask that driver through the
-        journal and wait up to `wait_seconds` for its rollback (Outcome RUNNING if it is not done)."""
-        status = latest_status(self.journal)
-        if not self.journal.held():
+        store and wait up to `wait_seconds` for its rollback (Outcome RUNNING if it is not done)."""
+        store = self.journal
+        status = latest_status(store)
+        if not store.held():
             return self._continue(lambda m: m.abort(reason))
-        self.journal.request_abort(status.release_id, reason)
+        store.request_abort(status.release_id, reason)
         self.announce(f"abort requested from the running driver of {status.release_id}; waiting up to {wait_seconds}s")
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:
-            if latest_status(self.journal, status.release_id).state in STOPPED:
+            if latest_status(store, status.release_id).state in STOPPED:
                 break
             time.sleep(0.5)
-        final = latest_status(self.journal, status.release_id)
-        return Result(final, tuple(self.journal.records(status.release_id)))
+        final = latest_status(store, status.release_id)
+        return Result(final, tuple(store.records(status.release_id)))
 
-    # -- reading the journal (never takes the lock, never opens the stack) ------------------------------
+    def next_image(self) -> str:
+        """The image git says the next release deploys: the stack config key `services.<name>.image`."""
+        key = f"services.{self.target.service}.image"
+        image = self.ops.get_config(key)
+        if not image:
+            raise InputError("image", f"required: pass --image, or set {key} in Pulumi.{self.target.stack}.yaml")
+        return image
+
+    def init(self, *, check_only: bool) -> list[BucketCheck]:
+        """Create (or only check) the release store: an S3 bucket with versioning, default encryption
+        and public access blocked, or a directory for `file://`."""
+        location = parse_store_url(self.store_url)
+        if location.scheme == "file":
+            path = Path(location.prefix)
+            path = path if path.is_absolute() else self.target.work_dir / path
+            existed = path.is_dir()
+            if not existed and not check_only:
+                path.mkdir(parents=True, exist_ok=True)
+            return [
+                BucketCheck(
+                    "directory",
+                    "present" if existed else "missing",
+                    "present" if existed or not check_only else "missing",
+                )
+            ]
+        s3 = self._clients.get("s3") or client("s3", region=self.target.region)
+        try:
+            return ensure_bucket(s3, location.bucket, self.target.region, create=not check_only)
+        except StoreError as exc:
+            raise PortError(str(exc)) from None
+
+    def wait_idle(self, timeout_seconds: float, service: str | None = None) -> dict[str, Lease]:
+        """Wait until no driver holds a lease in the stack (or on `service`); what still holds one."""
+        keys = StoreKeys(project_name(self.target.work_dir), self.target.stack)
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            held = {
+                s: lease
+                for s, lease in live_leases(self.blobs, keys, self.rt.clock.now()).items()
+                if service in (None, s)
+            }
+            if not held or time.monotonic() >= deadline:
+                return held
+            time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+
+    # -- reading the store (never takes the lease) ----------------------------------------------------
     def status(self, release_id: str | None = None) -> Status:
         return latest_status(self.journal, release_id)
 
@@ -213,12 +298,65 @@ class Driver:
         if self._ops is None:
             stack = self.rt.open_stack(self.target.stack, self.target.work_dir)
             self._ops = StackOps(
-                stack, self.rt.clock, backoff_seconds=self.rt.stack_backoff_seconds, on_output=self._pulumi_log
+                stack,
+                self.rt.clock,
+                backoff_seconds=self.rt.stack_backoff_seconds,
+                on_output=self._pulumi_log,
+                policy_packs=[str(p) for p in self._policy_packs()],
             )
         return self._ops
 
+    def _policy_packs(self) -> tuple[Path, ...]:
+        if self.target.policy_packs is not None:
+            return self.target.policy_packs
+        default = self.target.work_dir / "policies"
+        return (default,) if (default / "PulumiPolicy.yaml").is_file() else ()
+
+    @property
+    def store_url(self) -> str:
+        url = self.target.store_url or self.ops.get_config(CONFIG_KEY) or ""
+        if not url:
+            raise InputError(
+                CONFIG_KEY,
+                f"not set for stack {self.target.stack}: the driver keeps release state in a release store "
+                f"(s3://<bucket>/<prefix> or file://<path>); set it in Pulumi.{self.target.stack}.yaml or "
+                f"pass --store (see {STORE_DOCS})",
+            )
+        return url
+
+    @property
+    def blobs(self) -> Blobs:
+        if self._blobs is None:
+            try:
+                self._blobs = open_blobs(
+                    self.store_url,
+                    base_dir=self.target.work_dir,
+                    s3_client=self._clients.get("s3"),
+                    region=self.target.region,
+                )
+            except ContractError as exc:
+                raise InputError(CONFIG_KEY, exc.problem) from None
+            except StoreError as exc:
+                raise InputError(CONFIG_KEY, str(exc)) from None
+        return self._blobs
+
+    @property
+    def journal(self) -> ReleaseStore:
+        """The release store of this stack + service (journal, lease and release state)."""
+        if self._store is None:
+            self._store = ReleaseStore(
+                self.blobs,
+                project_name(self.target.work_dir),
+                self.target.stack,
+                self.target.service,
+                self.rt.clock,
+                holder=self.rt.holder,
+                lease_seconds=self.rt.lease_seconds,
+            )
+        return self._store
+
     def _pulumi_log(self, line: str) -> None:
-        path = self.journal.path.with_suffix(".pulumi.log")
+        path = self.target.work_dir / ".zdd" / "logs" / f"{self.target.stack}-{self.target.service}.pulumi.log"
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as fh:
             fh.write(line if line.endswith("\n") else line + "\n")
@@ -254,7 +392,56 @@ class Driver:
             return InputError("service", f"unknown {what} {self.target.service!r}: {exc.problem}")
         return InputError(exc.key, f"{exc.problem} in the stack output `{section}`")
 
-    def _service_spec(self, request: ServiceRequest, stable: str, count: int) -> ServiceSpec:
+    def _current_state(
+        self, store: ReleaseStore, service: ServiceOutputs, router: ElbRuleRouter
+    ) -> tuple[ServiceState, bool]:
+        """The release state to start from, and whether it must be written first.
+
+        Never released: adopted from the deployed stack (what git's config bootstrapped). Then the
+        load balancer must agree with it, unless --adopt-live takes the load balancer's weights.
+        """
+        state = store.service_state()
+        adopted = state is None
+        if state is None:
+            state = ServiceState(
+                live_color=service.live_color,
+                weights=service.weights,
+                blue=ColorState(service.blue.image, service.blue.desired_count),
+                green=ColorState(service.green.image, service.green.desired_count),
+                updated_at=self.rt.clock.now(),
+            )
+        observed = router.observed_weights()
+        if observed != state.weights:
+            live = next((c for c in COLORS if observed.of(c) == 100), None)
+            if not self.target.adopt_live or live is None:
+                hint = (
+                    "pass --adopt-live to take the load balancer's weights as the truth"
+                    if live is not None
+                    else "traffic is split: abort or finish that release first"
+                )
+                raise InputError(
+                    "service",
+                    f"drift: the load balancer routes {observed.as_dict()} but the release store says "
+                    f"{state.weights.as_dict()} (live {state.live_color}); nothing was moved; {hint}",
+                )
+            state = ServiceState(live, observed, state.blue, state.green, "", self.rt.clock.now())
+            adopted = True
+        if state.weights != Weights.all_to(state.live_color):
+            raise InputError(
+                "service",
+                f"traffic of {self.target.service} is split {state.weights.as_dict()} in the release store; "
+                "finish or abort that release first",
+            )
+        return state, adopted
+
+    def _service_spec(
+        self,
+        request: ServiceRequest,
+        stable: str,
+        count: int,
+        state: ServiceState | None = None,
+        service: ServiceOutputs | None = None,
+    ) -> ServiceSpec:
         return ServiceSpec(
             stack=self.target.stack,
             service=self.target.service,
@@ -265,21 +452,39 @@ class Driver:
             analysis=request.analysis,
             health_timeout_seconds=request.health_timeout_seconds,
             keep_warm_seconds=request.keep_warm_seconds,
+            stable_desired_count=state.color(stable).desired_count if state else 1,  # type: ignore[arg-type]
+            project=project_name(self.target.work_dir) if service else "",
+            rule_arn=service.production_rule_arn if service else "",
         )
 
-    def _fleet_spec(self, request: FleetRequest, fleet: FleetOutputs | None, released: int) -> FleetSpec:
+    def _fleet_spec(
+        self, ami: str, request: FleetRequest, fleet: FleetOutputs | None, released: int, previous: str
+    ) -> FleetSpec:
         return FleetSpec(
             stack=self.target.stack,
             fleet=self.target.service,
-            ami_id=request.ami_id,
+            ami_id=ami,
             config_path=fleet.config_path if fleet else f"fleets.{self.target.service}",
             group_name=fleet.auto_scaling_group_name if fleet else "unknown",
             launch_template_id=fleet.launch_template_id if fleet else "unknown",
             released_version=released,
+            previous_ami=previous,
             preferences=fleet.refresh_preferences if fleet else {},
             analysis=request.analysis,
             timeout_seconds=request.timeout_seconds,
+            project=project_name(self.target.work_dir) if fleet else "",
         )
+
+    def _resolve_ami(self, fleet: FleetOutputs) -> str:
+        """The AMI the fleet's SSM parameter names now; recorded in the store, so `up` keeps it."""
+        if not fleet.ami_ssm_parameter:
+            raise InputError("ami_id", f"required: fleet {fleet.name} names no SSM parameter to resolve")
+        try:
+            value = self._client("ssm").get_parameter(Name=fleet.ami_ssm_parameter)["Parameter"]["Value"]
+        except AWS_ERRORS as exc:
+            raise port_error(f"ssm get_parameter {fleet.ami_ssm_parameter}", exc) from exc
+        self.announce(f"{fleet.ami_ssm_parameter} resolves to {value} now; that AMI is what this release rolls out")
+        return str(value)
 
     def _checks(self, request: CheckRequest, spec: ServiceSpec, service: ServiceOutputs) -> list[PreTrafficCheck]:
         checks: list[PreTrafficCheck] = []
@@ -296,22 +501,34 @@ class Driver:
         checks += [CommandHook(hook, env=env) for hook in request.hooks]
         return checks
 
-    def service_ports(self, service: ServiceOutputs, checks: Sequence[PreTrafficCheck] = ()) -> ServicePorts:
-        elbv2, cloudwatch = self._client("elbv2"), self._client("cloudwatch")
-        router = ElbRuleRouter(
-            elbv2, service.production_rule_arn, {c: service.color(c).target_group_arn for c in COLORS}
+    def _deployer(self, service: ServiceOutputs, state: ServiceState) -> StackDeployer:
+        return StackDeployer(
+            self.ops,
+            service,
+            self.journal,
+            state,
+            self._client("elbv2"),
+            self.rt.clock,
+            health_poll_seconds=self.rt.health_poll_seconds,
         )
+
+    def _router(self, service: ServiceOutputs) -> ElbRuleRouter:
+        target_groups = {c: service.color(c).target_group_arn for c in COLORS}
+        return ElbRuleRouter(self._client("elbv2"), service.production_rule_arn, target_groups)
+
+    def service_ports(
+        self, service: ServiceOutputs, state: ServiceState, checks: Sequence[PreTrafficCheck] = ()
+    ) -> ServicePorts:
+        """Router, metrics, deployer (from release state `state`) and checks of `service`."""
         metrics = CloudWatchMetrics(
-            cloudwatch,
+            self._client("cloudwatch"),
             service.load_balancer_arn_suffix,
             {c: service.color(c).target_group_arn_suffix for c in COLORS},
             {c: ColorAlarms(service.color(c).composite_alarm_name, service.color(c).alarm_names) for c in COLORS},
             percentiles=self.target.percentiles,
         )
-        deployer = StackDeployer(
-            self.ops, service, elbv2, self.rt.clock, health_poll_seconds=self.rt.health_poll_seconds
-        )
-        return ServicePorts(router=router, metrics=metrics, deployer=deployer, checks=tuple(checks))
+        deployer = self._deployer(service, state)
+        return ServicePorts(self._router(service), metrics, deployer, tuple(checks))
 
     def publisher(self, service: ServiceOutputs) -> EventPublisher:
         if self.target.notify and service.notification_topic_arn:
@@ -319,31 +536,39 @@ class Driver:
         return NullPublisher()
 
     def fleet_ports(self, fleet: FleetOutputs) -> FleetPorts:
-        cloudwatch = CloudWatchMetrics(
-            self._client("cloudwatch"),
-            fleet.load_balancer_arn_suffix or "",
-            {},
-            {},
-            percentiles=self.target.percentiles,
-        )
+        lb = fleet.load_balancer_arn_suffix or ""
+        cloudwatch = CloudWatchMetrics(self._client("cloudwatch"), lb, {}, {}, percentiles=self.target.percentiles)
         metrics = TargetGroupMetrics(
             cloudwatch,
             fleet.target_group_arn_suffix,
             ColorAlarms(fleet.composite_alarm_name, fleet.alarm_names),
-            addressable=bool(fleet.load_balancer_arn_suffix),
+            addressable=bool(lb),
         )
         return FleetPorts(
             stack=self.ops,
             refresher=InstanceRefresher(self._client("autoscaling"), fleet.auto_scaling_group_name),
             metrics=metrics,
+            states=self.journal,
         )
 
     def _service_strategy(self, status: Status) -> tuple[Strategy, EventPublisher]:
         service = self.service_outputs()
-        return ServiceRelease(ServiceSpec.from_dict(status.spec), self.service_ports(service)), self.publisher(service)
+        self._bound(status, service.production_rule_arn)
+        state = self.journal.service_state()
+        if state is None:
+            raise StateError(f"release {status.release_id} has no release state in {self.journal.location}")
+        ports = self.service_ports(service, state)
+        ports.deployer.release_id = status.release_id  # type: ignore[attr-defined]
+        return ServiceRelease(ServiceSpec.from_dict(status.spec), ports), self.publisher(service)
 
     def _fleet_strategy(self, status: Status) -> tuple[Strategy, EventPublisher]:
-        return FleetRelease(FleetSpec.from_dict(status.spec), self.fleet_ports(self.fleet_outputs())), NullPublisher()
+        fleet = self.fleet_outputs()
+        self._bound(status, fleet.auto_scaling_group_name)
+        return FleetRelease(FleetSpec.from_dict(status.spec), self.fleet_ports(fleet)), NullPublisher()
+
+    def _bound(self, status: Status, resource: str) -> None:
+        """The recorded release must be about this project and this rule/group (refused otherwise)."""
+        latest_status(self.journal, status.release_id, project=project_name(self.target.work_dir), resource=resource)
 
     @property
     def strategies(self) -> Mapping[str, Callable[[Status], tuple[Strategy, EventPublisher]]]:
@@ -353,19 +578,32 @@ class Driver:
     def _start(self, strategy: Strategy, publisher: EventPublisher) -> Machine:
         return Machine.start(strategy, self.journal, self.rt.clock, publisher=publisher, on_progress=self.on_progress)
 
-    def _continue(self, command: Callable[[Machine], Result]) -> Result:
-        with self.journal.hold():
-            status = latest_status(self.journal)
+    def _continue(self, command: Callable[[Machine], Result], *, check_drift: bool = False) -> Result:
+        store = self.journal
+        with store.hold():
+            status = latest_status(store)
             build = self.strategies.get(status.kind)
             if build is None:
                 raise StateError(
                     f"release {status.release_id} is of kind {status.kind!r}, which this driver cannot run"
                 )
             strategy, publisher = build(status)
+            if check_drift and isinstance(strategy, ServiceRelease):
+                self._refuse_drift(strategy)
             machine = Machine.continue_(
-                strategy, self.journal, self.rt.clock, status, publisher=publisher, on_progress=self.on_progress
+                strategy, store, self.rt.clock, status, publisher=publisher, on_progress=self.on_progress
             )
             return command(machine)
+
+    def _refuse_drift(self, strategy: ServiceRelease) -> None:
+        recorded = self.journal.service_state()
+        observed = strategy.ports.router.observed_weights()
+        if recorded is not None and observed != recorded.weights:
+            raise InputError(
+                "service",
+                f"drift: the load balancer routes {observed.as_dict()} but the release store says "
+                f"{recorded.weights.as_dict()}; nothing was moved; abort, or correct the rule",
+            )
 
     def _refuse_if_in_progress(self) -> None:
         last = self.journal.last()
@@ -377,12 +615,23 @@ class Driver:
             )
 
     def _refuse_if_release_unrecorded(self) -> None:
-        """A fleet release whose refresh succeeded but whose releasedVersion write failed must be
-        resumed first: a new release would pin the old version while AWS runs the new one."""
+        """A fleet release whose refresh succeeded but whose released version was not recorded must
+        be resumed first: a new release would pin the old version while AWS runs the new one."""
         last = self.journal.last()
         if last is not None and last.state == FAILED and last.status.facts.get("failed_in") == "PROMOTING":
             raise InputError(
                 "service",
                 f"fleet release {last.status.release_id} of {self.target.service} finished its instance refresh "
-                "but did not record releasedVersion; run `resume` first",
+                "but did not record the released version; run `resume` first",
             )
+
+
+__all__ = [
+    "CheckRequest",
+    "Driver",
+    "FleetRequest",
+    "Runtime",
+    "ServiceRequest",
+    "Target",
+    "project_name",
+]

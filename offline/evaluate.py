@@ -147,14 +147,19 @@ def evaluate_program(
     overrides: Mapping[str, Any] | None = None,
     project_dir: Path = PROJECT_ROOT,
     mocks: RecordingMocks | None = None,
+    release_store: str = "",
 ) -> Evaluation:
     """Run `<project_dir>/__main__.py` with the config of `Pulumi.<stack>.yaml` and resolve its exports.
+
+    Offline there are no credentials, so the release store is not read unless `release_store`
+    names one (a `file://` store, or S3 with AWS_ENDPOINT_URL pointing at an emulator): the
+    program then applies git's values, as for a stack never released.
 
     Raises whatever the program raises (a `ValueError` for bad config), after the runtime
     has drained, so a failed evaluation never leaks into the next one. Pass `mocks` to inspect
     what was registered before a failure.
     """
-    config = load_stack_config(stack, project_dir, overrides)
+    config = load_stack_config(stack, project_dir, {"releaseStore": release_store, **(overrides or {})})
     if not (project_dir / "__main__.py").is_file():
         raise StackFileError(f"__main__.py not found in {project_dir}")
 

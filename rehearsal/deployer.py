@@ -122,8 +122,18 @@ class LocalDeployer:
                 return False
             time.sleep(0.1)
 
+    def healthy_targets(self, color: Color) -> int:
+        slots = self.attached(color)
+        if not slots:
+            return 0
+        stats = self.api.show_stat(BACKEND)
+        return sum(1 for s in slots if stats[s].status == "UP" and stats[s].check_status == "L7OK")
+
+    def declare(self, weights: Weights, live_color: Color) -> None:
+        # Locally the load balancer is the only state: there is no stack program to keep in step.
+        return None
+
     def reconcile(self, weights: Weights, live_color: Color) -> None:
-        # Locally the load balancer is the only state; nothing declared to update.
         self.reconciled.append((weights, live_color))
 
     def scale_down(self, color: Color) -> None:

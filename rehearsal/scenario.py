@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..contract import Color, Weights, other_color
-from ..driver.adapters.file_journal import FileJournal
+from ..driver.adapters.release_store import ReleaseStore
 from ..driver.core.analysis import AnalysisConfig
 from ..driver.core.machine import Machine, Progress, Result
 from ..driver.core.plan import Plan, build_plan
 from ..driver.core.ports import SystemClock
 from ..driver.core.service import ServicePorts, ServiceRelease, ServiceSpec
+from ..store.local import LocalBlobs
 from .checks import standard_checks
 from .deployer import AppRelease, LocalDeployer, StopRecord
 from .haproxy_config import HealthCheck
@@ -30,6 +31,7 @@ from .metrics import HaproxyMetrics
 from .processes import Supervisor
 from .router import HaproxyRouter, WeightChange
 
+PROJECT = "zero-downtime"
 STACK = "local-rehearsal"
 SERVICE = "app"
 GOOD, BAD, BASE = "v2", "v3", "v1"
@@ -206,7 +208,8 @@ def run_rehearsal(cfg: RehearsalConfig, observer: Observer | None = None) -> Reh
         time.sleep(cfg.baseline_seconds)
         phases.append(Phase(f"baseline {BASE}", t, time.time()))
 
-        journal = FileJournal(cfg.out_dir / "journal", STACK, SERVICE)
+        # The release store of the rehearsal: local files, the same journal, lease and format as S3.
+        journal = ReleaseStore(LocalBlobs(cfg.out_dir / "store"), PROJECT, STACK, SERVICE, SystemClock())
         ports_for = _ports_factory(router, metrics, deployer)
         for version, plan, wanted in (
             (GOOD, cfg.good_plan(), cfg.run_good),
@@ -268,7 +271,7 @@ def _ports_factory(
 
 def _release(
     cfg: RehearsalConfig,
-    journal: FileJournal,
+    journal: ReleaseStore,
     ports: ServicePorts,
     version: str,
     stable: Color,
@@ -287,6 +290,9 @@ def _release(
         keep_warm_seconds=cfg.keep_warm_seconds,
         verify_timeout_seconds=5.0,
         verify_poll_seconds=0.1,
+        stable_desired_count=cfg.instances,
+        project=PROJECT,
+        rule_arn="haproxy:backend/app",
     )
     start = time.time()
     with journal.hold():

@@ -12,6 +12,8 @@ from .convert import ConfigError, from_config, reraise_as_config_error
 
 # Wired by the program from the shared edge and network, never from config.
 WIRED_KEYS = frozenset(WIRED_INPUTS)
+NEXT_IMAGE_KEY = "image"
+"""`services.<name>.image`: what the next release deploys; `zdd-release deploy` applies it, `up` never does."""
 
 
 def parse_services(
@@ -28,6 +30,7 @@ def parse_services(
     parsed: dict[str, dict[str, Any]] = {}
     for name, settings in raw.items():
         prefix = f"services.{name}"
+        settings = _without_next_image(settings, prefix)
         args = from_config(settings, BlueGreenServiceArgs, prefix, exclude=WIRED_KEYS)
         args["alarms"] = {**(stack_alarms or {}), **(args.get("alarms") or {})}
         args["tags"] = {**(stack_tags or {}), **(args.get("tags") or {})}
@@ -38,6 +41,17 @@ def parse_services(
         parsed[str(name)] = args
     _check_routing_is_unambiguous(parsed)
     return parsed
+
+
+def _without_next_image(settings: Any, prefix: str) -> Any:
+    """`services.<name>.image` is the image the next release deploys (spec, for the driver): the
+    program never applies it. Checked here, then left out of the component's args."""
+    if not isinstance(settings, Mapping) or NEXT_IMAGE_KEY not in settings:
+        return settings
+    image = settings[NEXT_IMAGE_KEY]
+    if not isinstance(image, str) or not image.strip() or any(c.isspace() for c in image):
+        raise ConfigError(f"{prefix}.{NEXT_IMAGE_KEY}: must be an image reference without whitespace, got {image!r}")
+    return {k: v for k, v in settings.items() if k != NEXT_IMAGE_KEY}
 
 
 def _check_routing_is_unambiguous(services: Mapping[str, Mapping[str, Any]]) -> None:

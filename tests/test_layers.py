@@ -22,13 +22,14 @@ NAMESPACE = "zero_downtime"
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "contract": frozenset(),
     "components": frozenset({"contract"}),
-    "stack_config": frozenset({"components", "contract"}),
+    "store": frozenset({"contract"}),
+    "stack_config": frozenset({"components", "contract", "store"}),
     "offline": frozenset({"contract"}),
     "provider": frozenset({"components"}),
     "policies": frozenset({"components", "contract", "offline", "stack_config"}),
-    "driver": frozenset({"contract"}),
+    "driver": frozenset({"contract", "store"}),
     "app": frozenset(),
-    "rehearsal": frozenset({"driver", "contract", "app"}),
+    "rehearsal": frozenset({"driver", "contract", "app", "store"}),
 }
 FOLDERS = frozenset(MAY_IMPORT)
 

@@ -9,7 +9,7 @@ Tested against a fake `Stack` (the Pulumi CLI is not installed where the tests r
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -76,8 +76,11 @@ class StackOps:
         backoff_seconds: float = 5.0,
         max_backoff_seconds: float = 60.0,
         on_output: Callable[[str], None] | None = None,
+        policy_packs: Sequence[str] = (),
     ) -> None:
         self.stack = stack
+        self.policy_packs = list(policy_packs)
+        """Policy pack directories every `up` of the driver runs with (CrossGuard guardrails)."""
         self.clock = clock
         self.attempts = attempts
         self.backoff = backoff_seconds
@@ -116,7 +119,8 @@ class StackOps:
             return self._retry("up", lambda: self._up(message))
 
     def _up(self, message: str) -> Any:
-        return self.stack.up(on_output=self.on_output, message=message or None)
+        extra: dict[str, Any] = {"policy_packs": self.policy_packs} if self.policy_packs else {}
+        return self.stack.up(on_output=self.on_output, message=message or None, **extra)
 
     def refresh(self) -> Any:
         return self._retry(

@@ -12,6 +12,7 @@ How the CLI treats each family:
 | InputError   | refused input; nothing was changed                            | 2    |
 | StateError   | the command does not apply to the release's current state     | 2    |
 | BusyError    | another driver holds the service, or another update the stack | 5    |
+| FencedOut    | another driver took over mid-release; this one stopped         | 5    |
 | PortError    | an adapter could not do what it was asked                      | 1    |
 | JournalError | the release journal cannot be read or written                  | 1    |
 
@@ -42,6 +43,11 @@ class StateError(DriverError):
 class BusyError(DriverError):
     """Someone else is working on it: another driver holds the service lock, or another Pulumi
     update keeps the stack busy. Retry later; nothing was changed by this command."""
+
+
+class FencedOut(BusyError):
+    """Another driver wrote this release's next record, its release state or its lease first. This
+    driver stops at once, without acting: rolling back would fight the driver that now owns it."""
 
 
 class PortError(DriverError):

@@ -2,7 +2,7 @@
 starts and follows under analysis, and that really returns to the released version when the
 analysis fails.
 
-    PENDING -> UPDATING_CONFIG -> REFRESHING -> PROMOTING -> SUCCEEDED
+    PENDING -> UPDATING_STACK -> REFRESHING -> PROMOTING -> SUCCEEDED
     failing analysis / AWS rollback / timeout / abort -> ROLLING_BACK -> ROLLED_BACK
     rollback impossible (not reversible, refresh already ended) or stuck -> FAILED
 
@@ -10,14 +10,15 @@ Why the driver starts the refresh itself: when `up` moves the group to a new tem
 pulumi-aws updates the group first and starts the refresh second (terraform-provider-aws #34189),
 so AWS's rollback "returns" to the new version. Instead:
 
-1. UPDATING_CONFIG pins `fleets.<name>.releasedVersion` to the released version N and writes the
-   new `amiId`; `up` creates template version T (normally N+1) and the group stays on N, so the
-   provider starts no refresh.
+1. UPDATING_STACK records in the release store the released version N and the new AMI (resolved
+   at release time, also for a fleet configured with an SSM parameter); `up` reads them, creates
+   template version T (normally N+1) and keeps the group on N, so the provider starts no refresh.
 2. REFRESHING starts `start_instance_refresh` with DesiredConfiguration = version T and the
    fleet's `refreshPreferences`, and follows it while the analysis polls.
-3. PROMOTING (refresh Successful, AWS moved the group to T) sets releasedVersion = T and runs
-   `refresh` + `up`, which then has no diff. ROLLING_BACK calls `rollback_instance_refresh`: AWS
-   returns the group to N, which the config already says, so the config is left as it is.
+3. PROMOTING (refresh Successful, AWS moved the group to T) records version T and runs `refresh` +
+   `up`, which then has no diff. ROLLING_BACK calls `rollback_instance_refresh`: AWS returns the
+   group to N; then the store gets back the AMI it had, and `up` applies it, so a failed release
+   leaves nothing of itself behind (the group stays pinned to N throughout).
 
 Decisions are the pure functions `follow_decision` and `rollback_decision`; the handlers carry
 them out. Every state is safe to redo, so `resume` after a kill continues from the journal.
@@ -30,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ...contract.release_state import FleetState
 from .analysis import AnalysisConfig, Judgement, Verdict, evaluate
 from .errors import InputError, NoActiveRefresh, PortError, RefreshNotReversible, StateError
 from .machine import Machine, StrategyBase
@@ -42,6 +44,7 @@ from .ports import (
     DesiredTemplate,
     FleetMetrics,
     FleetStack,
+    FleetStates,
     Refresher,
     RefreshStatus,
     TemplateVersions,
@@ -49,11 +52,11 @@ from .ports import (
 from .status import FAILED, PENDING, ROLLED_BACK, ROLLING_BACK, SUCCEEDED, Status
 
 KIND = "fleet"
-UPDATING_CONFIG = "UPDATING_CONFIG"
+UPDATING_STACK = "UPDATING_STACK"
 REFRESHING = "REFRESHING"
 PROMOTING = "PROMOTING"
-FORWARD_STATES = (PENDING, UPDATING_CONFIG, REFRESHING, PROMOTING)
-_ABORTABLE = frozenset({PENDING, UPDATING_CONFIG, REFRESHING})
+FORWARD_STATES = (PENDING, UPDATING_STACK, REFRESHING, PROMOTING)
+_ABORTABLE = frozenset({PENDING, UPDATING_STACK, REFRESHING})
 _AMI_PREFIX = "ami-"
 # A refresh we may have started before a kill is ours when AWS started it at most this long
 # before we recorded that we were starting it (clock skew between us and AWS).
@@ -104,9 +107,12 @@ class FleetSpec:
     launch_template_id: str
     released_version: int
     """Version N the group is on before the release; a rollback returns to it."""
+    previous_ami: str = ""
+    """The AMI of version N, put back in the release store when the release rolls back."""
     preferences: Mapping[str, Any] = field(default_factory=dict)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     timeout_seconds: float = 3600.0
+    project: str = ""
 
     def __post_init__(self) -> None:
         ami = self.ami_id
@@ -124,10 +130,6 @@ class FleetSpec:
             raise InputError(f"{self.config_path}.autoScalingGroupName", "missing from the stack output `fleets`")
 
     @property
-    def ami_key(self) -> str:
-        return f"{self.config_path}.amiId"
-
-    @property
     def released_key(self) -> str:
         return f"{self.config_path}.releasedVersion"
 
@@ -143,9 +145,11 @@ class FleetSpec:
             "group_name": self.group_name,
             "launch_template_id": self.launch_template_id,
             "released_version": self.released_version,
+            "previous_ami": self.previous_ami,
             "preferences": dict(self.preferences),
             "analysis": self.analysis.to_dict(),
             "timeout_seconds": self.timeout_seconds,
+            "project": self.project,
         }
 
     @classmethod
@@ -160,6 +164,8 @@ class FleetPorts:
     stack: FleetStack
     refresher: Refresher
     metrics: FleetMetrics
+    states: FleetStates
+    """The fleet's release state in the release store: what `up` applies."""
 
 
 # -- decisions (pure) ---------------------------------------------------------------------------------
@@ -233,11 +239,13 @@ class FleetRelease(StrategyBase):
     def __init__(self, spec: FleetSpec, ports: FleetPorts) -> None:
         self.spec = spec
         self.ports = ports
+        self.project = spec.project
         self.stack = spec.stack
         self.target = spec.fleet
+        self.resource = spec.group_name
         self.handlers = {
-            PENDING: self._pending,
-            UPDATING_CONFIG: self._update_config,
+            PENDING: lambda m: m.enter(UPDATING_STACK),
+            UPDATING_STACK: self._update_stack,
             REFRESHING: self._follow,
             PROMOTING: self._promote,
             ROLLING_BACK: self._rollback,
@@ -266,7 +274,7 @@ class FleetRelease(StrategyBase):
             return False
         m.fail(
             f"the instance refresh succeeded and the group runs launch template version "
-            f"{m.status.facts.get('target_version')}, but recording {self.spec.released_key} failed: {exc}; "
+            f"{m.status.facts.get('target_version')}, but recording it in the release store failed: {exc}; "
             "run `resume`"
         )
         return True
@@ -277,26 +285,29 @@ class FleetRelease(StrategyBase):
         failed_in, reason = m.status.facts.get("failed_in"), m.status.reason
         if failed_in == PROMOTING:
             m.enter(PROMOTING, reason=f"resume: record the released version ({reason})")
-        elif failed_in == UPDATING_CONFIG:
-            m.enter(UPDATING_CONFIG, reason=f"resume: update the stack again ({reason})")
+        elif failed_in == UPDATING_STACK:
+            m.enter(UPDATING_STACK, reason=f"resume: update the stack again ({reason})")
         else:
             m.begin_rollback(f"resume: retry rollback ({reason})")
 
     # -- states ---------------------------------------------------------------------------------------
-    def _pending(self, m: Machine) -> None:
-        m.enter(UPDATING_CONFIG, facts={"previous_ami": self.ports.stack.get_config(self.spec.ami_key)})
+    def _record(self, m: Machine, version: int, ami: str) -> None:
+        """The fleet's release state, which every `up` applies from now on."""
+        self.ports.states.write_fleet_state(
+            FleetState(released_version=version, ami_id=ami, release_id=m.status.release_id, updated_at=m.now())
+        )
 
-    def _update_config(self, m: Machine) -> None:
+    def _update_stack(self, m: Machine) -> None:
         n, stack = self.spec.released_version, self.ports.stack
-        # The pin goes first: an `up` between the two writes must never move the group.
-        stack.set_config({self.spec.released_key: str(n), self.spec.ami_key: self.spec.ami_id})
+        # The pin and the AMI go together: an `up` from any checkout keeps the group on N.
+        self._record(m, n, self.spec.ami_id)
         stack.up(f"zdd: {self.spec.fleet} AMI {self.spec.ami_id}, group held on version {n}")
         versions = stack.template_versions(self.spec.fleet)
         if versions.pinned != n:
             # Not a rollback: the group left version N by some other way than this release.
             m.fail(
                 f"after `up` the stack's group is on launch template version {versions.pinned}, not the "
-                f"pinned {n}; check {self.spec.released_key} and the group before releasing again"
+                f"pinned {n}; check the fleet's release state and the group before releasing again"
             )
         elif versions.latest == n:
             m.enter(
@@ -360,7 +371,7 @@ class FleetRelease(StrategyBase):
 
     def _promote(self, m: Machine) -> None:
         target = int(m.status.facts["target_version"])
-        self.ports.stack.set_config({self.spec.released_key: str(target)})
+        self._record(m, target, self.spec.ami_id)
         # Refresh first: AWS already moved the group to the target, so `up` has no diff and the
         # provider starts no second refresh (which, without skip matching, would replace all).
         self.ports.stack.refresh()
@@ -431,7 +442,11 @@ class FleetRelease(StrategyBase):
         hint = restore_hint(self.spec.group_name, self.spec.template(n))
         m.fail(f"{m.status.reason}; {what}: AWS cannot roll it back, {where}; {hint}")
 
-    @staticmethod
-    def _finish_rollback(m: Machine, reason: str) -> None:
+    def _finish_rollback(self, m: Machine, reason: str) -> None:
         seconds = round(m.now() - float(m.status.facts.get("detected_at", m.now())), 3)
+        if self.spec.previous_ami and self.spec.previous_ami != self.spec.ami_id:
+            # Put back what the release changed: the AMI it recorded goes, the pin on N stays.
+            n = self.spec.released_version
+            self._record(m, n, self.spec.previous_ami)
+            self.ports.stack.up(f"zdd: {self.spec.fleet} rolled back: AMI {self.spec.previous_ami}, version {n}")
         m.enter(ROLLED_BACK, reason=reason, facts={"rollback_seconds": seconds})

@@ -25,13 +25,14 @@ Rollouts' idempotent reconcile steps.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ...contract import Weights
-from .errors import JournalError, PortError, StateError
+from .errors import PortError, StateError
 from .ports import Clock, EventPublisher, Journal, NullPublisher, ReleaseEvent
 from .status import (
     FAILED,
@@ -107,8 +108,11 @@ class Strategy(Protocol):
     """Recorded in every status; the CLI picks the strategy that continues a release by it."""
     id_prefix: str
     """Start of the release ids this strategy's releases get (`r-…`, `f-…`)."""
+    project: str
     stack: str
     target: str
+    resource: str
+    """What the release moves (listener rule, Auto Scaling group): part of every record's binding."""
     steps: int | None
     handlers: Mapping[str, Handler]
     """State -> what it does. Each handler ends by entering the next state, or returns to poll."""
@@ -148,6 +152,8 @@ class StrategyBase:
     """Defaults for the optional parts of `Strategy`."""
 
     id_prefix: str = "r"
+    project: str = ""
+    resource: str = ""
     steps: int | None = None
     published: frozenset[str] = frozenset()
 
@@ -173,21 +179,35 @@ class StrategyBase:
         return None
 
 
-def latest_status(journal: Journal, release_id: str | None = None) -> Status:
+def new_release_id(prefix: str, now: float) -> str:
+    """`<prefix>-<UTC start to the microsecond>-<random>`: ids sort by start time."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int((now % 1) * 1_000_000):06d}"
+    return f"{prefix}-{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def latest_status(
+    journal: Journal, release_id: str | None = None, *, project: str | None = None, resource: str | None = None
+) -> Status:
     """The status of `release_id` (default: the newest release) from its last record.
 
-    The record must belong to the journal's stack and service: a journal copied from elsewhere is
-    refused, naming both sides, before it can steer traffic.
+    The record must be bound to what the caller acts on: the journal's stack and service, and, when
+    given, the project and the resource (listener rule, Auto Scaling group). A record copied from
+    elsewhere, or left by a service since re-created, is refused naming both sides.
     """
     last = journal.last(release_id)
     if last is None:
         what = f"release {release_id}" if release_id else "release"
         raise StateError(f"no {what} recorded for {journal.stack}/{journal.service}")
     status = last.status
-    if (status.stack, status.target) != (journal.stack, journal.service):
-        raise JournalError(
-            f"release {status.release_id} in the journal of {journal.stack}/{journal.service} belongs to "
-            f"{status.stack}/{status.target}; refusing to act on it"
+    expected = {"stack": journal.stack, "service": journal.service, "project": project, "resource": resource}
+    recorded = {"stack": status.stack, "service": status.target, "project": status.project, "resource": status.resource}
+    differ = [k for k, v in expected.items() if v is not None and recorded[k] != v]
+    if differ:
+        theirs = ", ".join(f"{k} {recorded[k]!r}" for k in differ)
+        ours = ", ".join(f"{k} {expected[k]!r}" for k in differ)
+        raise StateError(
+            f"release {status.release_id} in the journal of {journal.stack}/{journal.service} is bound to {theirs}, "
+            f"not {ours}; refusing to act on it"
         )
     return status
 
@@ -229,11 +249,13 @@ class Machine:
         on_progress: Callable[[Progress], None] | None = None,
     ) -> Machine:
         status = Status(
-            release_id=release_id or f"{strategy.id_prefix}-{uuid.uuid4().hex[:12]}",
+            release_id=release_id or new_release_id(strategy.id_prefix, clock.now()),
             kind=strategy.kind,
             stack=strategy.stack,
             target=strategy.target,
             spec=strategy.spec_dict(),
+            project=strategy.project,
+            resource=strategy.resource,
         )
         m = cls(strategy, journal, clock, status, next_seq=0, publisher=publisher, on_progress=on_progress)
         m._write("start", status, {})
@@ -252,8 +274,7 @@ class Machine:
         on_progress: Callable[[Progress], None] | None = None,
     ) -> Machine:
         """A machine for a recorded release (`latest_status`), to resume, promote or abort it."""
-        last = journal.last(status.release_id)
-        next_seq = 0 if last is None else last.seq + 1
+        next_seq = journal.next_seq(status.release_id)
         return cls(strategy, journal, clock, status, next_seq=next_seq, publisher=publisher, on_progress=on_progress)
 
     # -- commands ----------------------------------------------------------------------------------
@@ -261,6 +282,7 @@ class Machine:
         """Advance until the release succeeds, rolls back, fails or pauses."""
         stuck = 0
         while self.status.state not in STOPPED:
+            self.journal.keep_alive()
             before, at = self.status, self.clock.now()
             requested = self.journal.abort_requested(self.status.release_id)
             if requested and self.status.state != ROLLING_BACK and self.strategy.abortable(self.status):

@@ -11,8 +11,9 @@ clock (tests/driver/fakes.py).
 | Deployer        | stack_deployer.py `StackDeployer`           | deployer.py `LocalDeployer`        |
 | PreTrafficCheck | checks.py `HttpCheck`, `CommandHook`        | checks.py                          |
 | EventPublisher  | aws/events.py `SnsPublisher`                | `NullPublisher` below              |
-| Journal         | file_journal.py `FileJournal`               | file_journal.py `FileJournal`      |
+| Journal         | release_store.py `ReleaseStore` (S3)        | release_store.py (local files)     |
 | FleetStack      | pulumi_stack.py `StackOps`                  | -                                  |
+| FleetStates     | release_store.py `ReleaseStore`             | -                                  |
 | Refresher       | aws/instance_refresh.py `InstanceRefresher` | -                                  |
 | FleetMetrics    | aws/metrics.py `TargetGroupMetrics`         | -                                  |
 | Clock           | `SystemClock` below                         | `SystemClock` below                |
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ...contract import Color, Weights
+from ...contract.release_state import FleetState
 from .status import Record
 
 
@@ -194,8 +196,17 @@ class Deployer(Protocol):
         """True once every target of `color` is healthy, False if `timeout_seconds` passed."""
         ...
 
+    def healthy_targets(self, color: Color) -> int:
+        """How many targets of `color` the load balancer reports healthy now."""
+        ...
+
+    def declare(self, weights: Weights, live_color: Color) -> None:
+        """Record `weights`/`live_color` as the release state before traffic moves (AWS: the release
+        store, which every `up` applies; local: nothing to record). Fast, no `up`."""
+        ...
+
     def reconcile(self, weights: Weights, live_color: Color) -> None:
-        """Make declared state match `weights`/`live_color` (AWS: config + `up`; local: no-op)."""
+        """Declare, then make the platform match (AWS: `up` from the release store; local: no-op)."""
         ...
 
     def scale_down(self, color: Color) -> None:
@@ -252,14 +263,18 @@ class Journal(Protocol):
 
     def clear_abort(self) -> None: ...
 
+    def next_seq(self, release_id: str) -> int:
+        """The first record number not taken (unreadable records take theirs too)."""
+        ...
+
+    def keep_alive(self) -> None:
+        """Renew the lease of the driver that writes; FencedOut when another driver took it."""
+        ...
+
 
 @runtime_checkable
 class FleetStack(Protocol):
     """The stack operations a fleet release needs (Automation API on AWS)."""
-
-    def get_config(self, key: str) -> str | None: ...
-
-    def set_config(self, values: Mapping[str, str]) -> None: ...
 
     def up(self, message: str = "") -> Any: ...
 
@@ -268,6 +283,15 @@ class FleetStack(Protocol):
     def template_versions(self, fleet: str) -> TemplateVersions:
         """The fleet's launch template versions from the stack outputs; PortError when absent."""
         ...
+
+
+@runtime_checkable
+class FleetStates(Protocol):
+    """A fleet's release state in the release store (what every `up` applies)."""
+
+    def fleet_state(self) -> FleetState | None: ...
+
+    def write_fleet_state(self, state: FleetState) -> None: ...
 
 
 @runtime_checkable

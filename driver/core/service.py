@@ -71,6 +71,11 @@ class ServiceSpec:
     verify_poll_seconds: float = 2.0
     extension_factor: float = 1.0
     """A step lacking evidence may bake this many extra intervals before it fails."""
+    stable_desired_count: int = 1
+    """Tasks the stable color needs before a rollback may give it traffic (its count at the start)."""
+    project: str = ""
+    rule_arn: str = ""
+    """The production listener rule the release moves: part of every record's binding."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, str) or not self.image.strip():
@@ -95,6 +100,9 @@ class ServiceSpec:
             raise InputError("extension_factor", f"must be >= 0, got {self.extension_factor!r}")
         if not self.plan.steps:
             raise InputError("steps", "needs at least one step")
+        sc = self.stable_desired_count
+        if not isinstance(sc, int) or isinstance(sc, bool) or not 0 <= sc <= MAX_DESIRED_COUNT:
+            raise InputError("stable_desired_count", f"must be an integer 0-{MAX_DESIRED_COUNT}, got {sc!r}")
 
     @property
     def new_color(self) -> Color:
@@ -134,8 +142,10 @@ class ServiceRelease(StrategyBase):
     def __init__(self, spec: ServiceSpec, ports: ServicePorts) -> None:
         self.spec = spec
         self.ports = ports
+        self.project = spec.project
         self.stack = spec.stack
         self.target = spec.service
+        self.resource = spec.rule_arn
         self.steps = len(spec.plan.steps)
         self.handlers = {
             PENDING: lambda m: m.enter(DEPLOYING_IDLE),
@@ -215,6 +225,11 @@ class ServiceRelease(StrategyBase):
 
     def _shift(self, m: Machine, index: int) -> None:
         target = self._weights_for(index)
+        short = self._short_of_healthy(self.spec.new_color, self.spec.desired_count)
+        if short:
+            m.begin_rollback(f"interlock: {short}; traffic stays where it is")
+            return
+        self.ports.deployer.declare(target, self.spec.stable_color)  # release state first: `up` keeps it
         self.ports.router.set_weights(target)
         self.ports.deployer.reconcile(target, self.spec.stable_color)
         observed = self._await_weights(m, target)
@@ -262,6 +277,10 @@ class ServiceRelease(StrategyBase):
 
     def _promote(self, m: Machine) -> None:
         new = self.spec.new_color
+        short = self._short_of_healthy(new, self.spec.desired_count)
+        if short:
+            m.begin_rollback(f"interlock: {short}; traffic stays where it is")
+            return
         self.ports.deployer.reconcile(Weights.all_to(new), new)
         m.enter(KEEPING_WARM, facts={"warm_until": m.now() + self.spec.keep_warm_seconds, "live_color": new})
 
@@ -283,6 +302,11 @@ class ServiceRelease(StrategyBase):
     def _rollback(self, m: Machine) -> None:
         stable = self.spec.stable_color
         target = Weights.all_to(stable)
+        refused = self._rollback_refused(stable, target)
+        if refused:
+            m.fail(f"{m.status.reason}; rollback refused by the interlock: {refused}")
+            return
+        self.ports.deployer.declare(target, stable)  # release state first: an `up` now keeps stable
         fast_error = ""
         try:
             self.ports.router.set_weights(target)  # 1) fast path, seconds
@@ -308,6 +332,28 @@ class ServiceRelease(StrategyBase):
         m.enter(ROLLED_BACK)
 
     # -- helpers ---------------------------------------------------------------------------------------
+    def _short_of_healthy(self, color: Color, needed: int) -> str:
+        """Why `color` may not take traffic now ("" when it may)."""
+        needed = max(1, needed)
+        healthy = self.ports.deployer.healthy_targets(color)
+        if healthy >= needed:
+            return ""
+        return f"{color} has {healthy} healthy target{'s' if healthy != 1 else ''} of {needed} needed"
+
+    def _rollback_refused(self, stable: Color, target: Weights) -> str:
+        """Why traffic may not move back to `stable` now ("" when it may, or already is there)."""
+        try:
+            observed: Weights | None = self.ports.router.observed_weights()
+        except PortError:
+            observed = None
+        if observed == target:
+            return ""  # nothing to give: traffic is already on the stable color
+        short = self._short_of_healthy(stable, self.spec.stable_desired_count)
+        if not short:
+            return ""
+        where = f"traffic stays at {observed.as_dict()}" if observed else "traffic was not moved"
+        return f"{short}; {where}; run `resume` once {stable} is healthy"
+
     def _check(self, start: float, end: float) -> Verdict:
         new = self.ports.metrics.window(self.spec.new_color, start, end)
         stable = self.ports.metrics.window(self.spec.stable_color, start, end)

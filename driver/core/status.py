@@ -6,7 +6,8 @@ only its last record: nothing is replayed, and a strategy cannot forget to carry
     {"seq": 7, "ts": 1700000042.0, "event": "transition", "detail": {...},
      "release_id": "r-…", "kind": "service", "stack": "dev", "target": "api",
      "state": "BAKING", "step": 0, "failed_checks": 0, "reason": "",
-     "spec": {... the release's input ...}, "facts": {... what later states need ...}}
+     "spec": {... the release's input ...}, "facts": {... what later states need ...},
+     "project": "zero-downtime", "resource": "<listener rule ARN or Auto Scaling group>"}
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ class Status:
     """Why the release is in this state, for the operator."""
     facts: Mapping[str, Any] = field(default_factory=dict)
     """What later states need: a warm deadline, when a failure was detected, a refresh id..."""
+    project: str = ""
+    """The Pulumi project; with stack, target and resource it binds the record to what it acts on."""
+    resource: str = ""
+    """What the release moves: the production listener rule (services) or the Auto Scaling group (fleets)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spec", _frozen(self.spec))
@@ -98,6 +103,8 @@ class Status:
             "reason": self.reason,
             "spec": dict(self.spec),
             "facts": dict(self.facts),
+            "project": self.project,
+            "resource": self.resource,
         }
 
     @classmethod
@@ -115,9 +122,9 @@ class Status:
         for key in ("spec", "facts"):
             if not isinstance(data.get(key, {}), Mapping):
                 raise JournalError(f"{where}: field {key!r} must be an object")
-        reason = data.get("reason") or ""
-        if not isinstance(reason, str):
-            raise JournalError(f"{where}: field 'reason' must be a string")
+        for key in ("reason", "project", "resource"):
+            if not isinstance(data.get(key) or "", str):
+                raise JournalError(f"{where}: field {key!r} must be a string")
         return cls(
             release_id=text["release_id"],  # type: ignore[arg-type]
             kind=text["kind"],  # type: ignore[arg-type]
@@ -127,8 +134,10 @@ class Status:
             spec=data.get("spec") or {},
             step=step,
             failed_checks=failed,
-            reason=reason,
+            reason=data.get("reason") or "",
             facts=data.get("facts") or {},
+            project=data.get("project") or "",
+            resource=data.get("resource") or "",
         )
 
 

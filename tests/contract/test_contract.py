@@ -95,6 +95,8 @@ def fleet_values() -> dict[str, Any]:
         "composite_alarm_name": "reports-health",
         "refresh_preferences": {"MinHealthyPercentage": 100, "MaxHealthyPercentage": 125},
         "refresh_notes": ["WaitOnResourceSignals: ..."],
+        "ami_id": "ami-0123456789abcdef0",
+        "ami_ssm_parameter": None,
     }
 
 

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from zero_downtime.contract import build_color, build_service
+from zero_downtime.contract import COLORS, build_color, build_service
+from zero_downtime.contract.release_state import ServiceState, StoreKeys, decode_service_state
 
 SERVICE = "api"
 
@@ -27,19 +28,19 @@ def _alarm(cw: Any, name: str, metric: str, lb: str, tg: str, threshold: float) 
     )
 
 
-def build_paired_service(aws: dict[str, Any]) -> dict[str, Any]:
+def build_paired_service(aws: dict[str, Any], service: str = SERVICE) -> dict[str, Any]:
     ec2, elbv2, cw, sns = aws["ec2"], aws["elbv2"], aws["cloudwatch"], aws["sns"]
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"]
         for i, z in ((1, "a"), (2, "b"))
     ]
-    lb = elbv2.create_load_balancer(Name="api-alb", Subnets=subnets, Type="application")["LoadBalancers"][0]
+    lb = elbv2.create_load_balancer(Name=f"{service}-alb", Subnets=subnets, Type="application")["LoadBalancers"][0]
     lb_suffix = lb["LoadBalancerArn"].split(":loadbalancer/")[1]
     tgs: dict[str, dict[str, str]] = {}
     for color in ("blue", "green"):
         tg = elbv2.create_target_group(
-            Name=f"api-{color}-tg",
+            Name=f"{service}-{color}-tg",
             Protocol="HTTP",
             Port=8080,
             VpcId=vpc,
@@ -86,28 +87,28 @@ def build_paired_service(aws: dict[str, Any]) -> dict[str, Any]:
     test_rule = elbv2.create_rule(
         ListenerArn=test["ListenerArn"], Priority=50000, Conditions=catch_all, Actions=forward(0, 100)
     )["Rules"][0]
-    topic = sns.create_topic(Name="api-releases")["TopicArn"]
+    topic = sns.create_topic(Name=f"{service}-releases")["TopicArn"]
 
     colors: dict[str, Any] = {}
     for color in ("blue", "green"):
-        names = [f"api-{color}-5xx", f"api-{color}-latency"]
+        names = [f"{service}-{color}-5xx", f"{service}-{color}-latency"]
         _alarm(cw, names[0], "HTTPCode_Target_5XX_Count", lb_suffix, tgs[color]["suffix"], 10)
         _alarm(cw, names[1], "TargetResponseTime", lb_suffix, tgs[color]["suffix"], 2)
         colors[color] = build_color(
-            service_name=f"api-{color}",
-            service_arn=f"arn:aws:ecs:us-east-1:123456789012:service/c/api-{color}",
+            service_name=f"{service}-{color}",
+            service_arn=f"arn:aws:ecs:us-east-1:123456789012:service/c/{service}-{color}",
             target_group_arn=tgs[color]["arn"],
             target_group_arn_suffix=tgs[color]["suffix"],
-            task_definition_arn=f"arn:aws:ecs:us-east-1:123456789012:task-definition/api-{color}:1",
-            image="repo/api:1",
+            task_definition_arn=f"arn:aws:ecs:us-east-1:123456789012:task-definition/{service}-{color}:1",
+            image=f"repo/{service}:1",
             desired_count=2 if color == "blue" else 0,
             weight=100 if color == "blue" else 0,
             # Created by the stack on AWS; moto has no composite alarms, so it is absent here.
-            composite_alarm_name=f"api-{color}-health",
+            composite_alarm_name=f"{service}-{color}-health",
             alarm_names=names,
         )
     return build_service(
-        config_path=f"services.{SERVICE}",
+        config_path=f"services.{service}",
         mode="paired",
         live_color="blue",
         idle_color="green",
@@ -119,8 +120,8 @@ def build_paired_service(aws: dict[str, Any]) -> dict[str, Any]:
         production_rule_arn=prod_rule["RuleArn"],
         test_listener_arn=test["ListenerArn"],
         test_rule_arn=test_rule["RuleArn"],
-        production_url="http://api-alb.example/",
-        test_url="http://api-alb.example:8443/",
+        production_url=f"http://{service}-alb.example/",
+        test_url=f"http://{service}-alb.example:8443/",
         notification_topic_arn=topic,
         **colors,
     )
@@ -134,35 +135,87 @@ def rule_weights(elbv2: Any, rule_arn: str, entry: dict[str, Any]) -> dict[str, 
     return {by_arn[g["TargetGroupArn"]]: g["Weight"] for g in fwd["ForwardConfig"]["TargetGroups"]}
 
 
-def apply_like_pulumi(elbv2: Any, entry: dict[str, Any]):
-    """An `up` stand-in for the fake Stack: writes the configured weights to the rule, as the
-    program's ListenerRule would. (Only the rule: moto has nothing else the driver reads.)"""
+class FakeProgram:
+    """What `up` does for the paired service, as far as moto can show it: it reads the service's
+    release state from the release store (as stack_config/release_state.py does) and applies it to
+    the rule's weights, to the stack output entry, and to the registered targets (one per task, as
+    ECS registers them). Without release state it applies git's `config` (`liveColor`, weights).
 
-    def on_up(config: dict[str, str]) -> None:
-        base = entry["configPath"]
-        blue = config.get(f"{base}.blue.weight")
-        green = config.get(f"{base}.green.weight")
-        if blue is None or green is None:
-            return
+    It also watches the zero-downtime invariant: an `up` must never give weight to a color whose
+    tasks are not already running, i.e. whose count before this `up` is below what it must serve.
+    """
+
+    def __init__(
+        self,
+        aws: dict[str, Any],
+        entry: dict[str, Any],
+        blobs: Any,
+        *,
+        project: str = "zero-downtime",
+        stack: str = "dev",
+    ) -> None:
+        self.aws = aws
+        self.entry = entry
+        self.blobs = blobs
+        self.keys = StoreKeys(project, stack)
+        self.service = entry["configPath"].split(".", 1)[1]
+        self.running = {c: int(entry[c]["desiredCount"]) for c in COLORS}
+        self.violations: list[str] = []
+        self.ups = 0
+
+    def state(self) -> ServiceState | None:
+        blob = self.blobs.get(self.keys.service_state(self.service))
+        return None if blob is None else decode_service_state(blob.data, "test")
+
+    def __call__(self, config: dict[str, str]) -> None:
+        self.ups += 1
+        state = self.state()
+        base = self.entry["configPath"]
+        if state is not None:
+            live, weights = state.live_color, state.weights.as_dict()
+            counts = {c: state.color(c).desired_count for c in COLORS}
+            images = {c: state.color(c).image for c in COLORS}
+        else:  # never released: git's stack file bootstraps
+            live = config.get(f"{base}.liveColor", self.entry["liveColor"])
+            weights = {c: int(config.get(f"{base}.{c}.weight", self.entry[c]["weight"])) for c in COLORS}
+            counts = {c: int(config.get(f"{base}.{c}.desiredCount", self.entry[c]["desiredCount"])) for c in COLORS}
+            images = {c: config.get(f"{base}.{c}.image", self.entry[c]["image"]) for c in COLORS}
+        for c in COLORS:
+            if weights[c] > 0 and self.running[c] < max(1, counts[c]):
+                self.violations.append(
+                    f"up {self.ups}: {c} gets {weights[c]}% with {self.running[c]} tasks running of {counts[c]}"
+                )
+        elbv2 = self.aws["elbv2"]
         elbv2.modify_rule(
-            RuleArn=entry["productionRuleArn"],
+            RuleArn=self.entry["productionRuleArn"],
             Actions=[
                 {
                     "Type": "forward",
                     "ForwardConfig": {
                         "TargetGroups": [
-                            {"TargetGroupArn": entry["blue"]["targetGroupArn"], "Weight": int(blue)},
-                            {
-                                "TargetGroupArn": entry["green"]["targetGroupArn"],
-                                "Weight": int(green),
-                            },
+                            {"TargetGroupArn": self.entry[c]["targetGroupArn"], "Weight": weights[c]} for c in COLORS
                         ]
                     },
                 }
             ],
         )
+        for c in COLORS:
+            self._register(c, counts[c])
+            self.entry[c].update(image=images[c], desiredCount=counts[c], weight=weights[c])
+        self.running = dict(counts)
+        self.entry.update(liveColor=live, idleColor="green" if live == "blue" else "blue", weights=weights)
 
-    return on_up
+    def _register(self, color: str, count: int) -> None:
+        """One healthy target per task, as ECS registers a Fargate task's IP."""
+        elbv2, arn = self.aws["elbv2"], self.entry[color]["targetGroupArn"]
+        current = [d["Target"] for d in elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]]
+        if len(current) > count:
+            elbv2.deregister_targets(TargetGroupArn=arn, Targets=current[count:])
+        elif len(current) < count:
+            base = 10 if color == "blue" else 110
+            wanted = [{"Id": f"10.0.1.{base + i}", "Port": 8080} for i in range(count)]
+            have = {t["Id"] for t in current}
+            elbv2.register_targets(TargetGroupArn=arn, Targets=[t for t in wanted if t["Id"] not in have])
 
 
 def put_traffic(

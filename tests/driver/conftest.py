@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from zero_downtime.store import Blobs, open_blobs
 
 REGION = "us-east-1"
 
@@ -39,8 +42,30 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, An
     cfg = retry_config(max_attempts=2)
     clients = {
         name: boto3.client(name, region_name=REGION, endpoint_url=moto_url, config=cfg)
-        for name in ("elbv2", "ec2", "cloudwatch", "sns")
+        for name in ("elbv2", "ec2", "cloudwatch", "sns", "s3", "ssm")
     }
     clients["url"] = moto_url
     yield clients
     urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10).close()
+
+
+@dataclass(frozen=True)
+class StoreSetup:
+    """A release store for a test: its URL and how to open its blobs."""
+
+    backend: str
+    url: str
+    s3: Any = None
+
+    def blobs(self) -> Blobs:
+        return open_blobs(self.url, s3_client=self.s3)
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSetup:
+    """The release store on both backends: local files, and S3 on the moto server."""
+    if request.param == "local":
+        return StoreSetup("local", f"file://{tmp_path / 'store'}")
+    aws = request.getfixturevalue("aws")
+    aws["s3"].create_bucket(Bucket="zdd-test-releases")
+    return StoreSetup("s3", "s3://zdd-test-releases/releases", aws["s3"])

@@ -31,6 +31,7 @@ class FakeStack:
         self._outputs = outputs or {}
         self.on_up = on_up
         self.raise_on: dict[str, list[Exception]] = {}
+        self.up_kwargs: list[dict[str, Any]] = []
 
     def _raise(self, op: str) -> None:
         queue = self.raise_on.get(op)
@@ -51,6 +52,7 @@ class FakeStack:
 
     def up(self, **kwargs: Any) -> Any:
         self.calls.append(("up", kwargs.get("message")))
+        self.up_kwargs.append(dict(kwargs))
         if callable(kwargs.get("on_output")):
             kwargs["on_output"]("Updating (fake)")
         self._raise("up")

@@ -60,6 +60,9 @@ class FakeDeployer:
         self.healthy = True
         self.fail_on: set[str] = set()
         self.router = router  # reconcile applies weights, as `up` would
+        self.targets: dict[str, int] = {}
+        """Healthy targets per color (default 10: enough for any test)."""
+        self.declared: list[tuple[dict[str, int], Color]] = []
 
     def _maybe_fail(self, name: str) -> None:
         if name in self.fail_on:
@@ -72,6 +75,12 @@ class FakeDeployer:
     def wait_healthy(self, color: Color, timeout_seconds: float) -> bool:
         self.calls.append(("wait_healthy", color, timeout_seconds))
         return self.healthy
+
+    def healthy_targets(self, color: Color) -> int:
+        return self.targets.get(color, 10)
+
+    def declare(self, weights: Weights, live_color: Color) -> None:
+        self.declared.append((weights.as_dict(), live_color))
 
     def reconcile(self, weights: Weights, live_color: Color) -> None:
         self.calls.append(("reconcile", weights.as_dict(), live_color))

@@ -2,10 +2,11 @@
 
 moto implements no instance refresh, so `FakeAutoScaling` speaks the four refresh calls in boto3's
 request/response shapes (driven through the real `InstanceRefresher`). `FleetStack` is the fake
-Pulumi stack whose `up` applies config the way components/rolling_asg.py declares the fleet: a
-changed `amiId` creates a new launch template version; the group is pinned to `releasedVersion`,
-else to the latest version; and, like pulumi-aws, a change of the group's version in an update
-moves the group first and starts a refresh second (terraform-provider-aws #34189).
+Pulumi stack whose `up` applies what the program would: the fleet's release state from the release
+store when there is one, else git's config (`amiId`, `releasedVersion`); a changed AMI creates a new
+launch template version; the group is pinned to the released version, else to the latest version;
+and, like pulumi-aws, a change of the group's version in an update moves the group first and
+starts a refresh second (terraform-provider-aws #34189).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from zero_downtime.contract import build_fleet
+from zero_downtime.contract.release_state import FleetState, StoreKeys, decode_fleet_state
+from zero_downtime.store import Blobs
 
 from tests.driver.clock import FakeClock
 from tests.driver.fake_stack import FakeStack
@@ -54,6 +57,8 @@ def fleet_outputs(**overrides: Any) -> dict[str, Any]:
         "composite_alarm_name": "batch-health",
         "refresh_preferences": PREFS,
         "refresh_notes": [],
+        "ami_id": OLD_AMI,
+        "ami_ssm_parameter": None,
     }
     return build_fleet(**{**values, **overrides})
 
@@ -156,9 +161,16 @@ class FakeAutoScaling:
 class FleetStack(FakeStack):
     """The fake Pulumi stack of one fleet `batch`, its program applied on `up`."""
 
-    def __init__(self, asg: FakeAutoScaling, *, pinned_in_config: bool = False) -> None:
+    def __init__(self, asg: FakeAutoScaling, blobs: Blobs, *, pinned_in_config: bool = False) -> None:
         super().__init__(on_up=self._apply)
         self.asg = asg
+        self.blobs = blobs
+        self.keys = StoreKeys("zero-downtime", "dev")
+        self.config["releaseStore"] = blobs.url
+        self.seen: list[FleetState | None] = []
+        """The release state each `up` applied, in order."""
+        self.ignores_the_pin = False
+        """A program that drops the released version (to show the release notices)."""
         # Version -> AMI of the launch template; the group's version is the newest one.
         self.template_amis = {1: "ami-0aaa0001", 2: "ami-0aaa0002", RELEASED: OLD_AMI}
         self.state_group_version = asg.group_version  # the group's version in Pulumi's state
@@ -172,11 +184,20 @@ class FleetStack(FakeStack):
     def latest(self) -> int:
         return max(self.template_amis)
 
+    def released(self) -> FleetState | None:
+        """The fleet's release state in the store, as the program reads it."""
+        blob = self.blobs.get(self.keys.fleet_state("batch"))
+        return None if blob is None else decode_fleet_state(blob.data, "test")
+
     def _apply(self, cfg: dict[str, str]) -> None:
-        ami = cfg["fleets.batch.amiId"]
+        state = self.released()
+        self.seen.append(state)
+        ami = state.ami_id if state else cfg["fleets.batch.amiId"]
         if ami != self.template_amis[self.latest]:
             self.template_amis[self.latest + 1] = ami
-        pinned = int(cfg.get("fleets.batch.releasedVersion") or self.latest)
+        pinned = state.released_version if state else int(cfg.get("fleets.batch.releasedVersion") or self.latest)
+        if self.ignores_the_pin:
+            pinned = self.latest
         if pinned != self.state_group_version:
             # pulumi-aws: the group's template first, then the refresh (#34189).
             self.asg.group_version = pinned
@@ -198,6 +219,7 @@ class FleetStack(FakeStack):
                 "batch": fleet_outputs(
                     launch_template_version=str(self.state_group_version),
                     launch_template_latest_version=str(self.latest),
+                    ami_id=self.template_amis[self.latest],
                 )
             },
         }

@@ -23,17 +23,19 @@ from typing import Any
 
 import pytest
 from zero_downtime.contract import Weights
+from zero_downtime.contract.release_state import ColorState, ServiceState
 from zero_downtime.driver.adapters.aws.router import ElbRuleRouter
-from zero_downtime.driver.adapters.file_journal import FileJournal
+from zero_downtime.driver.adapters.release_store import ReleaseStore
 from zero_downtime.driver.compose import Driver, Runtime, Target
 from zero_downtime.driver.core.analysis import AnalysisConfig
 from zero_downtime.driver.core.machine import Machine, latest_status
 from zero_downtime.driver.core.plan import build_plan
 from zero_downtime.driver.core.ports import EventPublisher
 from zero_downtime.driver.core.service import ServicePorts, ServiceRelease, ServiceSpec
+from zero_downtime.store.local import LocalBlobs
 
 from tests.driver.aws_world import (
-    apply_like_pulumi,
+    FakeProgram,
     build_paired_service,
     feed_traffic,
     put_traffic,
@@ -53,7 +55,7 @@ class Env:
     clock: FakeClock
     ports: ServicePorts
     publisher: EventPublisher
-    journal: FileJournal
+    journal: ReleaseStore
 
     def weights(self) -> dict[str, int]:
         return rule_weights(self.aws["elbv2"], self.entry["productionRuleArn"], self.entry)
@@ -68,18 +70,25 @@ class Env:
 
 def make_env(aws: dict[str, Any], tmp_path: Path, *, apply: bool = True) -> Env:
     entry = build_paired_service(aws)
-    stack = FakeStack(
-        {"services": {"api": entry}},
-        on_up=apply_like_pulumi(aws["elbv2"], entry) if apply else None,
-    )
+    (tmp_path / "Pulumi.yaml").write_text("name: zero-downtime\n")
+    blobs = LocalBlobs(tmp_path / "store")
+    stack = FakeStack({"services": {"api": entry}}, on_up=FakeProgram(aws, entry, blobs) if apply else None)
     clock = FakeClock(start=time.time() - 3600)
     # The composition root builds the ports exactly as `zdd-release` does.
+    target = Target(stack="dev", service="api", work_dir=tmp_path, store_url=blobs.url, percentiles=False, notify=True)
     driver = Driver(
-        Target(stack="dev", service="api", work_dir=tmp_path, journal_dir=tmp_path, percentiles=False, notify=True),
-        Runtime(open_stack=lambda name, work_dir: stack, clients=aws, clock=clock, health_poll_seconds=1.0),
+        target, Runtime(open_stack=lambda name, work_dir: stack, clients=aws, clock=clock, health_poll_seconds=1.0)
     )
     service = driver.service_outputs()
-    return Env(aws, entry, stack, clock, driver.service_ports(service), driver.publisher(service), driver.journal)
+    state = ServiceState(
+        live_color="blue",
+        weights=service.weights,
+        blue=ColorState(service.blue.image, service.blue.desired_count),
+        green=ColorState(service.green.image, service.green.desired_count),
+    )
+    driver.journal.write_service_state(state)
+    ports = driver.service_ports(service, state)
+    return Env(aws, entry, stack, clock, ports, driver.publisher(service), driver.journal)
 
 
 def traffic(env: Env, green_error_rate: Callable[[float], float] = lambda now: 0.0) -> None:
@@ -105,8 +114,14 @@ def spec(strategy: str = "canary", **plan: Any) -> ServiceSpec:
     )
 
 
-def config(env: Env, key: str) -> str | None:
-    return env.stack.config.get(f"services.api.{key}")
+def released(env: Env) -> ServiceState:
+    """The service's release state as a fresh reader of the store sees it."""
+    state = ReleaseStore(
+        LocalBlobs(Path(env.journal.blobs.url[len("file://") :])), "zero-downtime", "dev", "api", env.clock
+    )
+    found = state.service_state()
+    assert found is not None
+    return found
 
 
 def test_healthy_canary_promotes_green(aws: dict[str, Any], tmp_path: Path) -> None:
@@ -120,10 +135,11 @@ def test_healthy_canary_promotes_green(aws: dict[str, Any], tmp_path: Path) -> N
     res = ctl.run()
     assert res.state == "SUCCEEDED", res.reason
     assert env.weights() == {"blue": 0, "green": 100}
-    assert config(env, "green.image") == "repo/api:2"
-    assert config(env, "liveColor") == "green"
-    assert config(env, "blue.desiredCount") == "0"
-    assert ("set_config", "services.api.green.desiredCount", "2", True) in env.stack.calls
+    state = released(env)
+    assert state.green == ColorState("repo/api:2", 2) and state.live_color == "green"
+    assert state.blue.desired_count == 0
+    assert not [c for c in env.stack.calls if c[0] == "set_config"]  # git's stack config is never written
+    assert env.entry["liveColor"] == "green" and env.entry["blue"]["desiredCount"] == 0  # what `up` applied
     states = []
     for _ in range(5):
         msgs = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
@@ -156,7 +172,8 @@ def test_alarm_mid_step_restores_stable_within_bound(aws: dict[str, Any], tmp_pa
     assert res.rollback_seconds is not None and res.rollback_seconds <= 5
     last = env.journal.last(res.release_id)
     assert last is not None and last.state == "ROLLED_BACK"
-    assert config(env, "liveColor") == "blue" and config(env, "green.desiredCount") == "0"
+    state = released(env)
+    assert state.live_color == "blue" and state.green.desired_count == 0 and state.weights.blue == 100
 
 
 def test_metric_breach_rolls_back(aws: dict[str, Any], tmp_path: Path) -> None:

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from zero_downtime.driver.adapters.file_journal import FileJournal
+from zero_downtime.driver.adapters.release_store import ReleaseStore
 from zero_downtime.driver.cli import FLAG_OF, ExitCode, Runtime, build_parser, main
 from zero_downtime.driver.core.errors import InputError
+from zero_downtime.store.local import LocalBlobs
 
-from tests.driver.aws_world import apply_like_pulumi, build_paired_service, feed_traffic, rule_weights
+from tests.driver.aws_world import FakeProgram, build_paired_service, feed_traffic, rule_weights
 from tests.driver.clock import FakeClock
 from tests.driver.fake_stack import FakeStack
 
@@ -60,6 +61,7 @@ class Cli:
     clock: FakeClock
     tmp: Path
     opened: list[str]
+    program: FakeProgram
 
     def run(self, *argv: str) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
@@ -107,8 +109,12 @@ class Cli:
     def weights(self) -> dict[str, int]:
         return rule_weights(self.aws["elbv2"], self.entry["productionRuleArn"], self.entry)
 
-    def journal(self) -> FileJournal:
-        return FileJournal(self.tmp / ".zdd" / "journal", "dev", "api")
+    def journal(self) -> ReleaseStore:
+        return ReleaseStore(LocalBlobs(self.tmp / "store"), "zero-downtime", "dev", "api", self.clock)
+
+    def release_objects(self) -> list[str]:
+        """What the store holds besides leases: journal records, release state, abort requests."""
+        return [k for k in LocalBlobs(self.tmp / "store").list("") if "/locks/" not in k]
 
 
 FAST = [
@@ -131,10 +137,13 @@ FAST = [
 def cli(aws: dict[str, Any], tmp_path: Path, test_listener: str) -> Cli:
     entry = build_paired_service(aws)
     entry["testUrl"] = test_listener
-    stack = FakeStack({"services": {"api": entry}}, on_up=apply_like_pulumi(aws["elbv2"], entry))
+    (tmp_path / "Pulumi.yaml").write_text("name: zero-downtime\nruntime: python\n")
+    program = FakeProgram(aws, entry, LocalBlobs(tmp_path / "store"))
+    stack = FakeStack({"services": {"api": entry}}, on_up=program)
+    stack.config["releaseStore"] = "file://store"  # relative to the project directory
     clock = FakeClock(start=time.time() - 3600)
     feed_traffic(clock, aws, entry)
-    return Cli(aws, entry, stack, clock, tmp_path, [])
+    return Cli(aws, entry, stack, clock, tmp_path, [], program)
 
 
 def test_deploy_canary_json_report(cli: Cli) -> None:
@@ -260,7 +269,7 @@ def test_bad_input_is_refused_and_changes_nothing(cli: Cli, case: str, extra: li
     assert code == ExitCode.REFUSED
     assert flag in err
     assert cli.stack.writes == []
-    assert not (cli.tmp / ".zdd").exists()
+    assert cli.release_objects() == []
     assert cli.weights() == {"blue": 100, "green": 0}
 
 
@@ -274,18 +283,11 @@ def test_unknown_stack_or_service_is_refused(cli: Cli, stack: str, service: str,
     assert code == ExitCode.REFUSED
     assert flag in err and "nothing was changed" in err
     assert cli.stack.writes == []
-    assert not (cli.tmp / ".zdd").exists()
+    assert cli.release_objects() == []
     assert cli.weights() == {"blue": 100, "green": 0}
 
 
-def test_split_traffic_is_refused(cli: Cli) -> None:
-    cli.entry["weights"] = {"blue": 90, "green": 10}
-    code, _, err = cli.run(*cli.base("deploy"), "--image", "a:1")
-    assert code == ExitCode.REFUSED and "is split" in err
-    assert cli.stack.writes == []
-
-
-def test_drift_on_the_load_balancer_is_refused(cli: Cli) -> None:
+def _set_rule(cli: Cli, blue: int, green: int) -> None:
     cli.aws["elbv2"].modify_rule(
         RuleArn=cli.entry["productionRuleArn"],
         Actions=[
@@ -293,16 +295,48 @@ def test_drift_on_the_load_balancer_is_refused(cli: Cli) -> None:
                 "Type": "forward",
                 "ForwardConfig": {
                     "TargetGroups": [
-                        {"TargetGroupArn": cli.entry["blue"]["targetGroupArn"], "Weight": 80},
-                        {"TargetGroupArn": cli.entry["green"]["targetGroupArn"], "Weight": 20},
+                        {"TargetGroupArn": cli.entry["blue"]["targetGroupArn"], "Weight": blue},
+                        {"TargetGroupArn": cli.entry["green"]["targetGroupArn"], "Weight": green},
                     ]
                 },
             }
         ],
     )
+
+
+def test_split_traffic_is_refused(cli: Cli) -> None:
+    cli.entry["weights"] = {"blue": 90, "green": 10}
+    _set_rule(cli, 90, 10)  # the stack and the load balancer agree: a release never finished
     code, _, err = cli.run(*cli.base("deploy"), "--image", "a:1")
-    assert code == ExitCode.REFUSED and "load balancer reports" in err
-    assert cli.stack.writes == []
+    assert code == ExitCode.REFUSED and "is split" in err
+    assert cli.stack.writes == [] and cli.release_objects() == []
+
+
+def test_split_traffic_is_refused_even_with_adopt_live(cli: Cli) -> None:
+    _set_rule(cli, 90, 10)
+    code, _, err = cli.run(*cli.base("deploy"), "--image", "a:1", "--adopt-live")
+    assert code == ExitCode.REFUSED and "traffic is split: abort or finish that release first" in err
+    assert cli.release_objects() == [] and cli.weights() == {"blue": 90, "green": 10}
+
+
+def test_adopt_live_takes_the_load_balancers_color_and_records_it(cli: Cli) -> None:
+    _set_rule(cli, 0, 100)  # green serves, though the stack (git's bootstrap) says blue
+    code, _, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST)
+    assert code == ExitCode.REFUSED and "drift: the load balancer routes {'blue': 0, 'green': 100}" in err
+    assert "release store says {'blue': 100, 'green': 0}" in err and cli.release_objects() == []
+    code, out, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, "--adopt-live", "--json")
+    assert code == ExitCode.SUCCESS, err
+    assert json.loads(out)["decisions"][0]["spec"]["stable_color"] == "green"  # released to blue
+    assert cli.weights() == {"blue": 100, "green": 0}
+
+
+def test_drift_on_the_load_balancer_is_refused(cli: Cli) -> None:
+    _set_rule(cli, 80, 20)
+    code, _, err = cli.run(*cli.base("deploy"), "--image", "a:1")
+    assert code == ExitCode.REFUSED
+    assert "drift: the load balancer routes {'blue': 80, 'green': 20} but the release store says" in err
+    assert cli.stack.writes == [] and cli.release_objects() == []
+    assert cli.weights() == {"blue": 80, "green": 20}  # nothing was moved
 
 
 def test_status_without_releases_is_refused(cli: Cli) -> None:
@@ -314,7 +348,8 @@ def test_stack_busy_mid_release_rolls_traffic_back_then_resume_finishes(cli: Cli
     from tests.driver.fake_stack import concurrent_update
 
     def busy_from_second_shift(config: dict[str, str]) -> None:
-        if config.get("services.api.green.weight") == "50":
+        state = cli.program.state()
+        if state is not None and state.weights.green == 50:
             cli.stack.raise_on["up"] = [concurrent_update() for _ in range(50)]
 
     apply = cli.stack.on_up
@@ -329,8 +364,9 @@ def test_stack_busy_mid_release_rolls_traffic_back_then_resume_finishes(cli: Cli
     cli.stack.raise_on["up"] = []
     code, out, _ = cli.run(*cli.base("resume"), "--json")
     assert code == ExitCode.ROLLED_BACK
-    assert cli.stack.config["services.api.liveColor"] == "blue"
-    assert cli.stack.config["services.api.green.desiredCount"] == "0"
+    state = cli.program.state()
+    assert state is not None and state.live_color == "blue" and state.green.desired_count == 0
+    assert cli.entry["liveColor"] == "blue" and cli.entry["green"]["desiredCount"] == 0
 
 
 def test_abort_asks_a_running_driver_and_waits_for_its_rollback(cli: Cli) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from zero_downtime.driver.cli import ExitCode, Runtime, main
+from zero_downtime.store.local import LocalBlobs
 
 from tests.driver.clock import FakeClock
 from tests.driver.fake_stack import command_error
@@ -24,12 +25,14 @@ class Cli:
         # Real time minus an hour: moto's alarms and the analysis window use wall-clock seconds.
         self.clock = FakeClock(start=time.time() - 3600)
         self.asg = FakeAutoScaling(self.clock)
-        self.stack = FleetStack(self.asg)
+        (tmp_path / "Pulumi.yaml").write_text("name: zero-downtime\n")
+        self.blobs = LocalBlobs(tmp_path / "store")
+        self.stack = FleetStack(self.asg, self.blobs)
         if pinned is not None:
             self.stack.config[RELEASED_KEY] = pinned
         self.rt = Runtime(
             open_stack=lambda name, wd: self.stack,
-            clients={"autoscaling": self.asg, "cloudwatch": aws["cloudwatch"]},
+            clients={"autoscaling": self.asg, "cloudwatch": aws["cloudwatch"], "ssm": aws["ssm"]},
             clock=self.clock,
         )
         self.base = ["--stack", "dev", "--service", "batch", "--work-dir", str(tmp_path)]
@@ -42,12 +45,19 @@ class Cli:
     def config_writes(self) -> list[tuple[Any, ...]]:
         return [c for c in self.stack.calls if c[0] in ("set_config", "up", "refresh")]
 
+    def released(self) -> tuple[int, str] | None:
+        state = self.stack.released()
+        return None if state is None else (state.released_version, state.ami_id)
+
+    def release_objects(self) -> list[str]:
+        return [k for k in self.blobs.list("") if "/locks/" not in k]
+
 
 @pytest.mark.parametrize(
     ("extra", "pinned", "names"),
     [
         (["--ami", "nope"], None, "--ami"),
-        ([], None, "--image"),
+        ([], None, "--image: required: pass --image, or set services.batch.image"),
         (["--ami", NEW_AMI, "--image", "x"], None, "--ami"),
         (["--ami", NEW_AMI, "--refresh-timeout", "0"], None, "--refresh-timeout"),
         (["--ami", NEW_AMI, "--service", "nosuch"], None, "unknown fleet 'nosuch'"),
@@ -64,6 +74,7 @@ def test_bad_fleet_input_is_refused_and_changes_nothing(
     code, _, err = cli.run("deploy", *extra)
     assert code == ExitCode.REFUSED and names in err and "nothing was changed" in err
     assert cli.config_writes() == [] and cli.stack.config == config_before and cli.asg.ops() == []
+    assert cli.release_objects() == []
 
 
 def test_deploy_fleet_succeeds_and_records_the_released_version(aws: dict[str, Any], tmp_path: Path) -> None:
@@ -77,12 +88,13 @@ def test_deploy_fleet_succeeds_and_records_the_released_version(aws: dict[str, A
     assert "held on launch template version 3" in err
     (start,) = cli.asg.starts()
     assert start["DesiredConfiguration"]["LaunchTemplate"] == {"LaunchTemplateId": TEMPLATE_ID, "Version": "4"}
-    assert cli.stack.config[RELEASED_KEY] == "4" and cli.stack.config["fleets.batch.amiId"] == NEW_AMI
-    # A second release of the same fleet starts from the new released version.
+    assert cli.released() == (4, NEW_AMI)
+    assert cli.stack.config["fleets.batch.amiId"] == OLD_AMI  # git's config is never written
+    # A second release of the same fleet starts from the new released version, read from the store.
     code, out, err = cli.run("deploy", "--ami", "ami-0third22", "--json", "--poll", "30")
     assert code == ExitCode.SUCCESS, err
     assert cli.asg.starts()[-1]["DesiredConfiguration"]["LaunchTemplate"]["Version"] == "5"
-    assert cli.stack.config[RELEASED_KEY] == "5"
+    assert cli.released() == (5, "ami-0third22")
 
 
 def test_deploy_fleet_alarm_rolls_back_with_exit_3(aws: dict[str, Any], tmp_path: Path) -> None:
@@ -106,7 +118,7 @@ def test_deploy_fleet_alarm_rolls_back_with_exit_3(aws: dict[str, Any], tmp_path
     report = json.loads(out)
     assert report["state"] == "ROLLED_BACK" and "batch-5xx" in report["reason"]
     assert cli.asg.ops() == ["start", "rollback"] and cli.asg.group_version == RELEASED
-    assert cli.stack.config[RELEASED_KEY] == str(RELEASED)
+    assert cli.released() == (RELEASED, OLD_AMI)  # everything the release changed is put back
     code, out, _ = cli.run("status", "--json")
     status = json.loads(out)
     assert code == ExitCode.SUCCESS and status["state"] == "ROLLED_BACK" and status["image"] == NEW_AMI
@@ -136,5 +148,4 @@ def test_failed_promotion_blocks_deploy_until_resumed(aws: dict[str, Any], tmp_p
     assert len(cli.config_writes()) == writes  # neither refusal wrote anything
     code, out, err = cli.run("resume", "--json")
     assert code == ExitCode.SUCCESS, err
-    assert cli.stack.config[RELEASED_KEY] == "4" and cli.stack.config["fleets.batch.amiId"] == NEW_AMI
-    assert cli.stack.config["fleets.batch.amiId"] != OLD_AMI
+    assert cli.released() == (4, NEW_AMI)

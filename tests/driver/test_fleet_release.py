@@ -3,8 +3,9 @@ template version, followed under analysis, rolled back to the released version o
 
 moto implements no instance refresh (the first test proves it, so this file notices when moto
 gains it): the autoscaling API is the recording fake in `fleet_world.py`, driven through the real
-`InstanceRefresher`, and the stack is a fake Pulumi stack that applies the fleet's config the way
-the component does. Machine, journal, analysis and StackOps are real.
+`InstanceRefresher`, and the stack is a fake Pulumi stack that applies the fleet's release state
+(from the release store, else git's config) the way the program does. Machine, release store (local
+files), analysis and StackOps are real.
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from zero_downtime.contract.release_state import FleetState
 from zero_downtime.driver.adapters.aws.clients import AWS_ERRORS
 from zero_downtime.driver.adapters.aws.instance_refresh import InstanceRefresher
-from zero_downtime.driver.adapters.file_journal import FileJournal
 from zero_downtime.driver.adapters.pulumi_stack import StackOps
+from zero_downtime.driver.adapters.release_store import ReleaseStore
 from zero_downtime.driver.core.analysis import AnalysisConfig
 from zero_downtime.driver.core.errors import InputError, StateError
 from zero_downtime.driver.core.fleet import FleetPorts, FleetRelease, FleetSpec
 from zero_downtime.driver.core.machine import Machine, latest_status
 from zero_downtime.driver.core.ports import AlarmStatus, WindowMetrics
 from zero_downtime.driver.core.status import Record
+from zero_downtime.store.local import LocalBlobs
 
 from tests.driver.clock import FakeClock
 from tests.driver.fake_stack import command_error
@@ -42,6 +45,16 @@ from tests.driver.fleet_world import (
 TARGET = RELEASED + 1
 RELEASED_KEY = "fleets.batch.releasedVersion"
 AMI_KEY = "fleets.batch.amiId"
+
+
+def released(w: World) -> FleetState | None:
+    return w.stack.released()
+
+
+def pinned(w: World) -> tuple[int, str] | None:
+    """(released version, AMI) as the release store says."""
+    state = w.stack.released()
+    return None if state is None else (state.released_version, state.ami_id)
 
 
 def test_moto_has_no_instance_refresh(aws: dict[str, Any]) -> None:
@@ -71,11 +84,11 @@ class Killed(BaseException):
     """The driver process dies (not an Exception: nothing in the driver may catch it)."""
 
 
-class HookedJournal(FileJournal):
-    """A journal that runs `hook(record)` after writing each record (to kill the driver there)."""
+class HookedJournal(ReleaseStore):
+    """A release store that runs `hook(record)` after writing each record (to kill the driver there)."""
 
-    def __init__(self, root: Path, hook: Callable[[Record], None] | None = None) -> None:
-        super().__init__(root, "dev", "batch")
+    def __init__(self, root: Path, clock: FakeClock, hook: Callable[[Record], None] | None = None) -> None:
+        super().__init__(LocalBlobs(root), "zero-downtime", "dev", "batch", clock)
         self.hook = hook
 
     def append(self, record: Record) -> None:
@@ -95,16 +108,17 @@ class World:
     journal: HookedJournal
     tmp: Path
 
-    def ports(self) -> FleetPorts:
-        return FleetPorts(StackOps(self.stack, self.clock), InstanceRefresher(self.asg, GROUP), self.metrics)
+    def ports(self, store: ReleaseStore | None = None) -> FleetPorts:
+        states = store or self.journal
+        return FleetPorts(StackOps(self.stack, self.clock), InstanceRefresher(self.asg, GROUP), self.metrics, states)
 
     def reload(self) -> Machine:
-        """A new driver process: state from the journal only."""
+        """A new driver process: state from the release store only."""
         self.journal.hook = None
         self.clock._hooks.clear()
-        journal = FileJournal(self.tmp, "dev", "batch")
+        journal = ReleaseStore(LocalBlobs(self.tmp), "zero-downtime", "dev", "batch", self.clock)
         status = latest_status(journal)
-        strategy = FleetRelease(FleetSpec.from_dict(status.spec), self.ports())
+        strategy = FleetRelease(FleetSpec.from_dict(status.spec), self.ports(journal))
         return Machine.continue_(strategy, journal, self.clock, status)
 
     def start(self, spec: FleetSpec) -> Machine:
@@ -114,7 +128,7 @@ class World:
 def make_world(tmp_path: Path, *, pinned_in_config: bool = False, ami: str = NEW_AMI) -> World:
     clock = FakeClock()
     asg = FakeAutoScaling(clock)
-    stack = FleetStack(asg, pinned_in_config=pinned_in_config)
+    stack = FleetStack(asg, LocalBlobs(tmp_path), pinned_in_config=pinned_in_config)
     metrics = Metrics()
     spec = FleetSpec(
         stack="dev",
@@ -124,24 +138,15 @@ def make_world(tmp_path: Path, *, pinned_in_config: bool = False, ami: str = NEW
         group_name=GROUP,
         launch_template_id=TEMPLATE_ID,
         released_version=RELEASED,
+        previous_ami=OLD_AMI,
         preferences=PREFS,
         analysis=AnalysisConfig(min_requests=10, threshold=2, poll_seconds=30),
         timeout_seconds=600,
     )
-    journal = HookedJournal(tmp_path)
-    ports = FleetPorts(StackOps(stack, clock), InstanceRefresher(asg, GROUP), metrics)
+    journal = HookedJournal(tmp_path, clock)
+    ports = FleetPorts(StackOps(stack, clock), InstanceRefresher(asg, GROUP), metrics, journal)
     rel = Machine.start(FleetRelease(spec, ports), journal, clock)
     return World(rel, spec, asg, stack, metrics, clock, journal, tmp_path)
-
-
-def _writes_before_first_up(stack: FleetStack) -> dict[str, str]:
-    before: dict[str, str] = {}
-    for call in stack.calls:
-        if call[0] == "up":
-            break
-        if call[0] == "set_config":
-            before[call[1]] = call[2]
-    return before
 
 
 def test_the_fake_world_reproduces_the_provider_rollback_problem(tmp_path: Path) -> None:
@@ -164,21 +169,22 @@ def test_success_pins_refreshes_to_the_new_version_then_records_it(tmp_path: Pat
     w = make_world(tmp_path, pinned_in_config=pinned_in_config)
     res = w.rel.run()
     assert res.state == "SUCCEEDED", res.reason
-    # Step 1: the pin and the AMI are in config before the first `up`; that `up` starts no refresh.
-    assert _writes_before_first_up(w.stack) == {RELEASED_KEY: str(RELEASED), AMI_KEY: NEW_AMI}
+    # Step 1: the pin and the AMI are in the release store before the first `up`; it starts no refresh.
+    assert w.stack.seen[0] is not None and (w.stack.seen[0].released_version, w.stack.seen[0].ami_id) == (
+        RELEASED,
+        NEW_AMI,
+    )
     assert w.stack.provider_refreshes == 0
+    assert not [c for c in w.stack.calls if c[0] == "set_config"]  # git's config is never written
     # Step 2: one refresh, started by the driver towards version N+1 with the fleet's preferences.
     (start,) = w.asg.starts()
     assert start["DesiredConfiguration"] == {"LaunchTemplate": {"LaunchTemplateId": TEMPLATE_ID, "Version": "4"}}
     assert start["Preferences"] == PREFS and start["Strategy"] == "Rolling"
     assert w.asg.group_version == TARGET
-    # Step 3: releasedVersion = N+1, then refresh + up, which has nothing left to change.
-    assert w.stack.config[RELEASED_KEY] == str(TARGET)
-    assert w.stack.writes[-3:] == [
-        ("set_config", RELEASED_KEY, str(TARGET), True),
-        ("refresh", True),
-        ("up", "zdd: batch released launch template version 4"),
-    ]
+    # Step 3: released version N+1 in the store, then refresh + up, which has nothing left to change.
+    assert pinned(w) == (TARGET, NEW_AMI)
+    assert w.stack.writes[-2:] == [("refresh", True), ("up", "zdd: batch released launch template version 4")]
+    assert w.stack.seen[-1] is not None and w.stack.seen[-1].released_version == TARGET
     assert w.asg.ops() == ["start"] and w.stack.provider_refreshes == 0
     assert w.stack.outputs()["fleets"].value["batch"]["launchTemplateVersion"] == str(TARGET)
 
@@ -187,7 +193,7 @@ def test_unchanged_template_needs_no_refresh(tmp_path: Path) -> None:
     w = make_world(tmp_path, ami=OLD_AMI)
     res = w.rel.run()
     assert res.state == "SUCCEEDED" and "no refresh needed" in res.reason
-    assert w.asg.ops() == [] and w.stack.config[RELEASED_KEY] == str(RELEASED)
+    assert w.asg.ops() == [] and pinned(w) == (RELEASED, OLD_AMI)
 
 
 def test_alarm_mid_refresh_rolls_back_to_the_released_version(tmp_path: Path) -> None:
@@ -198,9 +204,10 @@ def test_alarm_mid_refresh_rolls_back_to_the_released_version(tmp_path: Path) ->
     assert "returned the group to launch template version 3" in res.reason
     assert w.asg.ops() == ["start", "rollback"]
     assert w.asg.group_version == RELEASED
-    # Config untouched after the first `up`: it already says version N, and no `up` follows.
-    assert w.stack.config[RELEASED_KEY] == str(RELEASED) and w.stack.config[AMI_KEY] == NEW_AMI
-    assert w.stack.ups() == 1
+    # The store gets back the AMI it had; the pin on N never moved; one `up` applies it.
+    assert pinned(w) == (RELEASED, OLD_AMI)
+    assert w.stack.ups() == 2 and w.stack.provider_refreshes == 0
+    assert w.stack.template_amis[w.stack.latest] == OLD_AMI  # the rejected AMI is gone from the template
     assert res.rollback_seconds is not None and res.rollback_seconds > 0
 
 
@@ -219,7 +226,7 @@ def test_aws_auto_rollback_is_followed_not_repeated(tmp_path: Path) -> None:
     assert res.state == "ROLLED_BACK"
     assert "AWS is rolling the instance refresh back" in res.reason and "alarm batch-5xx" in res.reason
     assert w.asg.ops() == ["start"]  # AWS rolled back on its own; the driver only waited
-    assert w.asg.group_version == RELEASED and w.stack.config[RELEASED_KEY] == str(RELEASED)
+    assert w.asg.group_version == RELEASED and pinned(w) == (RELEASED, OLD_AMI)
 
 
 def test_not_reversible_refresh_is_cancelled_and_reported(tmp_path: Path) -> None:
@@ -232,7 +239,7 @@ def test_not_reversible_refresh_is_cancelled_and_reported(tmp_path: Path) -> Non
     assert "cannot roll this refresh back" in res.reason and "it was cancelled" in res.reason
     assert "keep launch template version 4" in res.reason
     assert f'"LaunchTemplateId":"{TEMPLATE_ID}","Version":"3"' in res.reason  # the restore command
-    assert w.stack.config[RELEASED_KEY] == str(RELEASED)
+    assert pinned(w) is not None and pinned(w)[0] == RELEASED  # type: ignore[index]
 
 
 def test_refresh_failed_by_aws_is_reported_as_not_rolled_back(tmp_path: Path) -> None:
@@ -301,7 +308,7 @@ class KillCase:
 
 RESUME_CASES = [
     KillCase("pending", None),
-    KillCase("updating-config", _at("UPDATING_CONFIG")),
+    KillCase("updating-stack", _at("UPDATING_STACK")),
     KillCase("refresh-starting", _at("REFRESHING", "refresh_starting")),
     KillCase("refresh-journaled", _at("REFRESHING", "refresh")),
     KillCase("refreshing-check", _at("REFRESHING", "check")),
@@ -334,10 +341,10 @@ def test_resume_after_kill_continues_from_the_journal(tmp_path: Path, case: Kill
     if case.alarm:
         assert res.state == "ROLLED_BACK", res.reason
         assert w.asg.ops() == ["start", "rollback"]  # the rollback is requested once
-        assert w.asg.group_version == RELEASED and w.stack.config[RELEASED_KEY] == str(RELEASED)
+        assert w.asg.group_version == RELEASED and pinned(w) == (RELEASED, OLD_AMI)
     else:
         assert res.state == "SUCCEEDED", res.reason
-        assert w.asg.group_version == TARGET and w.stack.config[RELEASED_KEY] == str(TARGET)
+        assert w.asg.group_version == TARGET and pinned(w) == (TARGET, NEW_AMI)
 
 
 def test_resume_adopts_a_refresh_started_before_it_was_journaled(tmp_path: Path) -> None:
@@ -374,7 +381,7 @@ def test_failed_promotion_is_resumed_not_rolled_back(tmp_path: Path) -> None:
     with pytest.raises(StateError, match="already succeeded"):
         again.abort("operator")
     res = again.resume()
-    assert res.state == "SUCCEEDED" and w.stack.config[RELEASED_KEY] == str(TARGET)
+    assert res.state == "SUCCEEDED" and pinned(w) == (TARGET, NEW_AMI)
 
 
 def test_abort_after_rollback_is_idempotent(tmp_path: Path) -> None:
@@ -417,13 +424,14 @@ def test_redeploy_after_rollback_starts_a_fresh_refresh(tmp_path: Path) -> None:
     w = make_world(tmp_path)
     w.metrics.firing = ("batch-5xx",)
     assert w.rel.run().state == "ROLLED_BACK"
-    # The same AMI again, now healthy: version 4 still exists, and the old rolled-back refresh
-    # towards it must not be mistaken for this release's.
+    # The rollback put the old AMI back (template version 5). The same AMI again, now healthy, makes
+    # version 6; the old rolled-back refresh towards 4 must not be mistaken for this release's.
+    assert pinned(w) == (RELEASED, OLD_AMI) and w.stack.latest == TARGET + 1
     w.metrics.firing = ()
     res = w.start(w.spec).run()
     assert res.state == "SUCCEEDED", res.reason
-    assert [s["DesiredConfiguration"]["LaunchTemplate"]["Version"] for s in w.asg.starts()] == ["4", "4"]
-    assert w.asg.group_version == TARGET and w.stack.config[RELEASED_KEY] == str(TARGET)
+    assert [s["DesiredConfiguration"]["LaunchTemplate"]["Version"] for s in w.asg.starts()] == ["4", "6"]
+    assert w.asg.group_version == TARGET + 2 and pinned(w) == (TARGET + 2, NEW_AMI)
 
 
 def test_refresh_that_finishes_as_the_rollback_is_asked_is_reported(tmp_path: Path) -> None:
@@ -457,12 +465,7 @@ def test_slow_rollback_fails_then_resume_waits_again(tmp_path: Path) -> None:
 
 def test_group_that_leaves_the_pin_fails_without_a_refresh(tmp_path: Path) -> None:
     w = make_world(tmp_path)
-    pinned_apply = w.stack.on_up
-
-    def ignores_the_pin(cfg: dict[str, str]) -> None:  # e.g. a program that drops releasedVersion
-        pinned_apply({k: v for k, v in cfg.items() if k != RELEASED_KEY})
-
-    w.stack.on_up = ignores_the_pin
+    w.stack.ignores_the_pin = True  # e.g. a program that drops the released version
     res = w.rel.run()
     assert res.state == "FAILED" and "group is on launch template version 4, not the pinned 3" in res.reason
     res = w.reload().resume()  # redoes the update (not a rollback); still off the pin, so FAILED again

@@ -6,7 +6,6 @@ machine this project is developed on: the Pulumi CLI is not installable there.
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 import time
@@ -104,8 +103,8 @@ def test_canary_and_rollback_through_the_real_automation_api(
                 "web",
                 "--work-dir",
                 str(PROJECT_ROOT),
-                "--journal-dir",
-                str(tmp_path / "journal"),
+                "--store",
+                f"file://{tmp_path / 'store'}",
                 "--image",
                 "registry.example.com/shop/web:1.5.0",
                 "--steps",
@@ -128,4 +127,4 @@ def test_canary_and_rollback_through_the_real_automation_api(
     assert code == expected
     outputs = local_stack.outputs()["services"].value["web"]
     assert outputs["liveColor"] == ("green" if expected == 0 else "blue")
-    assert os.path.exists(tmp_path / "journal" / "local" / "web.jsonl")
+    assert list((tmp_path / "store" / "zero-downtime" / "local" / "journal" / "web").glob("*/00000000.json"))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from zero_downtime.driver.adapters.file_journal import FileJournal
+from zero_downtime.driver.adapters.release_store import ReleaseStore
 from zero_downtime.driver.core.errors import JournalError, PortError, StateError
 from zero_downtime.driver.core.machine import Machine, StrategyBase, latest_status
 from zero_downtime.driver.core.status import (
@@ -25,6 +25,7 @@ from zero_downtime.driver.core.status import (
     Record,
     Status,
 )
+from zero_downtime.store.local import LocalBlobs
 
 from tests.driver.clock import FakeClock
 
@@ -38,7 +39,7 @@ class Toy(StrategyBase):
     id_prefix = "t"
     published = frozenset({SUCCEEDED})
 
-    def __init__(self, journal: FileJournal, *, fail_in: str = "", fail_rollback: bool = False) -> None:
+    def __init__(self, journal: ReleaseStore, *, fail_in: str = "", fail_rollback: bool = False) -> None:
         self.stack, self.target = journal.stack, journal.service
         self.journal = journal
         self.effects: list[tuple[str, int]] = []
@@ -82,10 +83,11 @@ class Toy(StrategyBase):
         m.enter(ROLLED_BACK)
 
 
-def _machine(tmp_path: Path, **kw: Any) -> tuple[Machine, Toy, FileJournal]:
-    journal = FileJournal(tmp_path, "dev", "toy-svc")
+def _machine(tmp_path: Path, **kw: Any) -> tuple[Machine, Toy, ReleaseStore]:
+    clock = FakeClock()
+    journal = ReleaseStore(LocalBlobs(tmp_path), "proj", "dev", "toy-svc", clock)
     toy = Toy(journal, **kw)
-    return Machine.start(toy, journal, FakeClock()), toy, journal
+    return Machine.start(toy, journal, clock), toy, journal
 
 
 def test_a_strategy_supplies_only_states_and_the_loop_runs_it(tmp_path: Path) -> None:
@@ -177,13 +179,29 @@ def test_continue_rebuilds_the_same_status_from_the_last_record(tmp_path: Path) 
 
 
 def test_a_record_of_another_stack_or_service_is_refused_naming_both(tmp_path: Path) -> None:
-    staging = FileJournal(tmp_path, "staging", "api")
-    Machine.start(Toy(staging), staging, FakeClock())
-    dev = FileJournal(tmp_path, "dev", "api")
-    dev.path.parent.mkdir(parents=True)
-    dev.path.write_bytes(staging.path.read_bytes())  # a journal copied from another stack
-    with pytest.raises(JournalError, match="journal of dev/api belongs to staging/api"):
+    blobs = LocalBlobs(tmp_path)
+    staging = ReleaseStore(blobs, "proj", "staging", "api", FakeClock())
+    machine = Machine.start(Toy(staging), staging, FakeClock())
+    dev = ReleaseStore(blobs, "proj", "dev", "api", FakeClock())
+    # A record copied from another stack's journal into this one.
+    record = staging.records(machine.status.release_id)[0]
+    blobs.create(
+        dev.keys.record("api", record.status.release_id, 0),
+        (tmp_path / staging.keys.record("api", record.status.release_id, 0)).read_bytes(),
+    )
+    with pytest.raises(StateError, match="journal of dev/api is bound to stack 'staging', not stack 'dev'"):
         latest_status(dev)
+
+
+def test_a_record_bound_to_another_rule_or_project_is_refused(tmp_path: Path) -> None:
+    machine, toy, journal = _machine(tmp_path)
+    toy.resource = "arn:rule/1"
+    again = Machine.start(toy, journal, FakeClock())
+    assert latest_status(journal, again.status.release_id, project="", resource="arn:rule/1").resource == "arn:rule/1"
+    with pytest.raises(StateError, match="bound to resource 'arn:rule/1', not resource 'arn:rule/2'"):
+        latest_status(journal, again.status.release_id, resource="arn:rule/2")
+    with pytest.raises(StateError, match="bound to project '', not project 'other'"):
+        latest_status(journal, machine.status.release_id, project="other")
 
 
 def test_a_strategy_of_another_kind_cannot_continue_a_release(tmp_path: Path) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from zero_downtime.contract import Weights
-from zero_downtime.driver.adapters.file_journal import FileJournal
+from zero_downtime.driver.adapters.release_store import ReleaseStore
 from zero_downtime.driver.core.analysis import AnalysisConfig
 from zero_downtime.driver.core.errors import StateError
 from zero_downtime.driver.core.machine import Machine, Progress, latest_status
@@ -16,6 +17,7 @@ from zero_downtime.driver.core.plan import build_plan
 from zero_downtime.driver.core.ports import WindowMetrics
 from zero_downtime.driver.core.service import FORWARD_STATES, ServicePorts, ServiceRelease, ServiceSpec
 from zero_downtime.driver.core.status import ROLLED_BACK, SUCCEEDED
+from zero_downtime.store.local import LocalBlobs
 
 from tests.driver.clock import FakeClock
 from tests.driver.fakes import (
@@ -36,7 +38,7 @@ class World:
     deployer: FakeDeployer
     check: FakeCheck
     publisher: RecordingPublisher
-    journal: FileJournal
+    journal: ReleaseStore
     progress: list[Progress] = field(default_factory=list)
 
     def ports(self) -> ServicePorts:
@@ -61,14 +63,15 @@ class World:
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     router = FakeRouter(Weights(blue=100, green=0))
+    clock = FakeClock()
     return World(
-        clock=FakeClock(),
+        clock=clock,
         router=router,
         metrics=FakeMetrics(),
         deployer=FakeDeployer(router),
         check=FakeCheck(),
         publisher=RecordingPublisher(),
-        journal=FileJournal(tmp_path, "dev", "api"),
+        journal=ReleaseStore(LocalBlobs(tmp_path), "zero-downtime", "dev", "api", clock),
     )
 
 
@@ -429,3 +432,59 @@ def test_resume_of_a_finished_release_changes_nothing(world: World, final: str) 
     res = world.load().resume()
     assert res.state == final
     assert world.deployer.calls == before
+
+
+# -- the safety interlock and record-before-move -----------------------------------------------
+def test_shift_to_a_color_short_of_healthy_targets_is_refused(world: World) -> None:
+    world.deployer.targets["green"] = 1  # the release asks for 2
+    ctl = run(world, make_spec())
+    assert ctl.status.state == "ROLLED_BACK"
+    assert "interlock: green has 1 healthy target of 2 needed; traffic stays where it is" in ctl.status.reason
+    assert all(w == Weights(100, 0) for w in world.router.writes)  # green never got traffic
+
+
+def test_rollback_to_a_color_without_healthy_targets_keeps_traffic_and_says_why(world: World) -> None:
+    def stable_dies(now: float) -> None:
+        if world.router.weights == Weights(50, 50):
+            world.deployer.targets["blue"] = 0
+            world.metrics.firing["green"] = ("api-green-5xx",)
+
+    world.clock.on_sleep(stable_dies)
+    spec = dataclasses.replace(make_spec(), stable_desired_count=2)
+    ctl = run(world, spec)
+    assert ctl.status.state == "FAILED"
+    reason = ctl.status.reason
+    assert "rollback refused by the interlock: blue has 0 healthy targets of 2 needed" in reason
+    assert "traffic stays at {'blue': 50, 'green': 50}" in reason and "run `resume` once blue is healthy" in reason
+    assert world.router.weights == Weights(50, 50)  # never moved to a color that cannot serve
+    world.deployer.targets["blue"] = 2
+    world.clock._hooks.clear()
+    res = world.load().resume()
+    assert res.state == "ROLLED_BACK" and world.router.weights == Weights(100, 0)
+
+
+def test_rollback_with_traffic_already_on_stable_needs_no_healthy_check(world: World) -> None:
+    world.deployer.healthy = False  # fails before any shift
+    world.deployer.targets["blue"] = 0
+    ctl = run(world, make_spec())
+    assert ctl.status.state == "ROLLED_BACK"  # nothing was given to blue: it already had 100%
+
+
+def test_release_state_is_declared_before_the_load_balancer_moves(world: World) -> None:
+    events: list[str] = []
+    set_weights, declare = world.router.set_weights, world.deployer.declare
+
+    def logged_set(weights: Weights) -> None:
+        events.append(f"lb {weights.green}")
+        set_weights(weights)
+
+    def logged_declare(weights: Weights, live: str) -> None:
+        events.append(f"store {weights.green}")
+        declare(weights, live)  # type: ignore[arg-type]
+
+    world.router.set_weights = logged_set  # type: ignore[method-assign]
+    world.deployer.declare = logged_declare  # type: ignore[method-assign]
+    world.metrics.firing["green"] = ("api-green-5xx",)
+    run(world, make_spec())
+    # Shift to 10%, then the rollback: the store always hears first, so an `up` in between keeps it.
+    assert events == ["store 10", "lb 10", "store 0", "lb 0"]

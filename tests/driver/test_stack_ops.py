@@ -9,9 +9,12 @@ import pytest
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult
 from zero_downtime.contract import ContractError, Weights, parse_service
+from zero_downtime.contract.release_state import ColorState, ServiceState
 from zero_downtime.driver.adapters.pulumi_stack import StackOps, select_stack
+from zero_downtime.driver.adapters.release_store import ReleaseStore
 from zero_downtime.driver.adapters.stack_deployer import StackDeployer
 from zero_downtime.driver.core.errors import BusyError, PortError, StackBusy
+from zero_downtime.store.local import LocalBlobs
 
 from tests.driver.clock import FakeClock
 from tests.driver.fake_stack import FakeStack, command_error, concurrent_update
@@ -106,24 +109,44 @@ def _service() -> dict:
     return {"services": {"api": service_entry("api", blue=color_entry("api", "blue", desired_count=3))}}
 
 
-def test_stack_deployer_writes_the_contract_keys() -> None:
+def test_stack_deployer_records_release_state_before_each_up(tmp_path: Path) -> None:
     stack = FakeStack()
     ops, clock, _ = ops_for(stack)
-    dep = StackDeployer(ops, parse_service(_service(), "api"), elbv2=None, clock=clock)
+    store = ReleaseStore(LocalBlobs(tmp_path), "zero-downtime", "dev", "api", clock)
+    start = ServiceState("blue", Weights(100, 0), ColorState("repo/api:1", 3), ColorState("repo/api:1", 0))
+    store.write_service_state(start)
+    seen: list[ServiceState | None] = []
+    stack.on_up = lambda config: seen.append(
+        ReleaseStore(LocalBlobs(tmp_path), "zero-downtime", "dev", "api", clock).service_state()
+    )
+    dep = StackDeployer(ops, parse_service(_service(), "api"), store, start, elbv2=None, clock=clock)
+    dep.release_id = "r-1-x"
     dep.deploy_idle("green", "repo/api:2", 3)
-    dep.reconcile(Weights(90, 10), "blue")
+    dep.declare(Weights(90, 10), "blue")  # no `up`
+    dep.reconcile(Weights(90, 10), "blue")  # the same state: only the `up`
     dep.scale_down("green")
-    assert stack.calls == [
-        ("set_config", "services.api.green.image", "repo/api:2", True),
-        ("set_config", "services.api.green.desiredCount", "3", True),
+    assert [c for c in stack.calls if c[0] == "up"] == [
         ("up", "zdd: deploy repo/api:2 to api/green"),
-        ("set_config", "services.api.liveColor", "blue", True),
-        ("set_config", "services.api.blue.weight", "90", True),
-        ("set_config", "services.api.green.weight", "10", True),
         ("up", "zdd: api weights {'blue': 90, 'green': 10} live blue"),
-        ("set_config", "services.api.green.desiredCount", "0", True),
         ("up", "zdd: scale api/green to 0"),
     ]
+    assert not [c for c in stack.calls if c[0] == "set_config"]  # git's config is never written
+    # Each `up` ran the program against what was recorded just before it.
+    assert [s.green if s else None for s in seen] == [
+        ColorState("repo/api:2", 3),
+        ColorState("repo/api:2", 3),
+        ColorState("repo/api:2", 0),
+    ]
+    assert seen[1] is not None and seen[1].weights == Weights(90, 10) and seen[1].release_id == "r-1-x"
+
+
+def test_the_drivers_up_runs_with_the_policy_packs() -> None:
+    stack = FakeStack()
+    ops = StackOps(stack, FakeClock(), policy_packs=["/work/policies"])
+    ops.up("zdd: x")
+    assert stack.up_kwargs[-1]["policy_packs"] == ["/work/policies"]
+    StackOps(stack, FakeClock()).up("zdd: y")
+    assert "policy_packs" not in stack.up_kwargs[-1]
 
 
 @pytest.mark.parametrize(
