@@ -31,8 +31,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# One worker per core; --dist loadscope keeps a module's tests (and its module-scoped fixtures,
-# e.g. the one full rehearsal) on one worker. `pytest tests/<area>` alone runs serially.
+# One worker per core; --dist loadscope keeps a module on one worker, so its module-scoped fixtures
+# (e.g. the one full rehearsal) run once. `pytest tests/<area>` alone runs serially.
 test: lint haproxy
 	$(PY) -m pytest -n auto --dist loadscope
 

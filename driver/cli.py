@@ -89,7 +89,6 @@ FLAG_OF = {
     "limit": "--limit",
     "wait": "--wait",
     "timeout": "--timeout",
-    "releaseStore": "--store",
 }
 """Setting named by a core error -> the flag that sets it."""
 
@@ -271,16 +270,18 @@ def _result_json(res: Result, code: ExitCode) -> dict[str, Any]:
     }
 
 
-def _report(res: Result, as_json: bool, out: Console) -> ExitCode:
+def _report(res: Result, as_json: bool, out: Console, unreadable: Sequence[str] = ()) -> ExitCode:
     code = EXIT_OF[res.outcome]
     if as_json:
-        out.print_json(json.dumps(_result_json(res, code), default=str))
+        out.print_json(json.dumps({**_result_json(res, code), "unreadable_records": list(unreadable)}, default=str))
         return code
     out.print(f"release {res.release_id}: [bold]{res.state}[/bold]")
     if res.reason:
         out.print(f"reason: {res.reason}", markup=False)
     if res.rollback_seconds is not None:
         out.print(f"traffic restored to the stable color in {res.rollback_seconds:.3f}s")
+    for line in unreadable:
+        out.print(f"skipped: {line}", markup=False)
     table = Table("time", "state", "event", "step", "detail", title="decision trail")
     for rec in res.trail:
         table.add_row(
@@ -471,7 +472,8 @@ def cmd_history(args: argparse.Namespace, rt: Runtime, out: Console, err: Consol
     if args.release:
         if args.release not in driver.journal.release_ids():
             raise InputError("release", f"no release {args.release!r} in the journal")
-        _report(driver.trail(args.release), args.json, out)
+        trail = driver.trail(args.release)
+        _report(trail, args.json, out, driver.journal.skipped)
         return ExitCode.SUCCESS
     if args.limit < 1:
         raise InputError("limit", f"must be >= 1, got {args.limit}")

@@ -60,6 +60,8 @@ class Runtime:
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     holder: str | None = None
     """Who this driver is in the lease (default: host, process and a random part)."""
+    open_blobs: Callable[..., Blobs] = open_blobs
+    """Opens the release store's blobs from its URL (tests wrap them)."""
 
 
 @dataclass(frozen=True)
@@ -328,7 +330,7 @@ class Driver:
     def blobs(self) -> Blobs:
         if self._blobs is None:
             try:
-                self._blobs = open_blobs(
+                self._blobs = self.rt.open_blobs(
                     self.store_url,
                     base_dir=self.target.work_dir,
                     s3_client=self._clients.get("s3"),

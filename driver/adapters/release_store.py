@@ -142,12 +142,18 @@ class ReleaseStore:
         try:
             self.blobs.create(key, data)
         except PreconditionFailed:
+            if self._ours(key, data):  # a retried create whose first answer was lost: it is ours
+                return
             raise FencedOut(
                 f"record {record.seq} of release {record.status.release_id} was already written by another "
                 f"driver ({self.blobs.url}/{key}); this driver stops without acting"
             ) from None
         except StoreError as exc:
             raise JournalError(f"cannot write the journal: {exc}") from None
+
+    def _ours(self, key: str, data: bytes) -> bool:
+        existing = self._get(key)
+        return existing is not None and existing.data == data
 
     def _record_keys(self, release_id: str) -> list[tuple[int, str]]:
         prefix = f"{self.keys.journal(self.service)}{release_id}/"
@@ -262,6 +268,9 @@ class ReleaseStore:
                 self._lease_etag = self.blobs.create(key, mine.to_json())
             except PreconditionFailed:
                 current = self._get(key)
+                if current is not None and current.data == mine.to_json():  # our retried create
+                    self._lease_etag, self._lease = current.etag, mine
+                    return
                 if current is None:  # released and removed meanwhile: one more try
                     self._lease_etag = self.blobs.create(key, mine.to_json())
                 else:

@@ -121,7 +121,7 @@ FAST = [
     "--steps",
     "10,50,100",
     "--interval",
-    "60",
+    "30",
     "--poll",
     "15",
     "--min-requests",

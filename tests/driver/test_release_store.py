@@ -240,3 +240,31 @@ def test_fleet_state_round_trip(store: StoreSetup) -> None:
     s.write_fleet_state(FleetState(released_version=3, ami_id="ami-0old0000", release_id="f-1-x"))
     again = _store(store, FakeClock(), "batch").fleet_state()
     assert again == FleetState(released_version=3, ami_id="ami-0old0000", release_id="f-1-x")
+
+
+class LostAnswer:
+    """Blobs whose `create` succeeds but whose answer is lost, so the client retries it once (as
+    botocore's standard retries do): the retry finds the object and reports the condition lost."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.url = inner.url  # type: ignore[attr-defined]
+
+    def create(self, key: str, data: bytes) -> str:
+        self.inner.create(key, data)  # type: ignore[attr-defined]
+        return self.inner.create(key, data)  # type: ignore[attr-defined]  # raises PreconditionFailed
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_a_retried_write_whose_first_answer_was_lost_is_still_ours(store: StoreSetup) -> None:
+    clock = FakeClock()
+    s = ReleaseStore(LostAnswer(store.blobs()), "zero-downtime", "dev", "api", clock, holder="me")  # type: ignore[arg-type]
+    s.append(rec("r-1-x", "PENDING", 0))  # no FencedOut: the record there is the one we wrote
+    with s.hold():
+        lease = s.lease()
+        assert lease is not None and lease.holder == "me"
+    other = _store(store, clock)
+    with pytest.raises(FencedOut):  # a different record in that place is still a lost race
+        other.append(rec("r-1-x", "DEPLOYING_IDLE", 0))
