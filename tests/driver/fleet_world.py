@@ -169,6 +169,8 @@ class FleetStack(FakeStack):
         self.config["releaseStore"] = blobs.url
         self.seen: list[FleetState | None] = []
         """The release state each `up` applied, in order."""
+        self.ssm_parameter: str | None = None
+        """The fleet's `amiSsmParameter` in the outputs, when it is configured with one."""
         self.ignores_the_pin = False
         """A program that drops the released version (to show the release notices)."""
         # Version -> AMI of the launch template; the group's version is the newest one.
@@ -220,6 +222,7 @@ class FleetStack(FakeStack):
                     launch_template_version=str(self.state_group_version),
                     launch_template_latest_version=str(self.latest),
                     ami_id=self.template_amis[self.latest],
+                    ami_ssm_parameter=getattr(self, "ssm_parameter", None),
                 )
             },
         }

@@ -149,3 +149,38 @@ def test_failed_promotion_blocks_deploy_until_resumed(aws: dict[str, Any], tmp_p
     code, out, err = cli.run("resume", "--json")
     assert code == ExitCode.SUCCESS, err
     assert cli.released() == (4, NEW_AMI)
+
+
+def test_an_ssm_fleet_rolls_out_the_ami_resolved_at_release_time_and_keeps_it(
+    aws: dict[str, Any], tmp_path: Path
+) -> None:
+    parameter = "/platform/amis/batch"  # moto reserves the public /aws/service/ names
+    aws["ssm"].put_parameter(Name=parameter, Value=NEW_AMI, Type="String")
+    cli = Cli(aws, tmp_path)
+    cli.stack.ssm_parameter = parameter
+    cli.stack._publish()
+    code, _, err = cli.run("deploy", "--ami-from-ssm", "--json", "--poll", "30")
+    assert code == ExitCode.SUCCESS, err
+    assert f"{parameter} resolves to {NEW_AMI} now" in err
+    assert cli.released() == (4, NEW_AMI)  # the resolved AMI is what the store keeps
+    assert cli.stack.config["fleets.batch.amiId"] == OLD_AMI  # and git's config is not touched
+    # A new AMI is published to the parameter: an unrelated `up` changes nothing.
+    aws["ssm"].put_parameter(Name=parameter, Value="ami-0newer222", Type="String", Overwrite=True)
+    template_versions = dict(cli.stack.template_amis)
+    cli.stack.up()
+    assert cli.stack.template_amis == template_versions and cli.stack.provider_refreshes == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "names"),
+    [
+        (["--ami-from-ssm"], "--ami: required: fleet batch names no SSM parameter"),
+        (["--ami-from-ssm", "--ami", NEW_AMI], "--ami: give --ami or --ami-from-ssm, not both"),
+    ],
+    ids=["no-parameter", "both"],
+)
+def test_ami_from_ssm_refusals(aws: dict[str, Any], tmp_path: Path, extra: list[str], names: str) -> None:
+    cli = Cli(aws, tmp_path)
+    code, _, err = cli.run("deploy", *extra)
+    assert code == ExitCode.REFUSED and names in err
+    assert cli.release_objects() == [] and cli.asg.ops() == []

@@ -63,7 +63,13 @@ def _uses(step: dict[str, Any], action: str) -> bool:
 
 
 def test_workflow_files_exist() -> None:
-    assert {p.name for p in WORKFLOWS} >= {"checks.yml", "pull-request.yml", "main.yml", "release.yml"}
+    assert {p.name for p in WORKFLOWS} >= {
+        "checks.yml",
+        "pull-request.yml",
+        "main.yml",
+        "release.yml",
+        "release-control.yml",
+    }
 
 
 def test_zizmor_finds_nothing() -> None:
@@ -141,12 +147,37 @@ def test_pull_request_runs_checks_then_previews_every_environment_with_policies(
     assert pulumi["with"]["comment-on-pr"] is True
 
 
-def test_main_runs_up_on_dev_only() -> None:
+def test_main_runs_up_on_dev_only_once_no_release_holds_a_lease() -> None:
     workflow = _load(WORKFLOW_DIR / "main.yml")
     assert workflow["on"]["push"]["branches"] == ["main"]
     ups = [(j, s) for j, _, s in _steps(workflow) if _uses(s, "pulumi/actions") and s["with"].get("command")]
     assert [(s["with"]["command"], s["with"]["stack-name"]) for _, s in ups] == [("up", "dev")]
-    assert workflow["jobs"][ups[0][0]]["needs"] == "checks"
+    job = workflow["jobs"][ups[0][0]]
+    assert job["needs"] == "checks"
+    steps = job["steps"]
+    wait = next(i for i, s in enumerate(steps) if "zero_downtime.driver wait-idle --stack dev" in s.get("run", ""))
+    assert wait < steps.index(ups[0][1])  # the `up` runs only after the wait succeeded
+
+
+def test_no_workflow_can_write_to_the_repository() -> None:
+    """Release state lives in the release store: nothing is ever committed back."""
+    for path in WORKFLOWS:
+        workflow = _load(path)
+        scopes = [workflow.get("permissions") or {}] + [j.get("permissions") or {} for j in workflow["jobs"].values()]
+        for scope in scopes:
+            assert isinstance(scope, dict), f"{path.name}: permissions must be listed, not {scope!r}"
+            assert scope.get("contents", "read") == "read", f"{path.name}: contents: {scope.get('contents')}"
+
+
+def test_release_control_continues_a_release_from_any_runner() -> None:
+    workflow = _load(WORKFLOW_DIR / "release-control.yml")
+    inputs = workflow["on"]["workflow_dispatch"]["inputs"]
+    assert inputs["command"]["options"] == ["status", "history", "promote", "abort", "resume"]
+    assert inputs["stack"]["options"] == ENVIRONMENTS
+    job = workflow["jobs"]["control"]
+    assert job["environment"] == "${{ inputs.stack }}"
+    run = next(s for s in job["steps"] if "python -m zero_downtime.driver" in s.get("run", ""))
+    assert "${{" not in run["run"] and set(run["env"]) >= {"STACK", "SERVICE", "COMMAND", "REASON"}
 
 
 def test_release_runs_the_driver_behind_environment_protection_and_keeps_the_report() -> None:
@@ -160,6 +191,8 @@ def test_release_runs_the_driver_behind_environment_protection_and_keeps_the_rep
     # Inputs reach the script through env, so an image name cannot inject shell.
     assert "${{" not in release["run"]
     assert set(release["env"]) >= {"STACK", "SERVICE", "IMAGE", "STRATEGY"}
+    assert "--journal-dir" not in release["run"]  # the journal lives in the release store
+    assert inputs["image"]["required"] is False  # empty: the image git names for the next release
     upload = next(s for s in job["steps"] if _uses(s, "actions/upload-artifact"))
     assert upload["if"] == "always()"
     assert "release-report.json" in upload["with"]["path"]
