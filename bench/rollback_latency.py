@@ -28,13 +28,14 @@ from moto.server import ThreadedMotoServer
 from zero_downtime.contract import COLORS, Color, Weights
 from zero_downtime.driver.adapters.aws.clients import retry_config
 from zero_downtime.driver.adapters.aws.router import ElbRuleRouter
-from zero_downtime.driver.adapters.file_journal import FileJournal
+from zero_downtime.driver.adapters.release_store import ReleaseStore
 from zero_downtime.driver.core.analysis import AnalysisConfig
 from zero_downtime.driver.core.errors import PortError
 from zero_downtime.driver.core.machine import Machine
 from zero_downtime.driver.core.plan import build_plan
 from zero_downtime.driver.core.ports import AlarmStatus, SystemClock, WindowMetrics
 from zero_downtime.driver.core.service import ServicePorts, ServiceRelease, ServiceSpec
+from zero_downtime.store.local import LocalBlobs
 
 STABLE = Weights(100, 0)
 
@@ -97,6 +98,12 @@ class SimulatedUpDeployer:
     def wait_healthy(self, color: Color, timeout_seconds: float) -> bool:
         return True
 
+    def healthy_targets(self, color: Color) -> int:
+        return 1
+
+    def declare(self, weights: Weights, live_color: Color) -> None:
+        return None
+
     def reconcile(self, weights: Weights, live_color: Color) -> None:
         if weights == STABLE:  # only the rollback pays for an `up` here; the forward shift is direct
             time.sleep(self.up_seconds)
@@ -141,7 +148,8 @@ def one_run(router: Any, real_router: ElbRuleRouter, up_seconds: float, journal_
         deployer=SimulatedUpDeployer(real_router, up_seconds),
     )
     release = ServiceRelease(spec, ports)
-    res = Machine.start(release, FileJournal(journal_dir, "bench", "api"), SystemClock()).run()
+    store = ReleaseStore(LocalBlobs(journal_dir), "bench", "bench", "api", SystemClock())
+    res = Machine.start(release, store, SystemClock()).run()
     if res.state != "ROLLED_BACK" or res.rollback_seconds is None:
         raise SystemExit(f"rollback did not complete: {res.state} {res.reason}")
     if real_router.observed_weights() != STABLE:

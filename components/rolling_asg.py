@@ -128,6 +128,9 @@ class RollingAutoScalingGroupArgs(TypedDict):
     """AMI id; exactly one of ami_id and ami_ssm_parameter."""
     ami_ssm_parameter: NotRequired[str]
     """SSM (public) parameter holding the AMI id, resolved at deployment into a plain id."""
+    released_ami_id: NotRequired[pulumi.Input[str]]
+    """The AMI the last release rolled out (from the release store). It wins over ami_id and
+    ami_ssm_parameter, so a newly published parameter value changes nothing until the next release."""
     user_data: NotRequired[pulumi.Input[str]]
     """User data as plain text; the component base64-encodes it."""
     instance_port: NotRequired[int]
@@ -197,6 +200,8 @@ class FleetSettings:
     ami_id: Any = None
     ami_ssm_parameter: str | None = None
     """Exactly one of ami_id and ami_ssm_parameter is set."""
+    released_ami_id: Any = None
+    """When set, the launch template's AMI (what the last release rolled out)."""
     user_data: Any = None
     instance_port: Any = DEFAULT_INSTANCE_PORT
     grace_period_seconds: Any = DEFAULT_GRACE_PERIOD_SECONDS
@@ -274,6 +279,13 @@ def resolve_rolling_asg(args: RollingAutoScalingGroupArgs) -> FleetSettings:
         raise ArgError("ami_id", f"must be an AMI id like ami-0123456789abcdef0, got {ami!r}")
     if parameter is not None and not (isinstance(parameter, str) and parameter.startswith("/")):
         raise ArgError("ami_ssm_parameter", f"must be a parameter path starting with /, got {parameter!r}")
+    released_ami = args.get("released_ami_id")
+    if (
+        released_ami is not None
+        and is_known(released_ami)
+        and not (isinstance(released_ami, str) and released_ami.startswith("ami-"))
+    ):
+        raise ArgError("released_ami_id", f"must be an AMI id like ami-0123456789abcdef0, got {released_ami!r}")
 
     desired, low, high = args["desired_capacity"], args["min_size"], args["max_size"]
     check_int(desired, "desired_capacity", minimum=1)
@@ -318,6 +330,7 @@ def resolve_rolling_asg(args: RollingAutoScalingGroupArgs) -> FleetSettings:
         alarms=alarms,
         ami_id=ami,
         ami_ssm_parameter=parameter,
+        released_ami_id=released_ami,
         user_data=args.get("user_data"),
         instance_port=instance_port,
         grace_period_seconds=grace,
@@ -549,9 +562,11 @@ class RollingAutoScalingGroup(pulumi.ComponentResource):
         return security_group
 
     def _launch_template(self, name: str, settings: FleetSettings, tags: dict[str, str]) -> aws.ec2.LaunchTemplate:
-        if settings.ami_ssm_parameter:
+        if settings.released_ami_id is not None:
+            image_id: pulumi.Input[str] = settings.released_ami_id
+        elif settings.ami_ssm_parameter:
             # Resolved into a plain AMI id: a `resolve:ssm:` image id would rule out auto rollback.
-            image_id: pulumi.Input[str] = aws.ssm.get_parameter_output(
+            image_id = aws.ssm.get_parameter_output(
                 name=settings.ami_ssm_parameter, opts=pulumi.InvokeOutputOptions(parent=self)
             ).value
         else:

@@ -480,6 +480,8 @@ def cmd_history(args: argparse.Namespace, rt: Runtime, out: Console, err: Consol
     rows = []
     for rid in driver.journal.release_ids()[-args.limit :]:
         records = driver.journal.records(rid)
+        if not records:  # every record of it unreadable: listed under unreadable records
+            continue
         first, last = records[0], records[-1]
         rows.append(
             {
@@ -551,7 +553,7 @@ def main(
         err.print("nothing was changed")
         return ExitCode.REFUSED
     except StateError as exc:
-        err.print(f"refused: {message(exc)}", markup=False)
+        err.print(f"refused: {args.command}: {message(exc)}", markup=False)
         return ExitCode.REFUSED
     except BusyError as exc:
         err.print(f"busy: {message(exc)}", markup=False)

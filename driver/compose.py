@@ -103,7 +103,9 @@ class CheckRequest:
             try:
                 re.compile(self.body_pattern)
             except re.error as exc:
-                raise InputError("check_body", f"not a valid regular expression: {exc}") from None
+                raise InputError(
+                    "check_body", f"{self.body_pattern!r} is not a valid regular expression: {exc}"
+                ) from None
         for hook in self.hooks:
             CommandHook(hook)  # refuses an empty or unparsable command
 
@@ -275,7 +277,11 @@ class Driver:
 
     def wait_idle(self, timeout_seconds: float, service: str | None = None) -> dict[str, Lease]:
         """Wait until no driver holds a lease in the stack (or on `service`); what still holds one."""
-        keys = StoreKeys(project_name(self.target.work_dir), self.target.stack)
+        try:
+            keys = StoreKeys(project_name(self.target.work_dir), self.target.stack)
+            keys.lock(service or "all")
+        except ContractError as exc:
+            raise InputError(exc.key, exc.problem) from None
         deadline = time.monotonic() + timeout_seconds
         while True:
             held = {
@@ -316,7 +322,13 @@ class Driver:
 
     @property
     def store_url(self) -> str:
+        """The release store's URL, checked (`--store`, else the stack config key `releaseStore`)."""
         url = self.target.store_url or self.ops.get_config(CONFIG_KEY) or ""
+        if url:
+            try:
+                parse_store_url(url)
+            except ContractError as exc:
+                raise InputError(CONFIG_KEY, exc.problem) from None
         if not url:
             raise InputError(
                 CONFIG_KEY,

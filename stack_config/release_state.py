@@ -87,8 +87,7 @@ def apply_release_state(
             if blob is None:
                 continue
             fleet = decode_fleet_state(blob.data, f"{blobs.url}/{key}")
-            args.pop("ami_ssm_parameter", None)
-            args["ami_id"] = fleet.ami_id
+            args["released_ami_id"] = fleet.ami_id
             args["released_version"] = fleet.released_version
             applied.fleets.append(name)
     except ContractError as exc:

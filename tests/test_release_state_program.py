@@ -110,6 +110,8 @@ def test_a_released_fleet_keeps_its_ami_whatever_the_ssm_parameter_says_now(stor
     assert str(group.inputs["launchTemplate"]["version"]) == "7"
     fleet = parse_fleet(ev.outputs, "reports")
     assert fleet.ami_id == "ami-0released0000000" and fleet.launch_template_version == 7
+    # The fleet still names its parameter: the next `deploy --ami-from-ssm` resolves it again.
+    assert fleet.ami_ssm_parameter == "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
 
 def test_a_never_released_ssm_fleet_resolves_its_parameter(store: tuple[str, Blobs]) -> None:

@@ -9,8 +9,9 @@ the layout and formats of `zero_downtime.contract.release_state`.
   object) is skipped and reported; the next record takes the next free number, so it never blocks
   a later command.
 - **Lease.** `locks/<service>.json` names the holder, when it took the lease, when it last renewed
-  it and when it expires. Renewed while the driver runs; released by marking it free. A dead
-  holder's lease is taken over only once it has expired. Reading status never takes it.
+  it and when it expires. A heartbeat thread renews it every third of the lease while the driver
+  holds it, also through a long `up` or health wait; released by marking it free. A dead holder's
+  lease is taken over only once it has expired. Reading status never takes it.
 - **Release state.** `state/services/<service>.json` and `state/fleets/<fleet>.json`, replaced only
   if unchanged since read: what the stack program applies on every `up`.
 """
@@ -22,6 +23,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -83,6 +85,8 @@ class Lease:
     def from_json(cls, data: bytes, where: str) -> Lease:
         try:
             doc = json.loads(data)
+            if doc.get("format") != FORMAT or doc.get("kind") != "lock":
+                raise ValueError(f"not a format {FORMAT} lock")
             return cls(
                 holder=str(doc["holder"]),
                 acquired_at=float(doc["acquiredAt"]),
@@ -129,6 +133,10 @@ class ReleaseStore:
         """Records that could not be read, as `key: why` (shown by `status` and `history`)."""
         self._lease_etag: str | None = None
         self._lease: Lease | None = None
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+        self._fenced: str | None = None
         self._state_etags: dict[str, str | None] = {}
 
     @property
@@ -229,7 +237,7 @@ class ReleaseStore:
             doc = json.loads(blob.data)
         except ValueError:
             return None
-        if not isinstance(doc, dict) or doc.get("releaseId") != release_id:
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("releaseId") != release_id:
             return None
         return str(doc.get("reason") or "abort requested")
 
@@ -269,9 +277,8 @@ class ReleaseStore:
             except PreconditionFailed:
                 current = self._get(key)
                 if current is not None and current.data == mine.to_json():  # our retried create
-                    self._lease_etag, self._lease = current.etag, mine
-                    return
-                if current is None:  # released and removed meanwhile: one more try
+                    self._lease_etag = current.etag
+                elif current is None:  # released and removed meanwhile: one more try
                     self._lease_etag = self.blobs.create(key, mine.to_json())
                 else:
                     lease = Lease.from_json(current.data, f"{self.blobs.url}/{key}")
@@ -285,6 +292,26 @@ class ReleaseStore:
         except StoreError as exc:
             raise JournalError(f"cannot take the lease: {exc}") from None
         self._lease = mine
+        self._start_heartbeat()
+
+    def _start_heartbeat(self) -> None:
+        """Renew the lease from a thread while it is held, so no single long step outlives it."""
+        self._stop = threading.Event()
+        self._fenced = None
+        self._heartbeat = threading.Thread(target=self._beat, name=f"lease-{self.service}", daemon=True)
+        self._heartbeat.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.lease_seconds / 3):
+            try:
+                self._renew(force=True)
+            except FencedOut as exc:
+                self._fenced = str(exc)
+                return
+            except JournalError as exc:  # the store is unreachable now: try again at the next beat
+                log.warning("%s", exc)
+            except BaseException:  # the driver is going down: nothing more to renew
+                return
 
     @property
     def target(self) -> str:
@@ -298,30 +325,42 @@ class ReleaseStore:
         )
 
     def keep_alive(self) -> None:
-        """Renew the lease once a third of it has passed; FencedOut when another driver took it."""
-        if self._lease is None or self._lease_etag is None:
-            return
-        now = self.clock.now()
-        if now - self._lease.renewed_at < self.lease_seconds / 3:
-            return
-        renewed = Lease(self.holder, self._lease.acquired_at, now, now + self.lease_seconds)
-        try:
-            self._lease_etag = self.blobs.replace(self.keys.lock(self.service), renewed.to_json(), self._lease_etag)
-        except PreconditionFailed:
-            taken = self.lease()
-            raise FencedOut(
-                f"the lease of {self.stack}/{self.service} was taken over by {taken.holder if taken else 'nobody'} "
-                "while this driver ran; it stops without acting"
-            ) from None
-        except StoreError as exc:
-            raise JournalError(f"cannot renew the lease: {exc}") from None
-        self._lease = renewed
+        """Renew the lease once a third of it has passed; FencedOut when another driver took it
+        (here, or found by the heartbeat)."""
+        if self._fenced:
+            raise FencedOut(self._fenced)
+        self._renew(force=False)
+
+    def _renew(self, *, force: bool) -> None:
+        with self._guard:
+            if self._lease is None or self._lease_etag is None:
+                return
+            now = self.clock.now()
+            if not force and now - self._lease.renewed_at < self.lease_seconds / 3:
+                return
+            renewed = Lease(self.holder, self._lease.acquired_at, now, now + self.lease_seconds)
+            try:
+                key = self.keys.lock(self.service)
+                self._lease_etag = self.blobs.replace(key, renewed.to_json(), self._lease_etag)
+            except PreconditionFailed:
+                taken = self.lease()
+                raise FencedOut(
+                    f"the lease of {self.target} was taken over by {taken.holder if taken else 'nobody'} "
+                    "while this driver ran; it stops without acting"
+                ) from None
+            except StoreError as exc:
+                raise JournalError(f"cannot renew the lease: {exc}") from None
+            self._lease = renewed
 
     def _release(self) -> None:
+        self._stop.set()
+        if self._heartbeat is not None and self._heartbeat is not threading.current_thread():
+            self._heartbeat.join(timeout=10)
+        self._heartbeat = None
         if self._lease is None or self._lease_etag is None:
             return
         free = Lease("", self._lease.acquired_at, self.clock.now(), 0.0)
-        try:
+        try:  # no heartbeat runs any more: the guard is not needed
             self.blobs.replace(self.keys.lock(self.service), free.to_json(), self._lease_etag)
         except PreconditionFailed:
             log.warning("the lease of %s was no longer ours at release", self.service)

@@ -3,7 +3,7 @@
 Every journal record holds the complete `Status` after its event, so reading a release back needs
 only its last record: nothing is replayed, and a strategy cannot forget to carry a fact over.
 
-    {"seq": 7, "ts": 1700000042.0, "event": "transition", "detail": {...},
+    {"format": 1, "seq": 7, "ts": 1700000042.0, "event": "transition", "detail": {...},
      "release_id": "r-…", "kind": "service", "stack": "dev", "target": "api",
      "state": "BAKING", "step": 0, "failed_checks": 0, "reason": "",
      "spec": {... the release's input ...}, "facts": {... what later states need ...},
@@ -20,6 +20,9 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import JournalError
+
+RECORD_FORMAT = 1
+"""Version of a journal record's layout (the store's other documents carry theirs)."""
 
 # States every strategy shares; a strategy adds its own between PENDING and the terminal ones.
 PENDING = "PENDING"
@@ -163,6 +166,7 @@ class Record:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "format": RECORD_FORMAT,
             "seq": self.seq,
             "ts": self.ts,
             "event": self.event,
@@ -174,6 +178,8 @@ class Record:
     def from_dict(cls, data: Any, where: str) -> Record:
         if not isinstance(data, Mapping):
             raise JournalError(f"{where}: a record must be a JSON object, got {type(data).__name__}")
+        if type(data.get("format")) is not int or data.get("format") != RECORD_FORMAT:
+            raise JournalError(f"{where}: this driver reads record format {RECORD_FORMAT}, got {data.get('format')!r}")
         seq, ts, event = data.get("seq"), data.get("ts"), data.get("event")
         if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
             raise JournalError(f"{where}: field 'seq' must be an integer >= 0, got {seq!r}")

@@ -5,10 +5,12 @@ platform stack and arrive through a StackReference, so this stack can never repl
 """
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pulumi
 from zero_downtime.components.blue_green_service import BlueGreenService, BlueGreenServiceArgs, resolve_blue_green
+from zero_downtime.stack_config.release_state import apply_release_state
 
 # BlueGreenService arg <- platform stack output that provides it.
 SHARED_OUTPUTS: dict[str, str] = {
@@ -67,12 +69,28 @@ def wire(settings: Mapping[str, Any], shared: pulumi.StackReference) -> BlueGree
     return {**settings, **{arg: shared.require_output(out) for arg, out in SHARED_OUTPUTS.items()}}  # type: ignore[typeddict-item]
 
 
-def build(config: pulumi.Config) -> dict[str, BlueGreenService]:
-    """Every service in config, each a BlueGreenService on the shared edge. Config is checked first."""
+def build(config: pulumi.Config, base_dir: Path | None = None) -> dict[str, BlueGreenService]:
+    """Every service in config, each a BlueGreenService on the shared edge. Config is checked first.
+
+    Release state (live color, weights, images, counts) comes from the release store named by
+    `releaseStore` once the release driver has written it: this stack file only bootstraps, so an
+    `up` of this project never undoes a release.
+    """
     services = config.require_object("services")
     if not isinstance(services, Mapping) or not services:
         raise ValueError("services: must map at least one service name to its settings")
     settings = {str(name): parse_service(str(name), raw) for name, raw in services.items()}
+    settings, _, released = apply_release_state(
+        config.get("releaseStore") or "",
+        project=pulumi.get_project(),
+        stack=pulumi.get_stack(),
+        services=settings,
+        fleets={},
+        base_dir=base_dir or Path.cwd(),
+        region=pulumi.Config("aws").get("region"),
+    )
+    for note in released.notes:
+        pulumi.log.info(note)
     # Check every service before the first one is created; the wiring comes from the platform stack.
     for name, args in settings.items():
         resolve_blue_green(name, args)  # type: ignore[arg-type]

@@ -126,7 +126,7 @@ def test_service_runs_on_the_platforms_shared_edge() -> pulumi.Output[None]:
         for shared_type in ("aws:ec2/vpc:Vpc", "aws:lb/loadBalancer:LoadBalancer", "aws:lb/listener:Listener"):
             assert not mocks.of_type(shared_type), shared_type
         assert not mocks.of_type("aws:ecs/cluster:Cluster")
-        # The release driver's contract: where it rewrites config, and the URLs it checks.
+        # The release driver's contract: the service's config path, and the URLs it checks.
         assert release["configPath"] == "services.checkout"
         assert release["liveColor"] == "blue"
         assert release["productionUrl"] == f"{PLATFORM_OUTPUTS['productionBaseUrl']}/checkout"
@@ -172,3 +172,26 @@ def test_a_missing_platform_output_fails_the_update_naming_it() -> None:
     mocks = TeamMocks({k: v for k, v in PLATFORM_OUTPUTS.items() if k != "clusterArn"})
     with pytest.raises(KeyError, match="clusterArn"):
         run_update(mocks)
+
+
+@pulumi.runtime.test
+def test_release_state_in_the_release_store_wins_over_this_stack_file(tmp_path: Any) -> pulumi.Output[None]:
+    """After a release, an `up` of this project applies what the release driver recorded."""
+    from zero_downtime.contract import Weights
+    from zero_downtime.contract.release_state import ColorState, ServiceState, StoreKeys
+    from zero_downtime.store import open_blobs
+
+    url = f"file://{tmp_path}"
+    released = ServiceState("green", Weights(0, 100), ColorState("img:1", 0), ColorState("img:2", 2))
+    open_blobs(url).create(StoreKeys(PROJECT, "dev").service_state("checkout"), released.to_json())
+    use_mocks({"releaseStore": url})
+    from checkout_stack import build
+
+    service = build(pulumi.Config())["checkout"]
+
+    def check(release: dict[str, Any]) -> None:
+        assert (release["liveColor"], release["weights"]) == ("green", {"blue": 0, "green": 100})
+        assert (release["green"]["image"], release["green"]["desiredCount"]) == ("img:2", 2)
+        assert release["blue"]["desiredCount"] == 0
+
+    return service.release_outputs.apply(check)

@@ -268,3 +268,20 @@ def test_a_retried_write_whose_first_answer_was_lost_is_still_ours(store: StoreS
     other = _store(store, clock)
     with pytest.raises(FencedOut):  # a different record in that place is still a lost race
         other.append(rec("r-1-x", "DEPLOYING_IDLE", 0))
+
+
+def test_the_heartbeat_keeps_the_lease_through_a_long_step(store: StoreSetup) -> None:
+    """A single step longer than the lease (a slow `up`, a health wait) must not lose it."""
+    from zero_downtime.driver.core.ports import SystemClock
+
+    holder = ReleaseStore(store.blobs(), "zero-downtime", "dev", "api", SystemClock(), holder="a", lease_seconds=0.6)
+    other = ReleaseStore(store.blobs(), "zero-downtime", "dev", "api", SystemClock(), holder="b", lease_seconds=0.6)
+    with holder.hold():
+        import time
+
+        time.sleep(1.5)  # no keep_alive call from the loop: only the heartbeat renews
+        with pytest.raises(BusyError, match="a holds its lease"):
+            other._acquire()
+        holder.keep_alive()  # still ours, nothing fenced
+    with other.hold():  # released at the end of the block
+        pass
