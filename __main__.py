@@ -10,15 +10,18 @@ from pathlib import Path
 import pulumi
 from zero_downtime.components.blue_green_service import BlueGreenService
 from zero_downtime.components.network import Network
+from zero_downtime.components.probe import PreTrafficProbe
 from zero_downtime.components.rolling_asg import RollingAutoScalingGroup
-from zero_downtime.components.shared_edge import SharedEdge
+from zero_downtime.components.shared_edge import DEFAULT_TEST_LISTENER_PORT, SharedEdge
 from zero_downtime.stack_config.edge import load_edge_settings
 from zero_downtime.stack_config.fleets import parse_fleets
 from zero_downtime.stack_config.kubernetes import create_kubernetes, load_kubernetes
+from zero_downtime.stack_config.project import check_project_config
 from zero_downtime.stack_config.release_state import apply_release_state
-from zero_downtime.stack_config.services import parse_services
+from zero_downtime.stack_config.services import assign_test_hosts, parse_services
 
 config = pulumi.Config()
+check_project_config(config)
 settings = load_edge_settings(config)
 services = parse_services(config.get_object("services"), settings.alarms, settings.tags)
 fleets = parse_fleets(config.get_object("fleets"), settings.alarms, settings.tags, services)
@@ -36,6 +39,8 @@ for note in released.notes:
     pulumi.log.info(note)
 if services or fleets:
     settings.validate()
+    assign_test_hosts(services, settings.host_name, https=bool(settings.edge.get("certificate_arn")))
+    probe_source_ips = None
     if settings.existing_vpc_id:
         vpc_id = pulumi.Output.from_input(settings.existing_vpc_id)
         public_subnet_ids = pulumi.Output.from_input(settings.existing_public_subnet_ids)
@@ -44,8 +49,31 @@ if services or fleets:
         network = Network("network", settings.network)
         vpc_id, public_subnet_ids = network.vpc_id, network.public_subnet_ids
         private_subnet_ids = network.private_subnet_ids
+        probe_source_ips = network.nat_public_ips
 
-    edge = SharedEdge("edge", {**settings.edge, "vpc_id": vpc_id, "public_subnet_ids": public_subnet_ids})
+    edge_args = {**settings.edge, "vpc_id": vpc_id, "public_subnet_ids": public_subnet_ids}
+    probe = None
+    if services and settings.pre_traffic_probe:
+        # Pre-traffic checks run inside the VPC: a CI runner cannot reach a test listener closed to the
+        # internet. The probe reaches the internet-facing ALB through the NAT gateways, so the test
+        # listener admits their addresses (with vpcId they are the operator's to add to testListenerCidrs).
+        probe = PreTrafficProbe(
+            "probe",
+            {
+                "vpc_id": vpc_id,
+                "subnet_ids": private_subnet_ids,
+                "test_listener_port": edge_args.get("test_listener_port", DEFAULT_TEST_LISTENER_PORT),
+                "tags": settings.tags,
+            },
+        )
+        if probe_source_ips is not None:
+            edge_args["probe_source_ips"] = probe_source_ips
+        else:
+            pulumi.log.warn(
+                "preTrafficProbe: with vpcId, add your NAT gateways' public addresses to testListenerCidrs, "
+                "or the probe cannot reach the test listener"
+            )
+    edge = SharedEdge("edge", edge_args)
     wiring = {
         "cluster_arn": edge.cluster_arn,
         "vpc_id": vpc_id,
@@ -57,6 +85,8 @@ if services or fleets:
         "production_base_url": edge.production_base_url,
         "test_base_url": edge.test_base_url,
     }
+    if probe is not None:
+        wiring["probe_function_arn"] = probe.function_arn
     blue_green = {name: BlueGreenService(name, {**args, **wiring}) for name, args in services.items()}
 
     # The shared edge, also read by other teams' stacks through a StackReference.

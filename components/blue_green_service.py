@@ -26,8 +26,16 @@ import pulumi
 import pulumi_aws as aws
 
 from ..contract import COLORS, Color, Weights, build_color, build_service, other_color
+from ..contract.types import ResourceType
 from .defaults import DEFAULT_CONTAINER_PORT
-from .release_alarms import AlarmThresholds, AlarmThresholdsArgs, ReleaseAlarms, resolve_thresholds
+from .naming import check_child_names, check_explicit_name
+from .release_alarms import (
+    AlarmThresholds,
+    AlarmThresholdsArgs,
+    ReleaseAlarms,
+    longest_alarm_name,
+    resolve_thresholds,
+)
 from .routing import (
     DEFAULT_DEREGISTRATION_DELAY_SECONDS,
     MAX_DEREGISTRATION_DELAY_SECONDS,
@@ -41,14 +49,44 @@ from .routing import (
     rule_priority,
     target_group_health_check,
 )
-from .tags import standard_tags
-from .validation import ArgError, check_choice, check_number, int_setting, is_known, require_inputs
+from .rule_matching import WILDCARDS, pattern_covers
+from .tags import check_tags, standard_tags
+from .validation import (
+    ArgError,
+    check_bool,
+    check_choice,
+    check_host_name,
+    check_image,
+    check_log_retention,
+    check_number,
+    check_string_map,
+    check_unknown_keys,
+    int_setting,
+    is_known,
+    require_inputs,
+)
 
 PAIRED, NATIVE = "paired", "native"
 MODES = (PAIRED, NATIVE)
 NATIVE_STRATEGIES = ("BLUE_GREEN", "CANARY", "LINEAR")
-FARGATE_CPU = (256, 512, 1024, 2048, 4096, 8192, 16384)
-SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
+FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+"""Fargate's task CPU units -> the memory sizes (MiB) it accepts with them (ECS "Task CPU and memory")."""
+FARGATE_CPU = tuple(FARGATE_MEMORY)
+SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+# Environment variable ECS sets itself in every container of the service.
+COLOR_VARIABLE = "APP_COLOR"
+# A secret's valueFrom: a Secrets Manager secret or an SSM parameter ARN (the execution role is granted these).
+SECRET_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:\d{12}:secret:.+|ssm:[a-z0-9-]+:\d{12}:parameter/.+)$"
+)
 ECS_INFRA_POLICY = "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
 TASK_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 
@@ -65,8 +103,9 @@ DEFAULT_STEP_BAKE_TIME_MINUTES = 6
 MAX_DESIRED_COUNT = 5000
 MAX_BAKE_TIME_MINUTES = 1440
 MAX_STOP_TIMEOUT_SECONDS = 120
+"""Fargate's largest stopTimeout."""
 STOP_TIMEOUT_MARGIN_SECONDS = 5
-"""A container outlasts the ALB's deregistration delay by this much, so draining ends before SIGKILL."""
+"""stopTimeout is the deregistration delay plus this margin (see `BlueGreenSettings.stop_timeout_seconds`)."""
 
 WIRED_INPUTS = (
     "cluster_arn",
@@ -80,6 +119,8 @@ WIRED_INPUTS = (
     "test_base_url",
 )
 """Inputs wired from the shared edge and network (usually Outputs); the constructor reads them directly."""
+OPTIONAL_WIRED_INPUTS = ("probe_function_arn",)
+"""Wired by the program when it creates them (a PreTrafficProbe), never set from config."""
 
 
 class ColorArgs(TypedDict):
@@ -178,6 +219,10 @@ class BlueGreenServiceArgs(TypedDict):
     """Release alarm thresholds (see ReleaseAlarms)."""
     tags: NotRequired[pulumi.Input[dict[str, str]]]
     """Extra tags, merged with the standard ones."""
+    test_host_name: NotRequired[pulumi.Input[str]]
+    """Host header and TLS server name of the driver's pre-traffic checks (default: the test URL's host)."""
+    probe_function_arn: NotRequired[pulumi.Input[str]]
+    """PreTrafficProbe function the driver invokes to run pre-traffic checks inside the VPC."""
 
 
 @dataclass(frozen=True)
@@ -259,7 +304,17 @@ class BlueGreenSettings:
 
     @property
     def stop_timeout_seconds(self) -> int:
-        """Outlast the ALB's deregistration delay so draining finishes before SIGKILL."""
+        """Seconds between SIGTERM and SIGKILL: the app's own shutdown window.
+
+        When ECS stops a task behind a load balancer it first deregisters the target and waits until
+        the target group has drained it (at most the deregistration delay, less when no request is in
+        flight), and only then sends SIGTERM. So in-flight ALB requests are already finished when the
+        stop timeout starts; it does not need to cover them. It covers what the app does after SIGTERM:
+        closing idle keep-alive connections, finishing work started by the last requests, flushing logs.
+        We give that the same budget as a request (the deregistration delay, sized to the slowest
+        request) plus a margin, capped at Fargate's maximum of 120 s. An app that exits promptly on
+        SIGTERM never waits for it; one that ignores SIGTERM delays each task stop by this much.
+        """
         delay = self.deregistration_delay_seconds
         if not is_known(delay):
             return MAX_STOP_TIMEOUT_SECONDS
@@ -273,8 +328,9 @@ def _resolve_color(color: str, given: Any, default_weight: int) -> ColorSettings
     if unknown:
         raise ArgError(f"{color}.{sorted(unknown)[0]}", "is not a known color setting")
     image = given.get("image")
-    if image is None or (is_known(image) and (not isinstance(image, str) or not image.strip())):
+    if image is None:
         raise ArgError(f"{color}.image", "is required (a container image reference)")
+    check_image(image, f"{color}.image")
     weight = int_setting(given, "weight", default_weight, where=f"{color}.", minimum=0, maximum=100)
     # A color with traffic runs a task unless told otherwise; an unknown weight may have traffic.
     default_count = 1 if not is_known(weight) or weight > 0 else 0
@@ -287,6 +343,10 @@ def _resolve_stickiness(given: Any) -> StickinessSettings | None:
         return None
     if not isinstance(given, Mapping):
         raise ArgError("stickiness", f"must be a mapping of stickiness settings, got {given!r}")
+    check_unknown_keys(given, StickinessArgs.__annotations__, "stickiness", "is not a stickiness setting")
+    if "enabled" not in given:
+        raise ArgError("stickiness.enabled", "is required (true or false)")
+    check_bool(given["enabled"], "stickiness.enabled")
     duration = int_setting(
         given, "duration_seconds", DEFAULT_STICKINESS_SECONDS, where="stickiness.", minimum=1, maximum=604800
     )
@@ -337,8 +397,14 @@ def _resolve_native(given: Any) -> NativeSettings:
 def resolve_blue_green(name: str, args: BlueGreenServiceArgs) -> BlueGreenSettings:
     """Every rule the component relies on, checked, and every default filled in, before anything is
     registered. Reads only what the user configures: the wired inputs may be absent."""
-    if not SERVICE_NAME.match(name):
-        raise ArgError("name", f"must match {SERVICE_NAME.pattern} (used in AWS names), got {name!r}")
+    if not isinstance(name, str) or not SERVICE_NAME.match(name):
+        raise ArgError(
+            "name",
+            f"must be lowercase letters, digits and '-', starting with a letter (used in AWS names), got {name!r}",
+        )
+    check_child_names(name, child_names(name))
+    check_explicit_name(task_family(f"{name}-green"), ResourceType.ECS_TASK_DEFINITION, "name")
+    check_explicit_name(longest_alarm_name(f"{name}-green-alarms"), ResourceType.METRIC_ALARM, "name")
     live = args.get("live_color")
     if live not in COLORS:
         raise ArgError("live_color", f"must be blue or green, got {live!r}")
@@ -359,10 +425,12 @@ def resolve_blue_green(name: str, args: BlueGreenServiceArgs) -> BlueGreenSettin
             )
 
     container_port = int_setting(args, "container_port", DEFAULT_CONTAINER_PORT, minimum=1, maximum=65535)
-    cpu = args.get("cpu", DEFAULT_CPU)
+    cpu = int_setting(args, "cpu", DEFAULT_CPU)
     if is_known(cpu) and cpu not in FARGATE_CPU:
-        raise ArgError("cpu", f"must be a Fargate CPU size {FARGATE_CPU}, got {cpu!r}")
+        raise ArgError("cpu", f"must be a Fargate CPU size {', '.join(map(str, FARGATE_CPU))}, got {cpu!r}")
     memory = int_setting(args, "memory", DEFAULT_MEMORY, minimum=512, maximum=122880)
+    if is_known(cpu) and is_known(memory) and memory not in FARGATE_MEMORY[cpu]:
+        raise ArgError("memory", f"must be {_memory_choices(cpu)} MiB with cpu {cpu} on Fargate, got {memory}")
     deregistration = int_setting(
         args,
         "deregistration_delay_seconds",
@@ -377,9 +445,24 @@ def resolve_blue_green(name: str, args: BlueGreenServiceArgs) -> BlueGreenSettin
         minimum=0,
         maximum=2147483647,
     )
-    retention = int_setting(args, "log_retention_days", DEFAULT_LOG_RETENTION_DAYS, minimum=1)
+    retention = args.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS)
+    check_log_retention(retention, "log_retention_days")
+    environment = check_string_map(args.get("environment") or {}, "environment")
+    if is_known(environment) and COLOR_VARIABLE in environment:
+        raise ArgError(f"environment.{COLOR_VARIABLE}", "is set by the component to the task's color")
+    secrets = _resolve_secrets(args.get("secrets"))
+    if is_known(environment) and is_known(secrets) and set(environment) & set(secrets):
+        both = sorted(set(environment) & set(secrets))[0]
+        raise ArgError(f"secrets.{both}", "is also set in environment: ECS refuses a variable defined twice")
+    assign_public_ip = args.get("assign_public_ip", False)
+    check_bool(assign_public_ip, "assign_public_ip")
+    test_host = args.get("test_host_name")
+    if test_host is not None:
+        check_host_name(test_host, "test_host_name")
+    tags = check_tags(args.get("tags"))
     health_check = resolve_health_check(args.get("health_check"))
     routing = resolve_routing(args["routing"]) if args.get("routing") is not None else None
+    _check_test_host_is_routed(test_host, routing)
     stickiness = _resolve_stickiness(args.get("stickiness"))
 
     mode = args.get("mode", PAIRED)
@@ -399,17 +482,61 @@ def resolve_blue_green(name: str, args: BlueGreenServiceArgs) -> BlueGreenSettin
         container_port=container_port,
         cpu=cpu,
         memory=memory,
-        environment=dict(args.get("environment") or {}),
-        secrets=dict(args.get("secrets") or {}),
-        assign_public_ip=args.get("assign_public_ip", False),
+        environment=environment,
+        secrets=secrets,
+        assign_public_ip=assign_public_ip,
         deregistration_delay_seconds=deregistration,
         health_check_grace_period_seconds=grace,
         log_retention_days=retention,
         routing=routing,
         stickiness=stickiness,
         native=native,
-        tags=dict(args.get("tags") or {}),
+        tags=tags,
     )
+
+
+def child_names(name: str) -> list[tuple[str, str]]:
+    """(type, logical name) of every auto-named child a BlueGreenService named `name` creates."""
+    return [
+        *[(ResourceType.TARGET_GROUP, f"{name}-{c}-tg") for c in COLORS],
+        *[(ResourceType.ECS_SERVICE, f"{name}-{c}-svc") for c in COLORS],
+        (ResourceType.ECS_SERVICE, f"{name}-svc"),
+        (ResourceType.IAM_ROLE, f"{name}-execution-role"),
+        (ResourceType.IAM_ROLE, f"{name}-task-role"),
+        (ResourceType.IAM_ROLE, f"{name}-ecs-infra-role"),
+        (ResourceType.IAM_ROLE_POLICY, f"{name}-read-secrets"),
+        (ResourceType.SNS_TOPIC, f"{name}-releases"),
+        (ResourceType.LOG_GROUP, f"{name}-logs"),
+        (ResourceType.SECURITY_GROUP, f"{name}-tasks-sg"),
+    ]
+
+
+def task_family(resource_name: str) -> str:
+    """`<stack>-<resource>`; a family holds only letters, digits, '-' and '_', and stack names may hold '.'."""
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '_', pulumi.get_stack())}-{resource_name}"
+
+
+def _memory_choices(cpu: int) -> str:
+    sizes = FARGATE_MEMORY[cpu]
+    if len(sizes) <= 3:
+        return ", ".join(map(str, sizes[:-1])) + f" or {sizes[-1]}"
+    return f"{sizes[0]}-{sizes[-1]} in steps of {sizes[1] - sizes[0]}"
+
+
+def _resolve_secrets(given: Any) -> Any:
+    """Variable -> Secrets Manager secret or SSM parameter ARN; a plain value would land in the task
+    definition in plain text (and in the execution role's policy), so it is refused."""
+    secrets = check_string_map(given or {}, "secrets", what="secret references")
+    if not is_known(secrets):
+        return secrets
+    for variable, reference in secrets.items():
+        if is_known(reference) and not SECRET_ARN.match(reference):
+            raise ArgError(
+                f"secrets.{variable}",
+                "must be the ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>) "
+                "or an SSM parameter (arn:aws:ssm:<region>:<account>:parameter/<name>), never the secret itself",
+            )
+    return secrets
 
 
 def _url_path(routing: RoutingSettings | None) -> str:
@@ -419,16 +546,37 @@ def _url_path(routing: RoutingSettings | None) -> str:
     return "/"
 
 
-def service_url(base: pulumi.Input[str], routing: RoutingSettings | None) -> pulumi.Output[str]:
-    """Where the service answers behind `base`: its first host and path condition, if any."""
+def _check_test_host_is_routed(test_host: Any, routing: RoutingSettings | None) -> None:
+    """A Host header no host condition of the rule matches would reach the listener's default 404."""
+    hosts = routing.host_headers if routing else None
+    if not test_host or not hosts or not is_known(test_host) or not is_known(hosts) or not all(map(is_known, hosts)):
+        return
+    if not any(pattern_covers(pattern, test_host, host=True) for pattern in hosts):
+        raise ArgError(
+            "test_host_name",
+            f"{test_host!r} matches none of routing.host_headers {list(hosts)}: pre-traffic checks with it would "
+            "reach the listener's default 404, not the service",
+        )
+
+
+def exact_host(routing: RoutingSettings | None) -> str | None:
+    """The first host condition without a wildcard: a name a client (and a certificate) can use."""
     hosts = (routing.host_headers if routing else None) or []
+    if not is_known(hosts):
+        return None
+    return next((h for h in hosts if is_known(h) and not set(h) & WILDCARDS), None)
+
+
+def service_url(base: pulumi.Input[str], routing: RoutingSettings | None) -> pulumi.Output[str]:
+    """Where the service answers behind `base`: its first exact host and path condition, if any."""
+    host = exact_host(routing)
     path = _url_path(routing)
 
     def build(base_url: str) -> str:
-        if hosts and is_known(hosts):
+        if host:
             scheme, _, rest = base_url.partition("://")
             port = rest.partition(":")[2]
-            return f"{scheme}://{hosts[0]}{':' + port if port else ''}{path}"
+            return f"{scheme}://{host}{':' + port if port else ''}{path}"
         return f"{base_url}{path}"
 
     return pulumi.Output.from_input(base).apply(build)
@@ -574,6 +722,8 @@ class BlueGreenService(pulumi.ComponentResource):
                 production_url=self.production_url,
                 test_url=self.test_url,
                 notification_topic_arn=self.topic.arn,
+                test_host_name=args.get("test_host_name") or exact_host(settings.routing),
+                probe_function_arn=args.get("probe_function_arn"),
                 blue=colors["blue"],
                 green=colors["green"],
             )
@@ -751,7 +901,7 @@ class BlueGreenService(pulumi.ComponentResource):
         self, settings: BlueGreenSettings, resource_name: str, color: str, tags: dict[str, str]
     ) -> aws.ecs.TaskDefinition:
         port = settings.container_port
-        environment = {**settings.environment, "APP_COLOR": color}
+        environment = {**settings.environment, COLOR_VARIABLE: color}
         container = {
             "name": settings.name,
             "image": settings.color(color).image,
@@ -773,7 +923,7 @@ class BlueGreenService(pulumi.ComponentResource):
         }
         return aws.ecs.TaskDefinition(
             f"{resource_name}-task",
-            family=f"{pulumi.get_stack()}-{resource_name}",
+            family=task_family(resource_name),
             cpu=str(settings.cpu),
             memory=str(settings.memory),
             network_mode="awsvpc",

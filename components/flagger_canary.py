@@ -6,6 +6,10 @@ traffic every `interval` while the load test runs and the metrics hold, up to `m
 promotes. `threshold` failed checks roll it back. Time to promote is about
 interval x (max_weight / step_weight); time to roll back is interval x threshold.
 
+With an ingress or gateway provider (nginx, gatewayapi) the analysis reads that ingress's or
+gateway's metrics, so the default load test goes through it with the service's public host as Host
+header, as Flagger's nginx tutorial does: load sent to `<name>-canary` directly is never measured.
+
 `resolve_flagger_canary` is the one pure step (a frozen `CanarySettings` with every default filled
 in); `canary_spec` turns it into the Canary's `spec` as Flagger reads it. The custom resource is
 registered with `apiextensions.CustomResource` (typed inputs, works under mocks), never
@@ -53,6 +57,12 @@ DEFAULT_SESSION_MAX_AGE_SECONDS = 86400
 DEFAULT_ACCEPTANCE_TIMEOUT = "30s"
 DEFAULT_LOAD_TEST_TIMEOUT = "5s"
 DEFAULT_EXTRA_WEBHOOK_TIMEOUT = "15s"
+DEFAULT_NGINX_ENTRY_URL = "http://ingress-nginx-controller.ingress-nginx"
+"""The controller Service of the ingress-nginx Helm chart installed in namespace ingress-nginx."""
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# What may appear in a URL the load tester's shell runs: no whitespace, quotes or shell operators.
+_SHELL_SAFE_URL = re.compile(r"^https?://[A-Za-z0-9._~:/?#@!*+,=%-]+$")
+_SHELL_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._~/?=%:@+,-]*$")
 
 
 class ThresholdRangeArgs(TypedDict):
@@ -159,9 +169,16 @@ class FlaggerCanaryArgs(TypedDict):
     acceptance_test: NotRequired[WebhookArgs]
     """pre-rollout webhook (default: curl the canary's /health through the load tester)."""
     load_test: NotRequired[WebhookArgs]
-    """rollout webhook (default: `hey` against the canary for a minute per step)."""
+    """rollout webhook (default: `hey` for a minute per step, through the ingress or gateway with nginx
+    and gatewayapi, else against the canary Service)."""
     load_tester_url: NotRequired[str]
     """Flagger load tester URL (default http://flagger-loadtester.<namespace>/)."""
+    public_host: NotRequired[str]
+    """Host clients reach the service at: the Ingress rule's host (nginx, required by the default load
+    test) or one of `hosts` (gatewayapi, default the first)."""
+    entry_url: NotRequired[str]
+    """In-cluster URL of the ingress controller or gateway the default load test goes through (nginx
+    default http://ingress-nginx-controller.ingress-nginx; required with gatewayapi)."""
     test_path: NotRequired[str]
     """Path the default acceptance test requests (default /health)."""
     extra_webhooks: NotRequired[list[ExtraWebhookArgs]]
@@ -391,10 +408,50 @@ def _resolve_extra_webhooks(hooks: Any, taken: set[str]) -> list[WebhookSettings
     return resolved
 
 
-def _resolve_webhooks(args: FlaggerCanaryArgs, target: str, namespace: str, port: int) -> tuple[WebhookSettings, ...]:
+def _load_test_target(args: FlaggerCanaryArgs, provider: str | None, hosts: tuple[str, ...], canary_url: str) -> str:
+    """What the default load test runs `hey` against: through the ingress or gateway whose metrics
+    the analysis reads (Host header = the public host), or the canary Service for other providers."""
+    if provider not in ("nginx", "gatewayapi"):
+        for key in ("public_host", "entry_url"):
+            if key in args:
+                raise ArgError(key, "is only used with provider nginx or gatewayapi")
+        return f"{canary_url}/"
+    host = args.get("public_host", hosts[0] if hosts else None)
+    if host is None:
+        raise ArgError(
+            "public_host",
+            f"is required with provider {provider}: the analysis reads the {provider} metrics, so the default load "
+            "test must reach the canary through it with the service's host (or set load_test.cmd)",
+        )
+    if not isinstance(host, str) or not _HOSTNAME.match(host):
+        raise ArgError("public_host", f"must be a host name like app.example.com, got {host!r}")
+    if provider == "gatewayapi" and hosts and host not in hosts:
+        raise ArgError("public_host", f"must be one of hosts {list(hosts)}, got {host!r}")
+    if "entry_url" not in args and provider == "gatewayapi":
+        raise ArgError(
+            "entry_url", "is required with provider gatewayapi: the gateway's in-cluster URL (or set load_test.cmd)"
+        )
+    entry = _check_shell_safe_url(args.get("entry_url", DEFAULT_NGINX_ENTRY_URL), "entry_url")
+    return f"-host {host} {entry.rstrip('/')}/"
+
+
+def _check_shell_safe_url(value: Any, key: str) -> str:
+    url = _check_url(value, key)
+    if not _SHELL_SAFE_URL.match(url):
+        raise ArgError(key, f"must be a plain URL without spaces, quotes or shell characters, got {url!r}")
+    return url
+
+
+def _resolve_webhooks(
+    args: FlaggerCanaryArgs, target: str, namespace: str, port: int, provider: str | None, hosts: tuple[str, ...]
+) -> tuple[WebhookSettings, ...]:
     test_path = args.get("test_path", DEFAULT_HEALTH_CHECK_PATH)
-    if not isinstance(test_path, str) or not test_path.startswith("/"):
-        raise ArgError("test_path", f"must be an absolute path starting with '/', got {test_path!r}")
+    # The default acceptance test puts the path in a shell command: nothing a shell would interpret.
+    if not isinstance(test_path, str) or not _SHELL_SAFE_PATH.match(test_path):
+        raise ArgError(
+            "test_path",
+            f"must be an absolute path starting with '/', without spaces or shell characters, got {test_path!r}",
+        )
     loader = _check_url(args.get("load_tester_url", f"http://flagger-loadtester.{namespace}/"), "load_tester_url")
     canary_url = f"http://{target}-canary.{namespace}:{port}"
     acceptance = _resolve_webhook(
@@ -406,13 +463,16 @@ def _resolve_webhooks(args: FlaggerCanaryArgs, target: str, namespace: str, port
         default_cmd=f"curl -sf {canary_url}{test_path}",
         default_timeout=DEFAULT_ACCEPTANCE_TIMEOUT,
     )
+    load_args = args.get("load_test")
+    uses_default_cmd = not (isinstance(load_args, dict) and ("cmd" in load_args or load_args.get("enabled") is False))
+    load_target = _load_test_target(args, provider, hosts, canary_url) if uses_default_cmd else f"{canary_url}/"
     load = _resolve_webhook(
-        args.get("load_test"),
+        load_args,
         "load_test",
         kind="rollout",
         name="load-test",
         default_url=loader,
-        default_cmd=f"hey -z 1m -q 10 -c 2 {canary_url}/",
+        default_cmd=f"hey -z 1m -q 10 -c 2 {load_target}",
         default_timeout=DEFAULT_LOAD_TEST_TIMEOUT,
     )
     webhooks = [hook for hook in (acceptance, load) if hook is not None]
@@ -487,9 +547,9 @@ def resolve_flagger_canary(args: FlaggerCanaryArgs) -> CanarySettings:
     threshold = int_setting(args, "threshold", DEFAULT_THRESHOLD, minimum=1)
     max_weight, step_weight, step_weights = _resolve_weights(args)
     metrics = _resolve_metrics(args.get("metrics", DEFAULT_METRICS))
-    webhooks = _resolve_webhooks(args, target, namespace, port)
     provider, ingress, gateways, hosts = _resolve_routing(args)
     affinity = _resolve_session_affinity(args.get("session_affinity"), provider)
+    webhooks = _resolve_webhooks(args, target, namespace, port, provider, hosts)
     deadline = int_setting(args, "progress_deadline_seconds", DEFAULT_PROGRESS_DEADLINE_SECONDS, minimum=1)
     autoscaler = args.get("autoscaler_name")
     if autoscaler is not None:

@@ -7,7 +7,7 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from .tags import standard_tags
+from .tags import check_tags, standard_tags
 from .validation import ArgError, int_setting, is_known
 
 DEFAULT_CIDR_BLOCK = "10.0.0.0/16"
@@ -16,6 +16,8 @@ DEFAULT_NAT_GATEWAY_COUNT = 1
 MAX_AVAILABILITY_ZONE_COUNT = 3
 LARGEST_PREFIX_LENGTH = 20
 """A /20 is the smallest VPC whose eight subnet slots (3 bits) are still /23s."""
+SMALLEST_PREFIX_LENGTH = 16
+"""AWS allows VPC CIDR blocks from /16 to /28."""
 SUBNET_PREFIX_DIFF = 3
 """Eight equal slots: public subnets first, then private ones."""
 
@@ -49,15 +51,26 @@ def resolve_network(args: NetworkArgs) -> NetworkSettings:
     azs = int_setting(
         args, "availability_zone_count", DEFAULT_AVAILABILITY_ZONE_COUNT, minimum=2, maximum=MAX_AVAILABILITY_ZONE_COUNT
     )
-    nats = int_setting(args, "nat_gateway_count", DEFAULT_NAT_GATEWAY_COUNT, minimum=1, maximum=azs)
+    nats = int_setting(args, "nat_gateway_count", DEFAULT_NAT_GATEWAY_COUNT, minimum=1)
+    if is_known(nats) and is_known(azs) and nats > azs:
+        raise ArgError(
+            "nat_gateway_count", f"must be <= availability_zone_count ({azs}): one per zone at most, got {nats}"
+        )
     if is_known(cidr):
         try:
-            network = ipaddress.ip_network(cidr)
-        except ValueError as err:
-            raise ArgError("cidr_block", f"is not a CIDR block: {cidr!r}") from err
+            network = ipaddress.ip_network(cidr) if isinstance(cidr, str) else None
+        except ValueError:
+            network = None
+        if network is None or network.version != 4:
+            raise ArgError("cidr_block", f"is not an IPv4 CIDR block: {cidr!r}")
         if network.prefixlen > LARGEST_PREFIX_LENGTH:
             raise ArgError("cidr_block", f"must be /{LARGEST_PREFIX_LENGTH} or larger, got /{network.prefixlen}")
-    return NetworkSettings(cidr, azs, nats, dict(args.get("tags") or {}))
+        if network.prefixlen < SMALLEST_PREFIX_LENGTH:
+            raise ArgError(
+                "cidr_block",
+                f"must be /{SMALLEST_PREFIX_LENGTH} or smaller (AWS's largest VPC), got /{network.prefixlen}",
+            )
+    return NetworkSettings(cidr, azs, nats, check_tags(args.get("tags")))
 
 
 def subnet_cidrs(cidr: str, count: int) -> list[str]:
@@ -71,7 +84,7 @@ class Network(pulumi.ComponentResource):
 
     Children, for callers who need them: `vpc` (aws.ec2.Vpc), `internet_gateway`,
     `public_subnets` and `private_subnets` (lists of aws.ec2.Subnet, one per AZ) and
-    `nat_gateways` (list of aws.ec2.NatGateway).
+    `nat_gateways` (list of aws.ec2.NatGateway) with `nat_addresses` (their aws.ec2.Eip).
     """
 
     vpc_id: pulumi.Output[str]
@@ -80,6 +93,9 @@ class Network(pulumi.ComponentResource):
     """Subnets for the load balancer, one per AZ."""
     private_subnet_ids: pulumi.Output[list[str]]
     """Subnets for tasks and instances, one per AZ, egress through NAT."""
+    nat_public_ips: pulumi.Output[list[str]]
+    """Public addresses of the NAT gateways: where the private subnets' requests to the internet (and
+    to the internet-facing load balancer) come from."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         settings = resolve_network(args)
@@ -106,11 +122,13 @@ class Network(pulumi.ComponentResource):
         self.vpc_id = self.vpc.id
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in self.public_subnets])
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in self.private_subnets])
+        self.nat_public_ips = pulumi.Output.all(*[eip.public_ip for eip in self.nat_addresses])
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
                 "public_subnet_ids": self.public_subnet_ids,
                 "private_subnet_ids": self.private_subnet_ids,
+                "nat_public_ips": self.nat_public_ips,
             }
         )
 
@@ -144,8 +162,10 @@ class Network(pulumi.ComponentResource):
 
     def _nat_gateways(self, name: str, settings: NetworkSettings, tags: dict[str, str]) -> list[aws.ec2.NatGateway]:
         gateways = []
+        self.nat_addresses: list[aws.ec2.Eip] = []
         for i in range(settings.nat_gateway_count):
             eip = aws.ec2.Eip(f"{name}-nat-{i}-eip", domain="vpc", tags=tags, opts=pulumi.ResourceOptions(parent=self))
+            self.nat_addresses.append(eip)
             gateways.append(
                 aws.ec2.NatGateway(
                     f"{name}-nat-{i}",

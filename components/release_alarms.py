@@ -272,3 +272,11 @@ class ReleaseAlarms(pulumi.ComponentResource):
 def _alarm_prefix(name: str) -> str:
     """Alarm names are unique per account and region, so they carry the project and stack."""
     return f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"
+
+
+ALARM_SUFFIXES = ("5xx-rate", "p99-latency", "unhealthy-hosts", "health")
+
+
+def longest_alarm_name(name: str) -> str:
+    """The longest alarm name a ReleaseAlarms named `name` creates (for the up-front length check)."""
+    return max((f"{_alarm_prefix(name)}-{suffix}" for suffix in ALARM_SUFFIXES), key=len)

@@ -12,6 +12,7 @@ defaults; the constructor reads the wired inputs (VPC, subnets, listener, ALB) d
 """
 
 import base64
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict
@@ -20,7 +21,15 @@ import pulumi
 import pulumi_aws as aws
 
 from ..contract import build_fleet
-from .release_alarms import AlarmThresholds, AlarmThresholdsArgs, ReleaseAlarms, resolve_thresholds
+from ..contract.types import ResourceType
+from .naming import check_child_names, check_explicit_name
+from .release_alarms import (
+    AlarmThresholds,
+    AlarmThresholdsArgs,
+    ReleaseAlarms,
+    longest_alarm_name,
+    resolve_thresholds,
+)
 from .rolling_update_policy import (
     InstanceRefreshArgs,
     RefreshPreferences,
@@ -38,9 +47,10 @@ from .routing import (
     rule_conditions,
     target_group_health_check,
 )
-from .tags import standard_tags
+from .tags import check_tags, standard_tags
 from .validation import (
     ArgError,
+    check_bool,
     check_choice,
     check_int,
     check_unknown_keys,
@@ -66,6 +76,11 @@ DEFAULT_METADATA_HOP_LIMIT = 1
 DEFAULT_WARM_POOL_MIN_SIZE = 0
 DEFAULT_WARM_POOL_STATE = "Stopped"
 CAPACITY_KEYS = ("desired_capacity", "min_size", "max_size")
+FLEET_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+AMI_ID = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
+INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")
+MAX_USER_DATA_BYTES = 16 * 1024
+"""EC2 takes at most 16 KB of user data before base64 encoding."""
 
 WIRED_INPUTS = (
     "vpc_id",
@@ -252,17 +267,42 @@ def _resolve_warm_pool(pool: Any, desired: int) -> WarmPoolSettings | None:
     state = pool.get("pool_state", DEFAULT_WARM_POOL_STATE)
     check_choice(state, "warm_pool.pool_state", WARM_POOL_STATES)
     reuse = pool.get("reuse_on_scale_in", False)
-    if not isinstance(reuse, bool):
-        raise ArgError("warm_pool.reuse_on_scale_in", f"must be true or false, got {reuse!r}")
+    check_bool(reuse, "warm_pool.reuse_on_scale_in")
     return WarmPoolSettings(
         min_size=min_size, max_group_prepared_capacity=prepared, pool_state=state, reuse_on_scale_in=reuse
     )
 
 
-def resolve_rolling_asg(args: RollingAutoScalingGroupArgs) -> FleetSettings:
+def child_names(name: str) -> list[tuple[str, str]]:
+    """(type, logical name) of every auto-named child a RollingAutoScalingGroup named `name` creates."""
+    return [
+        (ResourceType.TARGET_GROUP, f"{name}-tg"),
+        (ResourceType.SECURITY_GROUP, f"{name}-sg"),
+        (ResourceType.LAUNCH_TEMPLATE, f"{name}-lt"),
+        (ResourceType.AUTOSCALING_GROUP, f"{name}-asg"),
+    ]
+
+
+def check_fleet_name(name: object) -> None:
+    """ArgError naming `name` when a fleet's name cannot name its AWS resources."""
+    if not isinstance(name, str) or not FLEET_NAME.match(name):
+        raise ArgError(
+            "name",
+            f"must be lowercase letters, digits and '-', starting with a letter (used in AWS names), got {name!r}",
+        )
+    check_child_names(name, child_names(name))
+    check_explicit_name(longest_alarm_name(f"{name}-alarms"), ResourceType.METRIC_ALARM, "name")
+
+
+def resolve_rolling_asg(args: RollingAutoScalingGroupArgs, name: str | None = None) -> FleetSettings:
     """Every setting checked and every default filled in, before anything is created. Reads only
-    what the user configures: the wired inputs may be absent. Raises ArgError naming the key."""
+    what the user configures: the wired inputs may be absent. With `name`, also checks that the
+    names of the AWS resources it derives fit. Raises ArgError naming the key."""
+    if name is not None:
+        check_fleet_name(name)
     instance_type = require(args, "instance_type")
+    if is_known(instance_type) and not (isinstance(instance_type, str) and INSTANCE_TYPE.match(instance_type)):
+        raise ArgError("instance_type", f"must be an EC2 instance type like t3.small, got {instance_type!r}")
     for key in CAPACITY_KEYS:
         if args.get(key) is None:
             raise ArgError(key, "is required")
@@ -275,9 +315,11 @@ def resolve_rolling_asg(args: RollingAutoScalingGroupArgs) -> FleetSettings:
     ami, parameter = args.get("ami_id"), args.get("ami_ssm_parameter")
     if (ami is None) == (parameter is None):
         raise ArgError("ami_id", "give exactly one of ami_id and ami_ssm_parameter")
-    if ami is not None and is_known(ami) and not (isinstance(ami, str) and ami.startswith("ami-")):
+    if ami is not None and is_known(ami) and not (isinstance(ami, str) and AMI_ID.match(ami)):
         raise ArgError("ami_id", f"must be an AMI id like ami-0123456789abcdef0, got {ami!r}")
-    if parameter is not None and not (isinstance(parameter, str) and parameter.startswith("/")):
+    if parameter is not None and not (
+        isinstance(parameter, str) and parameter.startswith("/") and not any(c.isspace() for c in parameter)
+    ):
         raise ArgError("ami_ssm_parameter", f"must be a parameter path starting with /, got {parameter!r}")
     released_ami = args.get("released_ami_id")
     if (
@@ -319,6 +361,12 @@ def resolve_rolling_asg(args: RollingAutoScalingGroupArgs) -> FleetSettings:
         rolling_update=args.get("rolling_update"),
         instance_refresh=args.get("instance_refresh"),
     )
+    user_data = args.get("user_data")
+    if user_data is not None and is_known(user_data):
+        if not isinstance(user_data, str):
+            raise ArgError("user_data", f"must be text (a script), got {type(user_data).__name__}")
+        if len(user_data.encode()) > MAX_USER_DATA_BYTES:
+            raise ArgError("user_data", f"must be at most {MAX_USER_DATA_BYTES} bytes (EC2's limit)")
     return FleetSettings(
         routing=routing,
         instance_type=instance_type,
@@ -331,7 +379,7 @@ def resolve_rolling_asg(args: RollingAutoScalingGroupArgs) -> FleetSettings:
         ami_id=ami,
         ami_ssm_parameter=parameter,
         released_ami_id=released_ami,
-        user_data=args.get("user_data"),
+        user_data=user_data,
         instance_port=instance_port,
         grace_period_seconds=grace,
         default_instance_warmup_seconds=warmup,
@@ -344,7 +392,7 @@ def resolve_rolling_asg(args: RollingAutoScalingGroupArgs) -> FleetSettings:
         warm_pool=warm_pool,
         released_version=released,
         notification_topic_arn=args.get("notification_topic_arn"),
-        tags=dict(args.get("tags") or {}),
+        tags=check_tags(args.get("tags")),
     )
 
 
@@ -407,7 +455,7 @@ class RollingAutoScalingGroup(pulumi.ComponentResource):
         args: RollingAutoScalingGroupArgs,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        settings = resolve_rolling_asg(args)
+        settings = resolve_rolling_asg(args, name)
         require_inputs(args, WIRED_INPUTS)
         super().__init__("zero-downtime:index:RollingAutoScalingGroup", name, None, opts)
         for note in settings.refresh.notes:

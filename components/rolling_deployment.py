@@ -16,7 +16,9 @@ What makes it safe, and why each default is what it is:
   budget); a fixed minAvailable = replicas-1 silently allows many evictions at once once an HPA
   has scaled the Deployment out. Size replicas for peak load + 1.
 - Under Flagger (`managed_by_flagger`) Flagger generates the Services and renames the selector
-  label of the pods it serves to `<name>-primary`, so the budget guards those pods instead.
+  label of the pods it serves to `<name>-primary`, so the budget guards those pods instead, and
+  the topology spread selects the `app.kubernetes.io/instance` label, which the primary and the
+  canary pods both keep (Flagger only renames `app.kubernetes.io/name`).
 
 `resolve_rolling_deployment` is the one pure step: defaults filled in, every field checked, a frozen
 `DeploymentSettings` back. The constructor then builds each object from that record.
@@ -32,7 +34,7 @@ import pulumi_kubernetes as k8s
 
 from ..contract.types import K8S_MANAGED_BY_LABEL, MANAGED_BY
 from .defaults import DEFAULT_CONTAINER_PORT, DEFAULT_HEALTH_CHECK_PATH
-from .validation import ArgError, check_choice, check_int, int_setting, is_known
+from .validation import ArgError, check_choice, check_image, check_int, check_string_map, int_setting, is_known
 
 NAME_LABEL = "app.kubernetes.io/name"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
@@ -61,6 +63,8 @@ _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _PERCENT = re.compile(r"^([0-9]{1,3})%$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 class ProbeArgs(TypedDict):
@@ -174,7 +178,8 @@ class RollingDeploymentArgs(TypedDict):
     autoscaler: NotRequired[AutoscalerArgs]
     """Adds a HorizontalPodAutoscaler; replicas are then left to it after creation."""
     managed_by_flagger: NotRequired[bool]
-    """Flagger drives this Deployment: it generates the Services and owns replicas; the PDB guards primary pods."""
+    """Flagger drives this Deployment: it generates the Services and owns replicas; the PDB guards and the
+    topology spread counts the primary pods."""
 
 
 PROBE_DEFAULTS: dict[str, ProbeArgs] = {
@@ -304,6 +309,17 @@ def check_label_value(value: Any, key: str) -> None:
         raise ArgError(key, f"must be a label value (<= 63 of A-Z a-z 0-9 - _ .), got {value!r}")
 
 
+def check_label_key(key: Any, where: str) -> None:
+    """A label key: `name` or `prefix/name`, name <= 63 characters, prefix a DNS subdomain."""
+    prefix, _, name = key.rpartition("/") if isinstance(key, str) else ("", "", "")
+    if not (
+        isinstance(key, str)
+        and _LABEL_NAME.match(name)
+        and (not prefix or (len(prefix) <= 253 and _DNS_SUBDOMAIN.match(prefix)))
+    ):
+        raise ArgError(where, f"is not a label key (name or prefix/name, name <= 63 of A-Z a-z 0-9 - _ .), got {key!r}")
+
+
 def check_int_or_percent(value: Any, key: str, *, minimum: int = 0) -> None:
     """Kubernetes IntOrString counts: an int >= minimum, or "N%" with N in minimum..100."""
     if not is_known(value):
@@ -418,8 +434,9 @@ def resolve_rolling_deployment(name: str, args: RollingDeploymentArgs) -> Deploy
     if unknown:
         raise ArgError(sorted(unknown)[0], "is not a RollingDeployment argument")
     image = args.get("image")
-    if image is None or (isinstance(image, str) and not image.strip()):
+    if image is None:
         raise ArgError("image", "is required")
+    check_image(image, "image")
     app_name = args.get("app_name", name)
     flagger = bool(args.get("managed_by_flagger", False))
     # Flagger derives `<name>-primary` and `<name>-canary`; both must stay valid names.
@@ -472,12 +489,10 @@ def resolve_rolling_deployment(name: str, args: RollingDeploymentArgs) -> Deploy
             f"got {grace}: the kubelet would SIGKILL requests still in flight",
         )
 
-    env = dict(args.get("env") or {})
-    for env_name, env_value in env.items():
-        if not isinstance(env_value, str):
-            raise ArgError(f"env.{env_name}", f"must be a string, got {env_value!r}")
-    labels = dict(args.get("labels") or {})
+    env = check_string_map(args.get("env") or {}, "env")
+    labels = check_string_map(args.get("labels") or {}, "labels")
     for label_name, label_value in labels.items():
+        check_label_key(label_name, f"labels.{label_name}")
         check_label_value(label_value, f"labels.{label_name}")
 
     return DeploymentSettings(
@@ -517,6 +532,19 @@ def selector_labels(app_name: str) -> dict[str, str]:
     if len(instance) > 63 or not _LABEL_VALUE.match(instance):
         instance = app_name
     return {NAME_LABEL: app_name, INSTANCE_LABEL: instance}
+
+
+def spread_selector(settings: DeploymentSettings, selector: dict[str, str]) -> dict[str, str]:
+    """The pods the topology spread counts: the serving ones.
+
+    Flagger serves from a `<name>-primary` copy whose pods carry `app.kubernetes.io/name:
+    <name>-primary`, so selecting `<name>` would count none of them (Flagger only rewrites a spread
+    selector equal to the Deployment's name in recent versions). The instance label is carried
+    unchanged by the primary and the canary pods, so selecting it spreads every serving pod.
+    """
+    if settings.managed_by_flagger:
+        return {INSTANCE_LABEL: selector[INSTANCE_LABEL]}
+    return dict(selector)
 
 
 def object_labels(settings: DeploymentSettings) -> dict[str, str]:
@@ -646,7 +674,9 @@ class RollingDeployment(pulumi.ComponentResource):
                                 max_skew=1,
                                 topology_key="kubernetes.io/hostname",
                                 when_unsatisfiable="ScheduleAnyway",
-                                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                                label_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels=spread_selector(settings, selector)
+                                ),
                             )
                         ],
                     ),

@@ -1,5 +1,6 @@
 """What BlueGreenService and RollingAutoScalingGroup share at the ALB: rule routing and target health checks."""
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
@@ -23,6 +24,14 @@ DEFAULT_MATCHER = "200"
 DEFAULT_DEREGISTRATION_DELAY_SECONDS = 30
 """Seconds a draining target keeps its in-flight requests (services and fleets)."""
 MAX_DEREGISTRATION_DELAY_SECONDS = 3600
+# ALB health check matcher for HTTP: codes 200-499, as "200", "200,302" or "200-299".
+MATCHER_CODES = (200, 499)
+_MATCHER_LIST = re.compile(r"^\d{3}(,\d{3})*$")
+_MATCHER_RANGE = re.compile(r"^(\d{3})-(\d{3})$")
+# ALB rule conditions: each value at most 128 characters, from these sets (`*` and `?` are wildcards).
+MAX_CONDITION_VALUE_LENGTH = 128
+_PATH_PATTERN = re.compile(r"^[A-Za-z0-9_\-.$/~\"'@:+&*?]+$")
+_HOST_HEADER = re.compile(r"^[A-Za-z0-9\-.*?]+$")
 
 
 class RoutingArgs(TypedDict):
@@ -91,6 +100,8 @@ def resolve_routing(routing: Any, where: str = "routing") -> RoutingSettings:
             raise ArgError(f"{where}.{key}", f"must be a non-empty list of strings, got {given!r}")
         if not all(isinstance(v, str) and v for v in given):
             raise ArgError(f"{where}.{key}", f"must contain only non-empty strings, got {given!r}")
+        for value in given:
+            _check_condition_value(value, f"{where}.{key}", host=key == "host_headers")
         values += len(given)
     if values == 0 and all(is_known(routing.get(k)) for k in ("host_headers", "path_patterns")):
         raise ArgError(where, "needs path_patterns and/or host_headers")
@@ -104,6 +115,41 @@ def resolve_routing(routing: Any, where: str = "routing") -> RoutingSettings:
         path_patterns=routing.get("path_patterns"),
         host_headers=routing.get("host_headers"),
     )
+
+
+def _check_condition_value(value: str, key: str, *, host: bool) -> None:
+    pattern, what = (
+        (_HOST_HEADER, "letters, digits and - . * ?")
+        if host
+        else (
+            _PATH_PATTERN,
+            "letters, digits and _ - . $ / ~ \" ' @ : + & * ?",
+        )
+    )
+    if len(value) > MAX_CONDITION_VALUE_LENGTH or not pattern.match(value):
+        raise ArgError(key, f"{value!r} is not a valid ALB condition value (at most 128 of {what})")
+    if not host and not value.startswith(("/", "*")):
+        raise ArgError(key, f"{value!r} must start with '/' (paths always do)")
+
+
+def check_matcher(matcher: Any, key: str) -> None:
+    """An ALB HTTP health check matcher: "200", "200,302" or "200-299", codes 200-499."""
+    if not is_known(matcher):
+        return
+    low, high = MATCHER_CODES
+    problem = f'must be HTTP codes {low}-{high} as "200", "200,302" or "200-299", got {matcher!r}'
+    if not isinstance(matcher, str):
+        raise ArgError(key, problem)
+    if _MATCHER_LIST.match(matcher):
+        codes = [int(c) for c in matcher.split(",")]
+    elif match := _MATCHER_RANGE.match(matcher):
+        codes = [int(match.group(1)), int(match.group(2))]
+        if codes[0] > codes[1]:
+            raise ArgError(key, problem)
+    else:
+        raise ArgError(key, problem)
+    if not all(low <= code <= high for code in codes):
+        raise ArgError(key, problem)
 
 
 def rule_priority(routing: RoutingSettings | None) -> Any:
@@ -136,8 +182,10 @@ def resolve_health_check(
         raise ArgError(where, f"must be a mapping of health check settings, got {check!r}")
     check_unknown_keys(check, set(HealthCheckArgs.__annotations__) | extra_keys, where, "is not a health check setting")
     path = check.get("path", DEFAULT_HEALTH_CHECK_PATH)
-    if is_known(path) and not (isinstance(path, str) and path.startswith("/")):
-        raise ArgError(f"{where}.path", f"must start with '/', got {path!r}")
+    if is_known(path) and not (
+        isinstance(path, str) and path.startswith("/") and len(path) <= 1024 and not any(c.isspace() for c in path)
+    ):
+        raise ArgError(f"{where}.path", f"must be a path starting with '/', without spaces, got {path!r}")
     prefix = f"{where}."
     interval = int_setting(check, "interval_seconds", DEFAULT_INTERVAL_SECONDS, where=prefix, minimum=5, maximum=300)
     timeout = int_setting(check, "timeout_seconds", DEFAULT_TIMEOUT_SECONDS, where=prefix, minimum=2, maximum=120)
@@ -153,8 +201,14 @@ def resolve_health_check(
         unhealthy_threshold=int_setting(
             check, "unhealthy_threshold", DEFAULT_UNHEALTHY_THRESHOLD, where=prefix, minimum=2, maximum=10
         ),
-        matcher=check.get("matcher", default_matcher),
+        matcher=_matcher(check, where, default_matcher),
     )
+
+
+def _matcher(check: Mapping[str, Any], where: str, default: str) -> Any:
+    matcher = check.get("matcher", default)
+    check_matcher(matcher, f"{where}.matcher")
+    return matcher
 
 
 def target_group_health_check(check: HealthCheckSettings) -> aws.lb.TargetGroupHealthCheckArgsDict:

@@ -5,16 +5,24 @@ service never owns the listener and several services can share one ALB.
 """
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from .tags import standard_tags
-from .validation import ArgError, check_int, int_setting, is_known, require_inputs
+from .addresses import exposure
+from .tags import check_tags, standard_tags
+from .validation import ArgError, check_bool, check_int, int_setting, is_known, require_inputs
 
 WORLD = {"0.0.0.0/0", "::/0"}
+CERTIFICATE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(acm:[a-z0-9-]+:\d{12}:certificate/.+|iam::\d{12}:server-certificate/.+)$"
+)
+# S3 bucket names: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit.
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+SSL_POLICY = re.compile(r"^[A-Za-z0-9-]{1,128}$")
 MODERN_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 DEFAULT_TEST_LISTENER_PORT = 9000
 DEFAULT_PRODUCTION_CIDRS = ("0.0.0.0/0",)
@@ -36,6 +44,10 @@ class SharedEdgeArgs(TypedDict):
     """CIDRs allowed to reach the test listener. Never the whole internet."""
     test_listener_port: NotRequired[pulumi.Input[int]]
     """Port of the test listener, which always routes to the idle color (default 9000)."""
+    probe_source_ips: NotRequired[pulumi.Input[list[str]]]
+    """Public addresses the pre-traffic probe's requests come from (the NAT gateways' addresses: a
+    function inside the VPC reaches the internet-facing ALB through them). Each is admitted to the test
+    listener alone, as a /32."""
     production_cidrs: NotRequired[pulumi.Input[list[str]]]
     """CIDRs allowed to reach the production listener (default 0.0.0.0/0)."""
     certificate_arn: NotRequired[pulumi.Input[str]]
@@ -58,6 +70,7 @@ class SharedEdgeSettings:
 
     test_listener_cidrs: Any
     test_listener_port: Any = DEFAULT_TEST_LISTENER_PORT
+    probe_source_ips: Any = ()
     production_cidrs: Any = DEFAULT_PRODUCTION_CIDRS
     certificate_arn: Any = None
     """With a certificate, production is HTTPS on 443 and HTTP on 80 redirects to it."""
@@ -88,12 +101,43 @@ def _check_cidrs(cidrs: object, key: str, *, allow_world: bool) -> None:
     for cidr in cidrs:
         if not is_known(cidr):
             continue
+        if not isinstance(cidr, str):
+            raise ArgError(key, f"{cidr!r} is not a CIDR block")
         try:
             ipaddress.ip_network(cidr)
-        except (ValueError, TypeError) as err:
+        except ValueError as err:
             raise ArgError(key, f"{cidr!r} is not a CIDR block") from err
         if not allow_world and cidr in WORLD:
             raise ArgError(key, f"must not contain {cidr}: the test listener is never open to the world")
+    if allow_world or not all(is_known(c) for c in cidrs):
+        return
+    # Judged on the addresses covered: 0.0.0.0/1 + 128.0.0.0/1 is the world too.
+    wide = exposure(cidrs).too_wide()
+    if wide:
+        raise ArgError(
+            key,
+            f"opens the test listener (the idle color) to too much of the internet: {wide}; allow only "
+            "your office, VPN or CI ranges",
+        )
+
+
+def _check_addresses(addresses: object, key: str) -> None:
+    """Single IPv4 addresses (Outputs pass unchecked until known)."""
+    if not is_known(addresses):
+        return
+    if not isinstance(addresses, list | tuple):
+        raise ArgError(key, f"must be a list of IPv4 addresses, got {addresses!r}")
+    for address in addresses:
+        if not is_known(address):
+            continue
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError as err:
+            raise ArgError(key, f"{address!r} is not an IPv4 address") from err
+
+
+def _host_cidrs(addresses: Any) -> pulumi.Output[list[str]]:
+    return pulumi.Output.from_input(addresses).apply(lambda ips: [f"{ip}/32" for ip in ips])
 
 
 def resolve_shared_edge(args: SharedEdgeArgs) -> SharedEdgeSettings:
@@ -104,22 +148,40 @@ def resolve_shared_edge(args: SharedEdgeArgs) -> SharedEdgeSettings:
     _check_cidrs(production_cidrs, "production_cidrs", allow_world=True)
     port = args.get("test_listener_port", DEFAULT_TEST_LISTENER_PORT)
     check_int(port, "test_listener_port", minimum=1, maximum=65535)
+    probe_ips = args.get("probe_source_ips") or ()
+    _check_addresses(probe_ips, "probe_source_ips")
     if is_known(port) and port in (HTTP_PORT, HTTPS_PORT):
         raise ArgError(
             "test_listener_port", f"must differ from the production ports {HTTP_PORT} and {HTTPS_PORT}, got {port}"
         )
+    certificate = args.get("certificate_arn") or None
+    if (
+        is_known(certificate)
+        and certificate is not None
+        and not (isinstance(certificate, str) and CERTIFICATE_ARN.match(certificate))
+    ):
+        raise ArgError("certificate_arn", f"must be an ACM certificate ARN, got {certificate!r}")
+    ssl_policy = args.get("ssl_policy", MODERN_TLS_POLICY)
+    if is_known(ssl_policy) and not (isinstance(ssl_policy, str) and SSL_POLICY.match(ssl_policy)):
+        raise ArgError("ssl_policy", f"must be an ELB security policy name, got {ssl_policy!r}")
+    bucket = args.get("access_logs_bucket") or None
+    if is_known(bucket) and bucket is not None and not (isinstance(bucket, str) and BUCKET_NAME.match(bucket)):
+        raise ArgError("access_logs_bucket", f"must be an S3 bucket name, got {bucket!r}")
+    insights = args.get("container_insights", DEFAULT_CONTAINER_INSIGHTS)
+    check_bool(insights, "container_insights")
     return SharedEdgeSettings(
         test_listener_cidrs=test_cidrs,
         test_listener_port=port,
+        probe_source_ips=probe_ips,
         production_cidrs=production_cidrs,
-        certificate_arn=args.get("certificate_arn") or None,
-        ssl_policy=args.get("ssl_policy", MODERN_TLS_POLICY),
-        access_logs_bucket=args.get("access_logs_bucket") or None,
+        certificate_arn=certificate,
+        ssl_policy=ssl_policy,
+        access_logs_bucket=bucket,
         idle_timeout_seconds=int_setting(
             args, "idle_timeout_seconds", DEFAULT_IDLE_TIMEOUT_SECONDS, minimum=1, maximum=4000
         ),
-        container_insights=args.get("container_insights", DEFAULT_CONTAINER_INSIGHTS),
-        tags=dict(args.get("tags") or {}),
+        container_insights=insights,
+        tags=check_tags(args.get("tags")),
     )
 
 
@@ -231,6 +293,16 @@ class SharedEdge(pulumi.ComponentResource):
                 "cidr_blocks": settings.test_listener_cidrs,
             }
         )
+        if settings.probe_source_ips:
+            ingress.append(
+                {
+                    "description": "test listener: the pre-traffic probe, through the NAT gateways",
+                    "protocol": "tcp",
+                    "from_port": settings.test_listener_port,
+                    "to_port": settings.test_listener_port,
+                    "cidr_blocks": _host_cidrs(settings.probe_source_ips),
+                }
+            )
         return aws.ec2.SecurityGroup(
             f"{name}-alb-sg",
             description="ALB: production ports and the test listener",

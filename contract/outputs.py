@@ -82,6 +82,12 @@ class ServiceOutputs:
     notification_topic_arn: str | None
     blue: ColorOutputs
     green: ColorOutputs
+    test_host_name: str | None = None
+    """Host header and TLS server name of pre-traffic checks (the name the certificate covers);
+    None: the test URL's own host."""
+    probe_function_arn: str | None = None
+    """Lambda inside the VPC that runs pre-traffic checks (`contract/probe.py`); None: the driver
+    checks from where it runs."""
     name: str = _map_key()
 
     def color(self, color: Color) -> ColorOutputs:

@@ -53,6 +53,8 @@ class ResourceType(StrEnum):
     IAM_ROLE = "aws:iam/role:Role"
     IAM_ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
     IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+    # Lambda
+    LAMBDA_FUNCTION = "aws:lambda/function:Function"
     # Kubernetes
     K8S_PROVIDER = "pulumi:providers:kubernetes"
     K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -68,3 +70,4 @@ class ResourceType(StrEnum):
     ROLLING_AUTOSCALING_GROUP = "zero-downtime:index:RollingAutoScalingGroup"
     ROLLING_DEPLOYMENT = "zero-downtime:index:RollingDeployment"
     FLAGGER_CANARY_COMPONENT = "zero-downtime:index:FlaggerCanary"
+    PRE_TRAFFIC_PROBE = "zero-downtime:index:PreTrafficProbe"

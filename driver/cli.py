@@ -82,6 +82,7 @@ FLAG_OF = {
     "check_path": "--check-path",
     "check_status": "--check-status",
     "check_body": "--check-body",
+    "check_from": "--check-from",
     "hook": "--hook",
     "ami_id": "--ami",
     "timeout_seconds": "--refresh-timeout",
@@ -194,6 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--check-body", default=None, help="regex the check body must match")
     d.add_argument("--hook", action="append", default=[], help="pre-traffic command (repeatable)")
     d.add_argument("--no-test-check", action="store_true", help="skip the HTTP check against the test listener")
+    d.add_argument(
+        "--check-from",
+        default="auto",
+        metavar="{auto,driver,probe}",
+        help="where the HTTP check runs: the stack's probe function in the VPC (probe), here (driver), "
+        "or the probe function when the stack has one (auto, the default)",
+    )
 
     for name, text in (("status", "the latest release's state"), ("history", "past releases and their trail")):
         p = sub.add_parser(name, help=text)
@@ -372,6 +380,7 @@ def cmd_deploy(args: argparse.Namespace, rt: Runtime, out: Console, err: Console
             body_pattern=args.check_body,
             hooks=tuple(args.hook),
             test_listener=not args.no_test_check,
+            check_from=args.check_from,
         ),
     )
     return _report(driver.deploy_service(request), args.json, out)

@@ -31,7 +31,7 @@ from .adapters.aws.events import SnsPublisher
 from .adapters.aws.instance_refresh import InstanceRefresher
 from .adapters.aws.metrics import CloudWatchMetrics, ColorAlarms, TargetGroupMetrics
 from .adapters.aws.router import ElbRuleRouter
-from .adapters.checks import CommandHook, HttpCheck
+from .adapters.checks import CommandHook, HttpCheck, ProbeFunctionCheck
 from .adapters.pulumi_stack import StackLike, StackOps, select_stack
 from .adapters.release_store import DEFAULT_LEASE_SECONDS, Lease, ReleaseStore, live_leases
 from .adapters.stack_deployer import StackDeployer
@@ -84,6 +84,9 @@ class Target:
     """Policy packs the driver's own `up` runs with; None: `<work_dir>/policies` when it holds a pack."""
 
 
+CHECK_FROM = ("auto", "driver", "probe")
+
+
 @dataclass(frozen=True)
 class CheckRequest:
     """Pre-traffic checks of a service release."""
@@ -93,8 +96,13 @@ class CheckRequest:
     body_pattern: str | None = None
     hooks: Sequence[str] = ()
     test_listener: bool = True
+    check_from: str = "auto"
+    """Where the HTTP check runs: `probe` (the stack's probe function inside the VPC), `driver`
+    (here), or `auto` (the probe function when the stack has one, else here)."""
 
     def validate(self) -> None:
+        if self.check_from not in CHECK_FROM:
+            raise InputError("check_from", f"must be one of {', '.join(CHECK_FROM)}, got {self.check_from!r}")
         if not 100 <= self.status <= 599:
             raise InputError("check_status", f"must be an HTTP status, got {self.status}")
         if not self.path.startswith("/"):
@@ -503,17 +511,33 @@ class Driver:
     def _checks(self, request: CheckRequest, spec: ServiceSpec, service: ServiceOutputs) -> list[PreTrafficCheck]:
         checks: list[PreTrafficCheck] = []
         if service.test_url and request.test_listener:
-            url = service.test_url.rstrip("/") + request.path
-            checks.append(HttpCheck(url, expected_status=request.status, body_pattern=request.body_pattern))
+            checks.append(self._http_check(request, service))
         env = {
             "ZDD_STACK": spec.stack,
             "ZDD_SERVICE": spec.service,
             "ZDD_IMAGE": spec.image,
             "ZDD_COLOR": spec.new_color,
             "ZDD_TEST_URL": service.test_url or "",
+            "ZDD_TEST_HOST": service.test_host_name or "",
         }
         checks += [CommandHook(hook, env=env) for hook in request.hooks]
         return checks
+
+    def _http_check(self, request: CheckRequest, service: ServiceOutputs) -> PreTrafficCheck:
+        """GET the test URL with the service's host name, from the probe function or from here."""
+        url = service.test_url.rstrip("/") + request.path
+        options = {"expected_status": request.status, "body_pattern": request.body_pattern}
+        here = HttpCheck(url, host_name=service.test_host_name, **options)  # also checks the inputs
+        if request.check_from == "driver" or (request.check_from == "auto" and not service.probe_function_arn):
+            return here
+        if not service.probe_function_arn:
+            raise InputError(
+                "check_from",
+                f"probe: service {service.name} has no probe function (stack output "
+                f"services.{service.name}.probeFunctionArn); the stack creates one when "
+                "`zero-downtime:preTrafficProbe` is true",
+            )
+        return ProbeFunctionCheck(self._client("lambda"), service.probe_function_arn, here.request)
 
     def _deployer(self, service: ServiceOutputs, state: ServiceState) -> StackDeployer:
         return StackDeployer(

@@ -55,7 +55,10 @@ class Evaluation:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """Rejects duplicate keys, as the Pulumi CLI does; PyYAML would silently keep the last one."""
+    """Rejects duplicate keys, as the Pulumi CLI does; PyYAML would silently keep the last one.
+
+    Timestamps and binary stay text: config values reach the program as strings.
+    """
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -65,6 +68,10 @@ class _StrictLoader(yaml.SafeLoader):
                 raise StackFileError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+_StrictLoader.add_constructor("tag:yaml.org,2002:binary", lambda loader, node: loader.construct_scalar(node))
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -86,12 +93,28 @@ def stack_names(project_dir: Path = PROJECT_ROOT) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
 
 
-def _encode(value: Any) -> str:
+def _encode(value: Any, key: str = "") -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    return json.dumps(value)
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError) as err:
+        raise StackFileError(f"config: {key}: cannot be passed to the program: {err}") from err
+
+
+def _config_section(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """The `config:` mapping of a project or stack file, keys checked the way the CLI reads them."""
+    section = data.get("config")
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise StackFileError(f"{name}: config: must be a mapping of key: value, got {type(section).__name__}")
+    for key in section:
+        if not isinstance(key, str) or not key.strip():
+            raise StackFileError(f"{name}: config: keys must be names like <project>:<key>, got {key!r}")
+    return section
 
 
 def _qualify(project: str, key: str) -> str:
@@ -105,24 +128,26 @@ def load_stack_config(
 ) -> StackConfig:
     """Stack file values over project defaults, then `overrides` (tests) over both."""
     project_file = _read_yaml(project_dir / "Pulumi.yaml")
-    project = project_file["name"]
+    project = project_file.get("name")
+    if not isinstance(project, str) or not project:
+        raise StackFileError(f"Pulumi.yaml in {project_dir} has no project name")
     values: dict[str, str] = {}
-    for key, decl in (project_file.get("config") or {}).items():
+    for key, decl in _config_section(project_file, "Pulumi.yaml").items():
         default = decl.get("default") if isinstance(decl, dict) else decl
         if default is not None:
-            values[_qualify(project, key)] = _encode(default)
+            values[_qualify(project, key)] = _encode(default, key)
 
     stack_file = _read_yaml(project_dir / f"Pulumi.{stack}.yaml")
     secret_keys: list[str] = []
-    for key, value in (stack_file.get("config") or {}).items():
+    for key, value in _config_section(stack_file, f"Pulumi.{stack}.yaml").items():
         full_key = _qualify(project, key)
         if isinstance(value, dict) and set(value) == {"secure"}:
             values[full_key] = SECRET_PLACEHOLDER
             secret_keys.append(full_key)
         else:
-            values[full_key] = _encode(value)
+            values[full_key] = _encode(value, key)
     for key, value in (overrides or {}).items():
-        values[_qualify(project, key)] = _encode(value)
+        values[_qualify(project, key)] = _encode(value, key)
     return StackConfig(project, values, secret_keys)
 
 
@@ -138,7 +163,11 @@ def _ensure_event_loop() -> None:
 
 
 def _reset_runtime() -> None:
+    """Forget the previous run: its root, and any RPC or output a failed run left pending on its
+    (now closed) event loop, which the next run would otherwise wait for."""
     runtime_settings.ROOT.set(None)
+    runtime_settings.SETTINGS.rpc_manager.clear()
+    runtime_settings.SETTINGS.outputs.clear()
 
 
 def evaluate_program(

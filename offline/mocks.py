@@ -8,14 +8,120 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
 
+from ..contract.types import ResourceType as T
+
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
+
+AUTO_NAME_RANDOM_CHARS = 7
+"""pulumi-terraform-bridge `AutoName`: `<logical name>` + `-` + 7 random hex characters."""
+K8S_AUTO_NAME_RANDOM_CHARS = 8
+"""pulumi-kubernetes: `<logical name>` + `-` + 8 random characters, no maximum of its own."""
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """How a resource type's physical name is made and what the provider and AWS accept."""
+
+    limit: int
+    """Longest name: the provider's auto-naming maximum or AWS's, whichever is smaller."""
+    prop: str = "name"
+    """The input holding the name (camelCase, as the engine passes it)."""
+    auto: bool = True
+    """Auto-named from the logical name when the input is not set."""
+    pattern: re.Pattern[str] | None = None
+    """Characters AWS accepts, when it restricts them."""
+    prefix_prop: str | None = None
+    """The `namePrefix` input, if the type has one, and its own limit."""
+    prefix_limit: int = 0
+
+
+_ELB_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
+NAME_RULES: dict[str, NameRule] = {
+    # pulumi-aws provider/aliases.go: `"name": tfbridge.AutoName("name", 32, "-")`; ELBv2 API: 32
+    # alphanumerics and hyphens, not starting or ending with a hyphen. name_prefix: at most 6.
+    T.TARGET_GROUP: NameRule(32, pattern=_ELB_NAME, prefix_prop="namePrefix", prefix_limit=6),
+    T.LOAD_BALANCER: NameRule(32, pattern=_ELB_NAME, prefix_prop="namePrefix", prefix_limit=6),
+    # pulumi-aws resources.go: `"name": tfbridge.AutoName("name", 64, "-")`; name_prefix at most 38.
+    T.IAM_ROLE: NameRule(64, pattern=re.compile(r"^[\w+=,.@-]+$"), prefix_prop="namePrefix", prefix_limit=38),
+    T.IAM_ROLE_POLICY: NameRule(128, pattern=re.compile(r"^[\w+=,.@-]+$")),
+    T.LAMBDA_FUNCTION: NameRule(64, pattern=re.compile(r"^[A-Za-z0-9_-]+$")),
+    # The provider's default auto-naming maximum (provider/autonaming.go) is 255 for the rest.
+    T.SNS_TOPIC: NameRule(255, pattern=re.compile(r"^[A-Za-z0-9_-]+$")),
+    T.LOG_GROUP: NameRule(255, pattern=re.compile(r"^[A-Za-z0-9_\-/.#]+$")),
+    T.SECURITY_GROUP: NameRule(255),
+    T.ECS_SERVICE: NameRule(255, pattern=re.compile(r"^[A-Za-z0-9_-]+$")),
+    T.ECS_CLUSTER: NameRule(255, pattern=re.compile(r"^[A-Za-z0-9_-]+$")),
+    T.LAUNCH_TEMPLATE: NameRule(128, pattern=re.compile(r"^[A-Za-z0-9().\-/_]+$")),
+    T.AUTOSCALING_GROUP: NameRule(255),
+    T.METRIC_ALARM: NameRule(255),
+    # Not auto-named: the program always sets them.
+    T.COMPOSITE_ALARM: NameRule(255, prop="alarmName", auto=False),
+    T.ECS_TASK_DEFINITION: NameRule(255, prop="family", auto=False, pattern=re.compile(r"^[A-Za-z0-9_-]+$")),
+}
+"""Physical naming of every AWS resource type the stack creates (components/naming.py holds the same limits)."""
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+K8S_DNS_LABEL_KINDS = frozenset({T.K8S_SERVICE})
+"""Kinds whose names must be DNS labels (63 characters); other kinds take DNS subdomains (253)."""
+
+
+class ProviderRefusal(ValueError):
+    """What the provider (or AWS, or the Kubernetes API server) would answer at `up`: the mocks raise it."""
+
+
+def check_physical_name(args: pulumi.runtime.MockResourceArgs) -> None:
+    """Raise ProviderRefusal for a name the provider or AWS would refuse, as `up` would fail."""
+    t, inputs = args.typ, args.inputs
+    if t.startswith("kubernetes:"):
+        _check_k8s_name(t, args.name, inputs)
+        return
+    rule = NAME_RULES.get(t)
+    if rule is None:
+        return
+    given = inputs.get(rule.prop)
+    prefix = inputs.get(rule.prefix_prop) if rule.prefix_prop else None
+    if isinstance(prefix, str):
+        if len(prefix) > rule.prefix_limit:
+            raise ProviderRefusal(
+                f"{t} {args.name!r}: {rule.prefix_prop} {prefix!r} is longer than {rule.prefix_limit} characters"
+            )
+        return
+    if isinstance(given, str):
+        name = given
+        if len(name) > rule.limit:
+            raise ProviderRefusal(f"{t} {args.name!r}: {rule.prop} {name!r} is longer than {rule.limit} characters")
+    elif rule.auto:
+        if len(args.name) + 1 + AUTO_NAME_RANDOM_CHARS > rule.limit:
+            raise ProviderRefusal(
+                f"could not make instance of '{t}': name '{args.name}-' plus {AUTO_NAME_RANDOM_CHARS} random chars "
+                f"is longer than maximum length {rule.limit}"
+            )
+        name = f"{args.name}-{'0' * AUTO_NAME_RANDOM_CHARS}"
+    else:
+        return
+    if rule.pattern is not None and not rule.pattern.match(name):
+        raise ProviderRefusal(f"{t} {args.name!r}: {rule.prop} {name!r} holds characters AWS refuses")
+
+
+def _check_k8s_name(t: str, logical: str, inputs: dict[str, Any]) -> None:
+    metadata = inputs.get("metadata") or {}
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if not isinstance(name, str):
+        name = f"{logical}-{'0' * K8S_AUTO_NAME_RANDOM_CHARS}"
+    label = t in K8S_DNS_LABEL_KINDS
+    limit, pattern = (63, _DNS_LABEL) if label else (253, _DNS_SUBDOMAIN)
+    if len(name) > limit or not pattern.match(name):
+        kind = "DNS label" if label else "DNS subdomain"
+        raise ProviderRefusal(f"{t} {logical!r}: metadata.name {name!r} is not a {kind} of at most {limit} characters")
 
 
 def _short_hash(text: str) -> str:
@@ -45,12 +151,13 @@ class RecordedResource:
         return f"{self.type}::{self.name}"
 
 
-def _physical_name(args: pulumi.runtime.MockResourceArgs, max_len: int = 32) -> str:
+def _physical_name(args: pulumi.runtime.MockResourceArgs) -> str:
     given = args.inputs.get("name")
     if isinstance(given, str) and given:
         return given
-    # Auto-naming: the engine appends a random suffix; a stable hash keeps tests deterministic.
-    return f"{args.name[: max_len - 8]}-{_short_hash(args.name)[:7]}"
+    # Auto-naming: the provider appends `-` and 7 random characters (a stable hash here, so tests are
+    # deterministic); `check_physical_name` has refused a name that would be too long.
+    return f"{args.name}-{_short_hash(args.name)[:AUTO_NAME_RANDOM_CHARS]}"
 
 
 def _outputs_for(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -106,23 +213,23 @@ def _outputs_for(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, 
         "aws:cloudwatch/metricAlarm:MetricAlarm",
         "aws:cloudwatch/compositeAlarm:CompositeAlarm",
     ):
-        name = inputs.get("name") or _physical_name(args, 64)
+        name = inputs.get("name") or _physical_name(args)
         out = {"arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{name}"}
         rid = name
     elif t == "aws:sns/topic:Topic":
-        name = _physical_name(args, 64)
+        name = _physical_name(args)
         out = {"name": name, "arn": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{name}"}
         rid = out["arn"]
     elif t == "aws:iam/role:Role":
-        name = _physical_name(args, 64)
+        name = _physical_name(args)
         out = {"name": name, "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"}
         rid = name
     elif t == "aws:cloudwatch/logGroup:LogGroup":
-        name = _physical_name(args, 64)
+        name = _physical_name(args)
         out = {"name": name, "arn": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{name}"}
         rid = name
     elif t == "aws:autoscaling/group:Group":
-        name = _physical_name(args, 64)
+        name = _physical_name(args)
         out = {
             "name": name,
             "arn": f"arn:aws:autoscaling:{REGION}:{ACCOUNT_ID}:autoScalingGroup:{suffix}:autoScalingGroupName/{name}",
@@ -134,6 +241,15 @@ def _outputs_for(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, 
             "arn": f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:launch-template/{rid}",
             "latestVersion": 1,
         }
+    elif t == "aws:lambda/function:Function":
+        name = _physical_name(args)
+        out = {"name": name, "arn": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"}
+        rid = name
+    elif t == "aws:ec2/eip:Eip":
+        rid = f"eipalloc-{suffix[:17]}"
+        digits = int(suffix[:6], 16)
+        # An address of AWS's public EC2 space (3.0.0.0/9), stable per logical name.
+        out = {"allocationId": rid, "publicIp": f"3.{digits % 128}.{(digits >> 7) % 256}.{(digits >> 15) % 254 + 1}"}
     elif t.startswith("aws:ec2/") or t.startswith("aws:vpc/"):
         kind = t.rsplit(":", 1)[-1].lower()
         rid = f"{kind[:6]}-{suffix[:12]}"
@@ -142,7 +258,7 @@ def _outputs_for(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, 
         out = {"arn": f"arn:aws:mock:{REGION}:{ACCOUNT_ID}:{args.name}"}
     elif t.startswith("kubernetes:"):
         metadata = dict(inputs.get("metadata") or {})
-        metadata.setdefault("name", _physical_name(args, 63))
+        metadata.setdefault("name", f"{args.name}-{_short_hash(args.name)[:K8S_AUTO_NAME_RANDOM_CHARS]}")
         metadata.setdefault("namespace", "default")
         out = {"metadata": metadata}
         rid = f"{metadata['namespace']}/{metadata['name']}"
@@ -181,6 +297,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     options: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        check_physical_name(args)
         rid, outputs = _outputs_for(args)
         options = self.options.get((args.typ, args.name), {})
         self.resources.append(

@@ -2,6 +2,10 @@
 
 Evaluates the program for `Pulumi.<stack>.yaml` under mocks and prints the resource tree with the
 properties that matter for zero-downtime releases. ARNs and names are mock values.
+
+Exit codes: 0 the tree was printed; 2 the stack file, its config or the program was refused (the
+message names the key at fault; a name the provider would refuse names the resource). Everything
+user-influenced prints literally: no rich markup is read from names, paths or error messages.
 """
 
 from __future__ import annotations
@@ -11,14 +15,19 @@ import json
 import sys
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pulumi
 from rich.console import Console
+from rich.markup import escape
 from rich.tree import Tree
 
 from ..contract.types import ResourceType as T
-from .evaluate import Evaluation, StackFileError, evaluate_program, stack_names
-from .mocks import RecordedResource
+from .evaluate import PROJECT_ROOT, Evaluation, StackFileError, evaluate_program, stack_names
+from .mocks import ProviderRefusal, RecordedResource
+
+EXIT_OK, EXIT_ERROR = 0, 2
 
 
 def _forward_weights(actions: list[dict[str, Any]], names: dict[str, str]) -> str:
@@ -95,13 +104,13 @@ def render(evaluation: Evaluation, console: Console) -> None:
     tg_names = {r.outputs.get("arn"): r.name for r in evaluation.of_type(T.TARGET_GROUP)}
     known = {r.urn for r in evaluation.resources}
     roots = [urn for urn in children if urn not in known]
-    tree = Tree(f"[bold]stack {evaluation.stack}[/] ({len(evaluation.resources)} resources, offline)")
+    tree = Tree(f"[bold]stack {escape(evaluation.stack)}[/] ({len(evaluation.resources)} resources, offline)")
 
     def add(node: Tree, parent_urn: str) -> None:
         for resource in children.get(parent_urn, []):
-            label = f"[cyan]{resource.type.rsplit(':', 1)[-1]}[/] {resource.name}"
+            label = f"[cyan]{escape(resource.type.rsplit(':', 1)[-1])}[/] {escape(resource.name)}"
             summary = _summary(resource, tg_names)
-            branch = node.add(f"{label}  [dim]{summary}[/]" if summary else label)
+            branch = node.add(f"{label}  [dim]{escape(summary)}[/]" if summary else label)
             add(branch, resource.urn)
 
     for root in roots:
@@ -109,28 +118,40 @@ def render(evaluation: Evaluation, console: Console) -> None:
     console.print(tree)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, console: Console | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m zero_downtime.offline.preview",
         description="Show what `pulumi up` would create for a stack, evaluated offline under mocks.",
+        epilog="Exit codes: 0 the resource tree was printed, 2 the stack was refused (the message names the key).",
     )
     parser.add_argument("stack", nargs="?", default="dev", help="stack name: Pulumi.<stack>.yaml (default dev)")
     parser.add_argument("--outputs", action="store_true", help="also print the stack outputs as JSON")
+    parser.add_argument("--project-dir", type=Path, default=PROJECT_ROOT, help="project directory (default: repo)")
     args = parser.parse_args(argv)
-    console = Console()
-    if args.stack not in stack_names():
-        console.print(f"[red]unknown stack {args.stack!r}[/]: choose one of {', '.join(stack_names())}")
-        return 2
+    console = console or Console()
+    project_dir = args.project_dir.resolve()
+    stacks = stack_names(project_dir)
+    if args.stack not in stacks:
+        console.print(f"[red]unknown stack {escape(repr(args.stack))}[/]: choose one of {escape(', '.join(stacks))}")
+        return EXIT_ERROR
+    where = f"Pulumi.{args.stack}.yaml"
     try:
-        evaluation = evaluate_program(args.stack)
-    except (ValueError, StackFileError) as err:
-        console.print(f"[red]config error in Pulumi.{args.stack}.yaml:[/] {err}")
-        return 2
+        evaluation = evaluate_program(args.stack, project_dir=project_dir)
+    except (ValueError, StackFileError) as err:  # ConfigError, ArgError, StackFileError name the key
+        kind = "refused by the provider" if isinstance(err, ProviderRefusal) else "config error"
+        console.print(f"[red]{kind} in {escape(where)}:[/] {escape(str(err))}", soft_wrap=True)
+        return EXIT_ERROR
+    except pulumi.RunError as err:  # e.g. ConfigTypeError from pulumi.Config
+        console.print(f"[red]config error in {escape(where)}:[/] {escape(str(err))}", soft_wrap=True)
+        return EXIT_ERROR
+    except Exception as err:  # a program failure is reported, never a traceback
+        console.print(f"[red]the stack program failed for {escape(where)}:[/] {escape(f'{type(err).__name__}: {err}')}")
+        return EXIT_ERROR
     render(evaluation, console)
     if args.outputs:
         console.print_json(json.dumps(evaluation.outputs))
     console.print("[dim]Mock ARNs and names; provider-computed defaults are not shown.[/]")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ shell-style pattern of either) and a reason, which is mandatory.
 from __future__ import annotations
 
 import fnmatch
+import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +81,8 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     item_type: str | None = None
+    regex: bool = False
+    """A string setting that must compile as a Python regular expression."""
 
     def json_schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {
@@ -128,6 +132,13 @@ def _check_setting(policy: str, key: str, setting: Setting, value: Any) -> Any:
         raise PolicyConfigError(where, f"must be >= {setting.minimum}, got {value}")
     if setting.maximum is not None and value > setting.maximum:
         raise PolicyConfigError(where, f"must be <= {setting.maximum}, got {value}")
+    if setting.type in ("integer", "number") and not math.isfinite(value):
+        raise PolicyConfigError(where, f"must be a finite number, got {value}")
+    if setting.regex:
+        try:
+            re.compile(value)
+        except re.error as err:
+            raise PolicyConfigError(where, f"is not a regular expression: {err}") from None
     if setting.item_type is not None:
         for i, item in enumerate(value):
             if not _is_type(item, setting.item_type):
@@ -174,8 +185,20 @@ def resolve(policy: str, settings: Mapping[str, Setting], given: Mapping[str, An
             known = ", ".join(sorted([*settings, EXEMPTIONS])) or EXEMPTIONS
             raise PolicyConfigError(f"{policy}.{key}", f"is not a setting of this policy ({known})")
         resolved[key] = _check_setting(policy, key, settings[key], value)
+    _check_bounds(policy, resolved)
     resolved[EXEMPTIONS] = parse_exemptions(policy, given.get(EXEMPTIONS))
     return resolved
+
+
+def _check_bounds(policy: str, resolved: Mapping[str, Any]) -> None:
+    """`min<X>` must not exceed `max<X>`: such a window admits nothing, so every resource would fail."""
+    for key, low in resolved.items():
+        if not key.startswith("min") or not isinstance(low, int | float):
+            continue
+        upper = f"max{key[3:]}"
+        high = resolved.get(upper)
+        if isinstance(high, int | float) and low > high:
+            raise PolicyConfigError(f"{policy}.{key}", f"must be <= {upper} ({high}), got {low}")
 
 
 def exempted(exemptions: Iterable[Exemption], name: str, urn: str) -> Exemption | None:

@@ -17,6 +17,11 @@ SERVICE = (ResourceType.ECS_SERVICE,)
 TASK_DEFINITION = (ResourceType.ECS_TASK_DEFINITION,)
 NATIVE_STRATEGIES = frozenset({"BLUE_GREEN", "CANARY", "LINEAR"})
 DEFAULT_SECRET_PATTERN = r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE|(^|_)(API_?|ACCESS_?)?KEY(_|$)"
+SECRET_REFERENCE = re.compile(
+    r"^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:\d{12}:secret:.+|ssm:[a-z0-9-]+:\d{12}:parameter/.+)$"
+)
+"""A container secret's valueFrom: a Secrets Manager secret or an SSM parameter, by ARN."""
+SSM_PARAMETER_NAME = re.compile(r"^/[A-Za-z0-9_.\-/]+$")
 
 
 def _ecs_controlled(props: Mapping[str, Any]) -> bool:
@@ -154,6 +159,25 @@ def check_plaintext_secrets(props: Mapping[str, Any], config: Mapping[str, Any])
             )
 
 
+def check_secret_references(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterator[str]:
+    for i, container in enumerate(container_definitions(props)):
+        for secret in items(container.get("secrets")):
+            secret = mapping(secret)
+            name, reference = secret.get("name"), secret.get("valueFrom")
+            if not isinstance(reference, str):
+                continue  # unknown during preview, or the provider's to reject
+            if SECRET_REFERENCE.match(reference):
+                continue
+            if config["allowParameterNames"] and SSM_PARAMETER_NAME.match(reference):
+                continue
+            yield (
+                f"container {_container_name(container, i)} takes secret {name} from a value that is not a "
+                "Secrets Manager or SSM parameter ARN: a secret written there is stored in plain text in the "
+                "task definition. Set valueFrom to arn:aws:secretsmanager:<region>:<account>:secret:<name> or "
+                "arn:aws:ssm:<region>:<account>:parameter/<name>."
+            )
+
+
 def check_read_only_root(props: Mapping[str, Any], _config: Mapping[str, Any]) -> Iterator[str]:
     for i, container in enumerate(container_definitions(props)):
         if as_bool(container.get("readonlyRootFilesystem")) is not True:
@@ -230,6 +254,7 @@ POLICIES = [
                 "string",
                 DEFAULT_SECRET_PATTERN,
                 "Regular expression (case-insensitive) for variable names that hold secrets.",
+                regex=True,
             ),
             "allowedNames": Setting(
                 "array",
@@ -237,6 +262,20 @@ POLICIES = [
                 "Variable names that match the pattern but hold no secret.",
                 item_type="string",
             ),
+        },
+    ),
+    GuardResourcePolicy(
+        "ecs-task-definition-secret-references",
+        "ECS container secrets reference Secrets Manager or SSM parameters by ARN, never hold the secret.",
+        MANDATORY,
+        TASK_DEFINITION,
+        check_secret_references,
+        {
+            "allowParameterNames": Setting(
+                "boolean",
+                False,
+                "Also accept SSM parameter names starting with '/' (valid when the parameter is in the task's region).",
+            )
         },
     ),
     GuardResourcePolicy(

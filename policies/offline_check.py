@@ -218,7 +218,7 @@ def _ordered(violations: list[Violation]) -> list[tuple[str, list[Violation]]]:
 def render(report: StackReport, console: Console) -> None:
     console.rule(f"[bold]stack {escape(report.stack)}")
     if report.error:
-        console.print(f"[bold red]error[/] {escape(report.error)}")
+        console.print(f"[bold red]error[/] {escape(report.error)}", soft_wrap=True)
         return
     for urn, group in _ordered(report.violations):
         where = f"{urn_name(urn)} ({group[0].resource_type})" if urn else "(stack)"
@@ -228,10 +228,10 @@ def render(report: StackReport, console: Console) -> None:
         grid.add_column()
         for v in group:
             style = "bold red" if v.mandatory else "yellow"
-            grid.add_row(f"  [{style}]{v.level}[/]", f"[cyan]{v.policy}[/]\n{escape(v.message)}")
+            grid.add_row(f"  [{style}]{escape(v.level)}[/]", f"[cyan]{escape(v.policy)}[/]\n{escape(v.message)}")
         console.print(grid)
     for e in report.exemptions:
-        console.print(f"[dim]exempted {e.policy} on {escape(urn_name(e.urn))}: {escape(e.reason)}")
+        console.print(f"[dim]exempted {escape(e.policy)} on {escape(urn_name(e.urn))}: {escape(e.reason)}")
     advisory = len(report.violations) - len(report.mandatory)
     verdict = "[bold red]FAIL[/]" if report.mandatory else "[bold green]PASS[/]"
     console.print(
@@ -279,12 +279,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         pack_config = load_pack_config(args.config)
     except PolicyConfigError as err:
-        err_console.print(f"[bold red]error[/] pack config {escape(str(err))}")
+        err_console.print(f"[bold red]error[/] pack config {escape(str(err))}", soft_wrap=True)
         return EXIT_ERROR
     project_dir = args.project_dir.resolve()
     stacks = stack_names(project_dir) if args.all else list(args.stacks)
     if not stacks:
-        err_console.print(f"[bold red]error[/] --all: no Pulumi.<stack>.yaml in {project_dir}")
+        err_console.print(f"[bold red]error[/] --all: no Pulumi.<stack>.yaml in {escape(str(project_dir))}")
         return EXIT_ERROR
 
     reports = [check_stack(stack, pack_config, project_dir) for stack in stacks]

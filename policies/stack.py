@@ -11,10 +11,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import PolicyResource
+from pulumi_policy.proxy import UnknownValueError
 
+from ..components.rule_matching import RuleMatch, shadows
 from ..contract.types import ResourceType
 from .config import Setting
-from .ec2 import INGRESS_TYPES, WorldIngress, world_ingress
+from .ec2 import INGRESS_TYPES, REACH_SETTINGS, WorldIngress, ingress_rules, too_wide, world_ingress
 from .kubernetes import replicas
 from .props import as_bool, as_int, get, get_known, is_list, is_mapping, items, known_items, mapping, tags
 from .rules import ADVISORY, MANDATORY, GuardStackPolicy
@@ -239,10 +241,10 @@ def check_https_redirect_nonprod(resources: Sequence[PolicyResource], config: Ma
 
 
 def _world_rules(
-    resources: Sequence[PolicyResource],
+    resources: Sequence[PolicyResource], config: Mapping | None = None
 ) -> Iterator[tuple[PolicyResource, WorldIngress]]:
     for resource in _of_type(resources, *INGRESS_TYPES):
-        for rule in world_ingress(resource.resource_type, resource.props):
+        for rule in world_ingress(resource.resource_type, resource.props, config):
             yield resource, rule
 
 
@@ -255,9 +257,11 @@ def check_test_listener_private(resources: Sequence[PolicyResource], config: Map
         and port not in config["productionPorts"]
         and _internet_facing_alb(_load_balancer_of(listener, lbs))
     }
-    for resource, rule in _world_rules(resources):
+    reported: set[int] = set()
+    for resource, rule in _world_rules(resources, config):
         for port, listener in sorted(test_ports.items()):
             if rule.covers(port):
+                reported.add(port)
                 yield (
                     resource.urn,
                     (
@@ -266,6 +270,27 @@ def check_test_listener_private(resources: Sequence[PolicyResource], config: Map
                         "test port from trusted CIDRs only (SharedEdge test_listener_cidrs)."
                     ),
                 )
+    # Rules of different resources add up: each may be narrow while together they cover the world.
+    for port, listener in sorted(test_ports.items()):
+        if port in reported:
+            continue
+        contributors = [
+            (resource, rule)
+            for resource in _of_type(resources, *INGRESS_TYPES)
+            for rule in ingress_rules(resource.resource_type, resource.props)
+            if rule.covers(port) and rule.cidrs
+        ]
+        wide = too_wide([c for _, rule in contributors for c in rule.cidrs], config)
+        if wide:
+            names = ", ".join(dict.fromkeys(resource.name for resource, _ in contributors))
+            yield (
+                contributors[0][0].urn,
+                (
+                    f"{names} together allow port {port} from {wide}, which reaches test listener "
+                    f"{listener.name}: anyone can call the idle color. Allow the test port from trusted "
+                    "CIDRs only (SharedEdge test_listener_cidrs)."
+                ),
+            )
 
 
 def _group_keys(resource: PolicyResource, rule_sg: Any) -> set[str]:
@@ -287,7 +312,7 @@ def check_web_ports_on_lb_only(resources: Sequence[PolicyResource], config: Mapp
         attached |= {str(sg) for sg in known_items(get_known(lb.props, "securityGroups"))}
         attached |= _dependency_urns(lb, "securityGroups")
     allowed = set(config["allowedPublicPorts"])
-    for resource, rule in _world_rules(resources):
+    for resource, rule in _world_rules(resources, config):
         if rule.from_port != rule.to_port or rule.from_port not in allowed:
             continue  # ec2-security-group-public-ingress reports those
         if not _group_keys(resource, rule.security_group_id) & attached:
@@ -299,6 +324,76 @@ def check_web_ports_on_lb_only(resources: Sequence[PolicyResource], config: Mapp
                     "load balancer's security group instead."
                 ),
             )
+
+
+# --- listener rules that take another rule's every request ------------------------------------
+
+
+def _values(condition: Any) -> tuple[str, ...] | None:
+    """The condition's values; None when any is unknown (preview) or not text."""
+    try:
+        found = tuple(items(mapping(condition).get("values")))
+    except UnknownValueError:
+        return None
+    return found if found and all(isinstance(v, str) for v in found) else None
+
+
+def rule_match(props: Mapping[str, Any]) -> RuleMatch | None:
+    """A rule's host and path conditions; None when they cannot be known."""
+    paths: tuple[str, ...] | None = None
+    hosts: tuple[str, ...] | None = None
+    other = False
+    try:
+        conditions = items(get(props, "conditions"))
+    except UnknownValueError:
+        return None
+    for condition in conditions:
+        for key, value in mapping(condition).items():
+            if value is None:
+                continue
+            if key in ("pathPattern", "hostHeader"):
+                values = _values(value)
+                if values is None:
+                    return None
+                if key == "pathPattern":
+                    paths = (paths or ()) + values
+                else:
+                    hosts = (hosts or ()) + values
+            else:
+                other = True
+    if paths is None and hosts is None and not other:
+        return None  # no condition at all: the provider rejects it
+    return RuleMatch(paths, hosts, other)
+
+
+def _listener_key(rule: PolicyResource) -> Any:
+    arn = get_known(rule.props, "listenerArn")
+    if isinstance(arn, str):
+        return arn
+    urns = _dependency_urns(rule, "listenerArn")
+    return frozenset(urns) if urns else None
+
+
+def check_rules_not_shadowed(resources: Sequence[PolicyResource], _config: Mapping) -> Findings:
+    listeners: dict[Any, list[tuple[int, PolicyResource, RuleMatch]]] = {}
+    for rule in _of_type(resources, ResourceType.LISTENER_RULE):
+        key, priority, match = _listener_key(rule), as_int(get_known(rule.props, "priority")), rule_match(rule.props)
+        if key is not None and priority is not None and match is not None:
+            listeners.setdefault(key, []).append((priority, rule, match))
+    for rules in listeners.values():
+        rules.sort(key=lambda entry: entry[0])
+        for i, (priority, rule, match) in enumerate(rules):
+            for later_priority, later, later_match in rules[i + 1 :]:
+                if later_priority > priority and shadows(match, later_match):
+                    yield (
+                        rule.urn,
+                        (
+                            f"listener rule {rule.name} (priority {priority}) matches every request of "
+                            f"{later.name} (priority {later_priority}), so {later.name} never gets traffic. "
+                            "Narrow its path patterns or add a host condition (a `/*` rule takes the "
+                            "catch-all service's requests)."
+                        ),
+                    )
 
 
 _PRODUCTION_PORTS = Setting("array", [80, 443], "Listener ports that carry production traffic.", item_type="integer")
@@ -343,11 +438,17 @@ POLICIES = [
         _REDIRECT_SETTINGS,
     ),
     GuardStackPolicy(
+        "elb-listener-rule-not-shadowed",
+        "No listener rule takes every request of a rule checked after it (that service would get no traffic).",
+        MANDATORY,
+        check_rules_not_shadowed,
+    ),
+    GuardStackPolicy(
         "elb-listener-test-port-private",
         "The test listener port is never open to the internet.",
         MANDATORY,
         check_test_listener_private,
-        {"productionPorts": _PRODUCTION_PORTS},
+        {"productionPorts": _PRODUCTION_PORTS, **REACH_SETTINGS},
     ),
     GuardStackPolicy(
         "ec2-security-group-public-only-on-load-balancer",
@@ -360,7 +461,8 @@ POLICIES = [
                 [80, 443],
                 "Ports the load balancer may open to the internet.",
                 item_type="integer",
-            )
+            ),
+            **REACH_SETTINGS,
         },
     ),
 ]

@@ -1,6 +1,6 @@
-"""Component-provider entry point, launched by the Pulumi CLI through PulumiPlugin.yaml.
+"""Component-provider entry point, launched by the Pulumi CLI, which runs the directory holding PulumiPlugin.yaml.
 
-`pulumi package add <this repo>` runs it to read the schema (inferred from the components' args
+`pulumi package add <this repo>.git/provider` runs it to read the schema (inferred from the components' args
 TypedDicts and output annotations) and to construct components for programs in any language.
 It runs as a script, so it imports the installed namespace by its absolute name.
 """

@@ -2,29 +2,42 @@
 rehearse a release plan.
 
 Exit codes: 0 every expectation met, 1 an expectation failed (the report says which),
-2 invalid flag, 3 HAProxy missing or the rehearsal could not set itself up, 130 interrupted.
+2 invalid flag or unwritable --out (nothing started), 3 HAProxy missing or the rehearsal could not
+set itself up, 5 busy: another run uses the same --out (nothing started), 130 interrupted (SIGINT or
+SIGTERM; every process is stopped first, and further signals cannot cut that short).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
 from rich.console import Console
+from rich.text import Text
 
-from ..driver.core.errors import InputError, PortError
+from ..driver.core.errors import BusyError, InputError, JournalError, PortError
 from ..driver.core.plan import Strategy, parse_int_list
+from ..store import StoreError
 from .chart import write_chart
-from .haproxy_process import HaproxyFailed, HaproxyMissing
+from .haproxy_process import HaproxyFailed, HaproxyMissing, find_haproxy
+from .lifetime import SignalGuard
 from .live import LiveObserver
+from .outdir import OutDirBusy, OutDirError, claim_out_dir
 from .report import chart_notes, render, summarize
-from .scenario import RehearsalConfig, RehearsalError, run_rehearsal
+from .scenario import RehearsalConfig, RehearsalError, RehearsalInterrupted, run_rehearsal
 
 EXIT_OK, EXIT_EXPECTATION, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
+EXIT_BUSY = 5  # the driver's exit code for BusyError too
+EXIT_INTERRUPTED = 130
+EXIT_CODES = """exit codes:
+  0    every expectation met
+  1    an expectation failed (the report says which)
+  2    invalid flag or unwritable --out (the message names it; nothing was started)
+  3    HAProxy missing or the rehearsal could not set itself up
+  5    busy: another run uses the same --out (nothing was started)
+  130  interrupted by SIGINT/SIGTERM (every process is stopped first; more signals cannot cut that short)"""
 
 # Release setting named by a driver error -> the rehearsal flag that sets it.
 FLAG_OF = {
@@ -45,8 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     d = RehearsalConfig()
     p = argparse.ArgumentParser(
         prog="zdd-rehearse",
-        description="Blue v1 under load behind HAProxy, a canary release of v2, then a faulty v3 "
+        description="Blue v1 under load behind HAProxy, a canary release of v2, then a faulty v3\n"
         "that must be rolled back automatically. Writes a report and a PNG chart.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     strategies = [s.value for s in Strategy]
     p.add_argument("--strategy", default=d.strategy, choices=strategies, help="release plan (default canary)")
@@ -69,7 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bad-error-rate", type=float, default=d.bad_error_rate, help="v3 injected 5xx ratio (0.3)")
     p.add_argument("--bad-latency-ms", type=float, default=d.bad_latency_ms, help="v3 added latency (default 0)")
     p.add_argument("--only", choices=["good", "bad", "both"], default="both", help="which releases to run")
-    p.add_argument("--max-seconds", type=float, default=d.max_seconds, help="hard bound on the load (default 900)")
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        default=d.max_seconds,
+        help="hard bound on the load (default 900); at least the schedule: baseline + every step's bake "
+        "+ keep-warm per release + settle",
+    )
     p.add_argument("--out", type=Path, default=d.out_dir, help="report/chart/journal dir (default out/rehearsal)")
     p.add_argument("--no-chart", action="store_true", help="do not write the PNG chart")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
@@ -105,9 +126,25 @@ def config_from_args(args: argparse.Namespace) -> RehearsalConfig:
     return cfg
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    # SIGTERM unwinds like Ctrl-C, so run_rehearsal's `finally` stops every process it started.
-    raise KeyboardInterrupt
+def _say(console: Console, text: str) -> None:
+    """`error: ...` / `busy: ...` with the prefix colored; the rest is printed as is (no markup)."""
+    prefix, sep, rest = text.partition(": ")
+    style = {"error": "red", "busy": "yellow", "interrupted": "yellow"}.get(prefix, "")
+    console.print(Text.assemble((prefix + sep, style), rest), highlight=False, soft_wrap=True)
+
+
+def _error(console: Console, exc: BaseException) -> None:
+    notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", []))
+    _say(console, f"error: {exc}{notes}")
+
+
+def _interrupted(console: Console, leftovers: list[int]) -> int:
+    if leftovers:
+        pids = ", ".join(map(str, leftovers))
+        _say(console, f"interrupted: {len(leftovers)} process(es) of the rehearsal could not be stopped: {pids}")
+    else:
+        _say(console, "interrupted: every process started by the rehearsal was stopped (none is left)")
+    return EXIT_INTERRUPTED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,30 +154,53 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_args(args)
     except InputError as exc:
         flag = FLAG_OF.get(exc.key, exc.key)
-        console.print(f"[red]error:[/] {flag}: {exc.problem}", highlight=False, soft_wrap=True, markup=False)
+        _say(console, f"error: {flag}: {exc.problem}")
         return EXIT_USAGE
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True, markup=False)
+        _say(console, f"error: {exc}")
         return EXIT_USAGE
-    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        find_haproxy()  # before --out is touched: a missing HAProxy leaves nothing behind
+        with claim_out_dir(cfg.out_dir), SignalGuard() as guard:
+            return _run(cfg, args, console, guard)
+    except OutDirError as exc:
+        _say(console, f"error: {exc}")
+        return EXIT_USAGE
+    except (OutDirBusy, BusyError) as exc:
+        _say(console, f"busy: {exc}")
+        return EXIT_BUSY
+    except (HaproxyMissing, HaproxyFailed, RehearsalError, PortError, JournalError, StoreError) as exc:
+        _error(console, exc)
+        return EXIT_ENVIRONMENT
+    except KeyboardInterrupt:  # a signal before the guard was up: nothing had started yet
+        return _interrupted(console, [])
+
+
+def _run(cfg: RehearsalConfig, args: argparse.Namespace, console: Console, guard: SignalGuard) -> int:
     try:
         with LiveObserver(console) as observer:
             result = run_rehearsal(cfg, observer)
-    except (HaproxyMissing, HaproxyFailed, RehearsalError, PortError) as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True, markup=True)
-        return EXIT_ENVIRONMENT
+    except RehearsalInterrupted as exc:
+        return _interrupted(console, exc.leftover_pids)
+    except KeyboardInterrupt:  # before run_rehearsal started any process
+        return _interrupted(console, [])
+    if guard.interrupted:  # a signal arrived during the cleanup: it finished, then we stop
+        return _interrupted(console, result.leftover_pids)
+    try:
+        summary = summarize(result)
+        if args.json:
+            print(json.dumps(summary.to_dict(), indent=2))
+        else:
+            render(summary, console)
+        report_path = cfg.out_dir / "report.json"
+        report_path.write_text(json.dumps(summary.to_dict(), indent=2))
+        chart_path = None if args.no_chart else write_chart(result, cfg.out_dir / "rehearsal.png", chart_notes(summary))
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]: every process started by the rehearsal was stopped")
-        return 130
-    summary = summarize(result)
-    cfg.out_dir.mkdir(parents=True, exist_ok=True)
-    report_path = cfg.out_dir / "report.json"
-    report_path.write_text(json.dumps(summary.to_dict(), indent=2))
-    chart_path = None if args.no_chart else write_chart(result, cfg.out_dir / "rehearsal.png", chart_notes(summary))
-    if args.json:
-        print(json.dumps(summary.to_dict(), indent=2))
-    else:
-        render(summary, console)
+        return _interrupted(console, result.leftover_pids)
+    except OSError as exc:
+        _say(console, f"error: --out {cfg.out_dir}: cannot write the results: {exc.strerror or exc}")
+        return EXIT_ENVIRONMENT
+    if not args.json:
         console.print(f"report: {report_path}" + (f"\nchart:  {chart_path}" if chart_path else ""))
     return EXIT_OK if summary.ok else EXIT_EXPECTATION
 

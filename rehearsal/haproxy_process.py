@@ -1,7 +1,12 @@
-"""Runs HAProxy as a child process in its own process group, on an inherited 127.0.0.1 socket."""
+"""Runs HAProxy as a child process in its own process group, on an inherited 127.0.0.1 socket.
+
+Like the app instances, HAProxy carries the run's marker and is tethered to this process
+(lifetime.py), so it dies with the rehearsal even when the rehearsal is SIGKILLed.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import socket
@@ -11,6 +16,7 @@ from pathlib import Path
 
 from .haproxy_config import HaproxyLayout, HealthCheck, render_config
 from .haproxy_runtime import RuntimeApi, RuntimeApiError
+from .lifetime import marked_env, tethered
 from .processes import signal_group
 
 INSTALL_HINT = """HAProxy is required for the local rehearsal and was not found on PATH.
@@ -39,9 +45,12 @@ def find_haproxy() -> str:
 class HaproxyProcess:
     """Owns one HAProxy: config in `workdir`, listening socket, runtime API, process group."""
 
-    def __init__(self, workdir: Path, slots_per_color: int = 2, check: HealthCheck | None = None) -> None:
+    def __init__(
+        self, workdir: Path, slots_per_color: int = 2, check: HealthCheck | None = None, marker: str = ""
+    ) -> None:
         self.binary = find_haproxy()
         self.workdir = workdir
+        self.marker = marker or str(workdir)  # ZDD_REHEARSAL_RUN of its process
         self.slots_per_color = slots_per_color
         self.check = check or HealthCheck()
         self.port = 0
@@ -72,26 +81,30 @@ class HaproxyProcess:
         )
         config_path = self.workdir / "haproxy.cfg"
         config_path.write_text(render_config(self.layout))
-        check = subprocess.run(
-            [self.binary, "-c", "-q", "-f", str(config_path)],
-            capture_output=True,
-            text=True,
-            timeout=timeout_seconds,
-            pass_fds=(fd,),
-        )
-        if check.returncode != 0:
-            listener.close()
-            raise HaproxyFailed(f"HAProxy rejected {config_path}:\n{check.stderr.strip()}")
-        with self._log_path.open("wb") as log:
-            self._proc = subprocess.Popen(
-                [self.binary, "-db", "-f", str(config_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        env = marked_env(self.marker)
+        try:
+            check = subprocess.run(
+                [self.binary, "-c", "-q", "-f", str(config_path)],
+                capture_output=True,
+                text=True,
+                timeout=timeout_seconds,
                 pass_fds=(fd,),
-                start_new_session=True,
+                env=env,
             )
-        listener.close()  # HAProxy holds its own copy now
+            if check.returncode != 0:
+                raise HaproxyFailed(f"HAProxy rejected {config_path}:\n{check.stderr.strip()}")
+            with self._log_path.open("wb") as log:
+                self._proc = subprocess.Popen(
+                    tethered([self.binary, "-db", "-f", str(config_path)]),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(fd,),
+                    start_new_session=True,
+                    env=env,
+                )
+        finally:
+            listener.close()  # HAProxy holds its own copy now
         self.api = RuntimeApi(socket_path)
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
@@ -116,6 +129,10 @@ class HaproxyProcess:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     def stop(self, timeout_seconds: float = 5.0) -> None:
         """SIGTERM the process group, SIGKILL it if still there; safe to call twice."""
         proc = self._proc
@@ -127,5 +144,8 @@ class HaproxyProcess:
                 proc.wait(timeout=timeout_seconds)
             except subprocess.TimeoutExpired:
                 signal_group(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=timeout_seconds)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=timeout_seconds)
+        if proc.poll() is None:
+            return  # could not be stopped: `running` stays true, and the caller reports it
         self._proc = None

@@ -2,6 +2,8 @@
 
 Each instance gets an already-bound 127.0.0.1 socket (`python -m zero_downtime.app --fd N`), so ports are
 never raced. `stop_all` SIGKILLs every process group still alive; callers run it in `finally`.
+Every instance carries the run's marker in its environment and is tethered to this process
+(lifetime.py): it dies with the rehearsal even when the rehearsal is SIGKILLed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from .lifetime import marked_env, tethered
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,30 +56,38 @@ class Supervisor:
     """Starts and stops app instances; remembers every process it ever started."""
 
     workdir: Path
+    marker: str = ""  # ZDD_REHEARSAL_RUN of every instance; default: the workdir
     started: list[Instance] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.marker = self.marker or str(self.workdir)
 
     def spawn_app(self, name: str, env: dict[str, str], timeout_seconds: float = 15.0) -> Instance:
         """Start `python -m zero_downtime.app` and wait until it answers /live directly (not via HAProxy)."""
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # Like HAProxy's: connections left in TIME_WAIT by a killed instance never hold its port.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", 0))
         listener.listen(1024)
         port = listener.getsockname()[1]
         log_path = self.workdir / f"{name}-{port}.log"
-        child_env = {**os.environ, **env, "APP_INSTANCE": name}
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "zero_downtime.app", "--fd", str(listener.fileno())],
-                cwd=PROJECT_ROOT,
-                env=child_env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                pass_fds=(listener.fileno(),),
-                start_new_session=True,
-            )
-        listener.close()
-        instance = Instance(name, env.get("APP_VERSION", "dev"), port, proc, log_path)
-        self.started.append(instance)
+        child_env = marked_env(self.marker, {**os.environ, **env, "APP_INSTANCE": name})
+        try:
+            with log_path.open("wb") as log:
+                proc = subprocess.Popen(
+                    tethered([sys.executable, "-m", "zero_downtime.app", "--fd", str(listener.fileno())]),
+                    cwd=PROJECT_ROOT,
+                    env=child_env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(listener.fileno(),),
+                    start_new_session=True,
+                )
+                instance = Instance(name, env.get("APP_VERSION", "dev"), port, proc, log_path)
+                self.started.append(instance)  # at once: stop_all must know it whatever happens next
+        finally:
+            listener.close()
         deadline = time.monotonic() + timeout_seconds
         with httpx.Client(timeout=1.0) as client:
             while time.monotonic() < deadline:

@@ -45,6 +45,8 @@ class Summary:
     graceful_stops: int
     forced_stops: int
     leftover_processes: int
+    release_traffic: dict[str, int] = field(default_factory=dict)
+    """Responses each released version served during its release (0: the release got no traffic)."""
     expectations: dict[str, bool] = field(default_factory=dict)
 
     @property
@@ -120,12 +122,19 @@ def summarize(result: RehearsalResult) -> Summary:
         graceful_stops=sum(code == 0 for s in result.stops for code in s.exit_codes.values()),
         forced_stops=sum(code != 0 for s in result.stops for code in s.exit_codes.values()),
         leftover_processes=len(result.leftover_pids),
+        release_traffic={
+            version: sum(r.version == version for r in _in(records, run.start, run.end))
+            for version, run in result.releases.items()
+        },
     )
     expectations: dict[str, bool] = {"no processes left behind": not result.leftover_pids}
+    # A release that served nothing proves nothing (e.g. the load stopped at --max-seconds before it).
     if good is not None:
+        expectations["good release got traffic"] = summary.release_traffic.get(GOOD, 0) > 0
         expectations["good release succeeded"] = summary.good_release_state == "SUCCEEDED"
         expectations["0 failed requests during the good release"] = summary.good_release_failed == 0
     if bad is not None:
+        expectations["faulty release got traffic"] = summary.release_traffic.get(BAD, 0) > 0
         expectations["faulty release rolled back"] = summary.bad_release_state == "ROLLED_BACK"
     expectations["old instances exited gracefully"] = summary.forced_stops == 0
     return replace(summary, expectations=expectations)
@@ -173,6 +182,8 @@ def render(summary: Summary, console: Console) -> None:
         )
         facts.add_row("first bad response -> traffic restored", _secs(summary.rollback_seconds))
         facts.add_row("rollback decision -> traffic restored", _secs(summary.detection_to_restore_seconds))
+    for version, served in summary.release_traffic.items():
+        facts.add_row(f"responses from {version} during its release", str(served))
     facts.add_row("instances stopped", f"{summary.graceful_stops} gracefully, {summary.forced_stops} forced")
     facts.add_row("processes left behind", str(summary.leftover_processes))
     console.print(facts)

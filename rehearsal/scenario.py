@@ -2,13 +2,14 @@
 
 Both releases are run by the driver's release machine through the local ports (HAProxy
 router, HAProxy stats metrics, process deployer, pre-traffic checks against the instances).
-Everything started here is stopped in `finally`, whatever happens.
+Everything started here is stopped in `finally`, whatever happens, and signals cannot cut that
+short; then the run's processes are looked up for real (lifetime.py) to report what is left.
+Before anything starts, `--out` is checked and claimed (outdir.py) and the release store's lease
+is checked, so a run that cannot finish is refused instead of failing midway.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 from ..contract import Color, Weights, other_color
 from ..driver.adapters.release_store import ReleaseStore
 from ..driver.core.analysis import AnalysisConfig
+from ..driver.core.errors import BusyError
 from ..driver.core.machine import Machine, Progress, Result
 from ..driver.core.plan import Plan, build_plan
 from ..driver.core.ports import SystemClock
@@ -26,8 +28,10 @@ from .checks import standard_checks
 from .deployer import AppRelease, LocalDeployer, StopRecord
 from .haproxy_config import HealthCheck
 from .haproxy_process import HaproxyProcess, find_haproxy
+from .lifetime import kill_marked, marked_processes, shielded, workdir
 from .loadgen import LoadGenerator, Record
 from .metrics import HaproxyMetrics
+from .outdir import claim_out_dir, free_dead_lease
 from .processes import Supervisor
 from .router import HaproxyRouter, WeightChange
 
@@ -39,6 +43,15 @@ GOOD, BAD, BASE = "v2", "v3", "v1"
 
 class RehearsalError(RuntimeError):
     """The rehearsal's own set-up failed (an instance did not start or get healthy)."""
+
+
+class RehearsalInterrupted(KeyboardInterrupt):
+    """SIGINT/SIGTERM stopped the run after everything was cleaned up; `leftover_pids` are the
+    processes of the run found still alive after that (normally none)."""
+
+    def __init__(self, leftover_pids: list[int]) -> None:
+        super().__init__("interrupted")
+        self.leftover_pids = leftover_pids
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,23 @@ class RehearsalConfig:
     def bad_plan(self) -> Plan:
         return self.plan(self.bad_strategy or self.strategy)
 
+    def schedule(self) -> dict[str, float]:
+        """Seconds of load the scenario needs, by part: the releases' full plans (every step's
+        bake) and keep-warm as if both promoted. Start-up, health waits and checks come on top."""
+        parts = {"baseline": self.baseline_seconds}
+        if self.run_good:
+            parts[f"release {GOOD} steps"] = self.good_plan().total_bake_seconds
+            parts[f"{GOOD} keep-warm"] = self.keep_warm_seconds
+        if self.run_bad:
+            parts[f"release {BAD} steps"] = self.bad_plan().total_bake_seconds
+            parts[f"{BAD} keep-warm"] = self.keep_warm_seconds
+        parts["settle"] = self.settle_seconds
+        return parts
+
+    def min_seconds(self) -> float:
+        """The shortest `--max-seconds` that keeps the load on for the whole schedule."""
+        return sum(self.schedule().values())
+
     def analysis(self) -> AnalysisConfig:
         return AnalysisConfig(
             max_error_rate=self.max_error_rate,
@@ -111,6 +141,13 @@ class RehearsalConfig:
         self.good_plan()
         self.bad_plan()
         self.analysis()
+        needed = self.min_seconds()
+        if self.max_seconds < needed:
+            parts = " + ".join(f"{name} {seconds:g}" for name, seconds in self.schedule().items())
+            raise ValueError(
+                f"--max-seconds: must be at least {needed:g} seconds for this schedule ({parts}), "
+                f"got {self.max_seconds:g}; a shorter bound would stop the load before the releases end"
+            )
 
 
 @dataclass(frozen=True)
@@ -162,14 +199,34 @@ class Observer:
 
 
 def run_rehearsal(cfg: RehearsalConfig, observer: Observer | None = None) -> RehearsalResult:
-    """Run the whole scenario. Raises HaproxyMissing before starting anything without HAProxy."""
+    """Run the whole scenario.
+
+    Before starting anything: ValueError for a bad config, HaproxyMissing without HAProxy,
+    OutDirError / OutDirBusy when `out_dir` cannot be written or another run uses it, BusyError
+    when a live process holds the release store's lease. RehearsalInterrupted (a KeyboardInterrupt)
+    after the cleanup when SIGINT/SIGTERM stopped the run.
+    """
     cfg.validate()
     find_haproxy()  # fail with the install hint before creating anything
-    obs = observer or Observer()
-    workdir = Path(tempfile.mkdtemp(prefix="zdd-rehearsal-"))
+    with claim_out_dir(cfg.out_dir), workdir() as work:
+        return _run(cfg, observer or Observer(), work)
+
+
+def _run(cfg: RehearsalConfig, obs: Observer, work: Path) -> RehearsalResult:
+    # The release store of the rehearsal: local files, the same journal, lease and format as S3.
+    journal = ReleaseStore(LocalBlobs(cfg.out_dir / "store"), PROJECT, STACK, SERVICE, SystemClock())
+    freed = free_dead_lease(journal)  # left by a run of this host that was killed mid-release
+    lease = journal.lease()
+    if lease is not None and lease.live(journal.clock.now()):
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(lease.expires_at))
+        raise BusyError(
+            f"--out {cfg.out_dir}: the release store there is held by {lease.holder} until {until} "
+            "(a process still running, or of another host); nothing was started"
+        )
+    marker = str(work)  # ZDD_REHEARSAL_RUN of every process of this run
     check = HealthCheck()
-    haproxy = HaproxyProcess(workdir, slots_per_color=cfg.instances, check=check)
-    supervisor = Supervisor(workdir)
+    haproxy = HaproxyProcess(work, slots_per_color=cfg.instances, check=check, marker=marker)
+    supervisor = Supervisor(work, marker)
     loadgen: LoadGenerator | None = None
     metrics: HaproxyMetrics | None = None
     phases: list[Phase] = []
@@ -177,69 +234,84 @@ def run_rehearsal(cfg: RehearsalConfig, observer: Observer | None = None) -> Reh
     started = time.time()
     router: HaproxyRouter | None = None
     deployer: LocalDeployer | None = None
-    try:
-        obs.phase("starting HAProxy and blue v1")
-        haproxy.start()
-        assert haproxy.api is not None
-        deployer = LocalDeployer(
-            haproxy,
-            supervisor,
-            {
-                BASE: AppRelease(BASE),
-                GOOD: AppRelease(GOOD),
-                BAD: AppRelease(BAD, error_rate=cfg.bad_error_rate, added_latency_ms=cfg.bad_latency_ms),
-            },
-        )
-        router = HaproxyRouter(haproxy.api, deployer.attached)
-        deployer.deploy_idle("blue", BASE, cfg.instances)
-        if not deployer.wait_healthy("blue", 30):
-            raise RehearsalError("blue v1 did not become healthy behind HAProxy within 30s")
-        router.set_weights(Weights.all_to("blue"))
 
-        loadgen = LoadGenerator(haproxy.url, cfg.rate, int(cfg.rate * cfg.max_seconds), cfg.max_seconds)
-        metrics = HaproxyMetrics(haproxy.api, loadgen.snapshot)
-        metrics.start()
-        loadgen.start()
-        obs.attach(loadgen.snapshot, router)
-
-        live: Color = "blue"
-        t = time.time()
-        obs.phase(f"baseline: {BASE} on blue")
-        time.sleep(cfg.baseline_seconds)
-        phases.append(Phase(f"baseline {BASE}", t, time.time()))
-
-        # The release store of the rehearsal: local files, the same journal, lease and format as S3.
-        journal = ReleaseStore(LocalBlobs(cfg.out_dir / "store"), PROJECT, STACK, SERVICE, SystemClock())
-        ports_for = _ports_factory(router, metrics, deployer)
-        for version, plan, wanted in (
-            (GOOD, cfg.good_plan(), cfg.run_good),
-            (BAD, cfg.bad_plan(), cfg.run_bad),
-        ):
-            if not wanted:
-                continue
-            label = "good" if version == GOOD else "faulty"
-            obs.phase(f"release {version} ({label}, {plan.strategy.value}) to {other_color(live)}")
-            run = _release(cfg, journal, ports_for(live, version), version, live, plan, obs)
-            releases[version] = run
-            phases.append(Phase(f"release {version} ({label})", run.start, run.end))
-            if run.result.state == "SUCCEEDED":
-                live = other_color(live)
-
-        t = time.time()
-        obs.phase("settling")
-        time.sleep(cfg.settle_seconds)
-        phases.append(Phase("after releases", t, time.time()))
-    finally:
+    def stop_everything() -> list[int]:
+        """Idempotent: stop through the handles, then kill whatever still carries the marker."""
         if loadgen is not None:
             loadgen.stop()
         if metrics is not None:
             metrics.stop()
         supervisor.stop_all()
         haproxy.stop()
-        leftovers = [inst.proc.pid for inst in supervisor.alive()]
-        if haproxy.running:  # pragma: no cover - stop() waits for the exit
-            leftovers.append(-1)
-        shutil.rmtree(workdir, ignore_errors=True)
+        kill_marked(marker)  # a process whose handle was lost (e.g. a signal inside Popen)
+        left = {inst.proc.pid for inst in supervisor.alive()} | set(marked_processes(marker))
+        if haproxy.running and haproxy.pid is not None:
+            left.add(haproxy.pid)
+        return sorted(left)
+
+    leftovers: list[int] | None = None
+    try:
+        try:
+            if freed:
+                obs.phase(f"freed the release store's lease left by {freed}, a run that was killed")
+            obs.phase("starting HAProxy and blue v1")
+            haproxy.start()
+            assert haproxy.api is not None
+            deployer = LocalDeployer(
+                haproxy,
+                supervisor,
+                {
+                    BASE: AppRelease(BASE),
+                    GOOD: AppRelease(GOOD),
+                    BAD: AppRelease(BAD, error_rate=cfg.bad_error_rate, added_latency_ms=cfg.bad_latency_ms),
+                },
+            )
+            router = HaproxyRouter(haproxy.api, deployer.attached)
+            deployer.deploy_idle("blue", BASE, cfg.instances)
+            if not deployer.wait_healthy("blue", 30):
+                raise RehearsalError("blue v1 did not become healthy behind HAProxy within 30s")
+            router.set_weights(Weights.all_to("blue"))
+
+            loadgen = LoadGenerator(haproxy.url, cfg.rate, int(cfg.rate * cfg.max_seconds), cfg.max_seconds)
+            metrics = HaproxyMetrics(haproxy.api, loadgen.snapshot)
+            metrics.start()
+            loadgen.start()
+            obs.attach(loadgen.snapshot, router)
+
+            live: Color = "blue"
+            t = time.time()
+            obs.phase(f"baseline: {BASE} on blue")
+            time.sleep(cfg.baseline_seconds)
+            phases.append(Phase(f"baseline {BASE}", t, time.time()))
+
+            ports_for = _ports_factory(router, metrics, deployer)
+            for version, plan, wanted in (
+                (GOOD, cfg.good_plan(), cfg.run_good),
+                (BAD, cfg.bad_plan(), cfg.run_bad),
+            ):
+                if not wanted:
+                    continue
+                label = "good" if version == GOOD else "faulty"
+                obs.phase(f"release {version} ({label}, {plan.strategy.value}) to {other_color(live)}")
+                run = _release(cfg, journal, ports_for(live, version), version, live, plan, obs)
+                releases[version] = run
+                phases.append(Phase(f"release {version} ({label})", run.start, run.end))
+                if run.result.state == "SUCCEEDED":
+                    live = other_color(live)
+
+            t = time.time()
+            obs.phase("settling")
+            time.sleep(cfg.settle_seconds)
+            phases.append(Phase("after releases", t, time.time()))
+        finally:
+            # Whatever ended the run (the end, an error, a signal): signals from here on are noted, not raised.
+            leftovers = shielded(stop_everything)
+    except KeyboardInterrupt:
+        raise RehearsalInterrupted(leftovers or []) from None
+    except Exception as exc:
+        if leftovers:
+            exc.add_note(f"processes left behind (could not be stopped): {', '.join(map(str, leftovers))}")
+        raise
     return RehearsalResult(
         config=cfg,
         records=sorted(loadgen.snapshot() if loadgen else [], key=lambda r: r.sent_at),
@@ -249,8 +321,8 @@ def run_rehearsal(cfg: RehearsalConfig, observer: Observer | None = None) -> Reh
         stops=list(deployer.stops) if deployer else [],
         started_at=started,
         ended_at=time.time(),
-        leftover_pids=leftovers,
-        workdir=str(workdir),
+        leftover_pids=leftovers or [],
+        workdir=str(work),
     )
 
 

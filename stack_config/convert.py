@@ -12,7 +12,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from ..components.validation import ArgError
+from ..components.validation import ArgError, is_secret_reference
 
 _CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -30,9 +30,23 @@ def to_camel(key: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+FREE_FORM_MAPS = frozenset({"environment", "secrets", "tags", "env", "labels", "metadata"})
+"""Args whose keys are the user's own names (variables, tags, labels): never renamed in a key path."""
+
+
 def camel_path(arg_key: str) -> str:
-    """`health_check.timeout_seconds` -> `healthCheck.timeoutSeconds`."""
-    return ".".join(to_camel(part) for part in arg_key.split("."))
+    """`health_check.timeout_seconds` -> `healthCheck.timeoutSeconds`; `secrets.DB_PASSWORD` keeps the
+    variable's name as the user wrote it."""
+    parts = arg_key.split(".")
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        free = i > 0 and parts[i - 1].split("[")[0] in FREE_FORM_MAPS
+        # A user's key may itself contain dots: everything after a free-form map is the user's.
+        if free:
+            out.append(".".join(parts[i:]))
+            break
+        out.append(to_camel(part))
+    return ".".join(out)
 
 
 def config_path(prefix: str, arg_key: str) -> str:
@@ -97,6 +111,8 @@ def from_config(value: Any, args_type: type, path: str, exclude: frozenset[str] 
         if snake not in hints:
             known = ", ".join(sorted(to_camel(k) for k in hints))
             raise ConfigError(f"{path}.{key}: unknown key (known: {known})")
+        if is_secret_reference(item):
+            raise ConfigError(f"{path}.{key}: must not be a secret: it is stored in plain text where it is used")
         nested = _nested_typeddict(args_type, hints[snake])
         result[snake] = from_config(item, nested, f"{path}.{key}") if nested else _coerce_number(hints[snake], item)
     return result

@@ -10,7 +10,8 @@ import pulumi
 from ..components.network import NetworkArgs, resolve_network
 from ..components.release_alarms import AlarmThresholdsArgs, resolve_thresholds
 from ..components.shared_edge import resolve_shared_edge
-from ..components.validation import ArgError
+from ..components.tags import check_tags
+from ..components.validation import ArgError, check_host_name
 from .convert import ConfigError, camel_path, from_config, to_camel
 
 
@@ -26,6 +27,10 @@ class EdgeSettings:
     """SharedEdgeArgs without vpc_id / public_subnet_ids, which come from the network."""
     alarms: AlarmThresholdsArgs
     tags: dict[str, str] = field(default_factory=dict)
+    host_name: str | None = None
+    """`hostName`: the name production is reached at, which the certificate covers."""
+    pre_traffic_probe: bool = True
+    """`preTrafficProbe`: create the probe function the driver runs pre-traffic checks from."""
 
     def validate(self) -> None:
         """Check the network and edge settings; called only when the stack has AWS services."""
@@ -45,9 +50,20 @@ def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_edge_settings(config: pulumi.Config) -> EdgeSettings:
-    tags = config.get_object("tags") or {}
-    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-        raise ConfigError("tags: must be a map of string -> string")
+    """The network and edge keys, typed as Pulumi.yaml declares them (`check_project_config` has
+    already refused ill-typed values; a ConfigTypeError still becomes a ConfigError naming the key)."""
+    try:
+        return _load_edge_settings(config)
+    except pulumi.ConfigTypeError as err:
+        key = err.key.split(":", 1)[-1]
+        raise ConfigError(f"{key}: must be of type {err.expect_type}, got {err.value!r}") from None
+
+
+def _load_edge_settings(config: pulumi.Config) -> EdgeSettings:
+    try:
+        tags = check_tags(config.get_object("tags") or {})
+    except ArgError as err:
+        raise ConfigError(f"{err.key}: {err.problem}") from err
     vpc_id = config.get("vpcId") or None
     public = config.get_object("publicSubnetIds") or []
     private = config.get_object("privateSubnetIds") or []
@@ -84,7 +100,24 @@ def load_edge_settings(config: pulumi.Config) -> EdgeSettings:
         resolve_thresholds(alarm_overrides, where="alarms")  # type: ignore[arg-type]
     except ArgError as err:
         raise ConfigError(f"{camel_path(err.key)}: {err.problem}") from err
-    return EdgeSettings(vpc_id, list(public), list(private), network, edge, alarm_overrides, tags)  # type: ignore[arg-type]
+    host_name = config.get("hostName") or None
+    try:
+        if host_name is not None:
+            check_host_name(host_name, "hostName")
+    except ArgError as err:
+        raise ConfigError(f"{err.key}: {err.problem}") from err
+    probe = config.get_bool("preTrafficProbe")
+    return EdgeSettings(
+        vpc_id,
+        list(public),
+        list(private),
+        network,
+        edge,
+        alarm_overrides,  # type: ignore[arg-type]
+        tags,
+        host_name,
+        True if probe is None else probe,
+    )
 
 
 def _network_key(arg_key: str) -> str:

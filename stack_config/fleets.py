@@ -6,19 +6,17 @@ CloudFormation's spelling (`MaxBatchSize`, `PauseTime`, ...) so a policy can be 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from ..components.release_alarms import AlarmThresholdsArgs
-from ..components.rolling_asg import WIRED_INPUTS, RollingAutoScalingGroupArgs, resolve_rolling_asg
+from ..components.rolling_asg import WIRED_INPUTS, RollingAutoScalingGroupArgs, check_fleet_name, resolve_rolling_asg
 from ..components.validation import ArgError
 from .convert import ConfigError, from_config, reraise_as_config_error, to_snake
+from .services import check_rules_reachable, routing_match, service_rules
 
 # Wired by the program from the shared edge and network, never from config.
 WIRED_KEYS = frozenset(WIRED_INPUTS)
-# Auto-named target groups take a 7-character suffix and allow 32 characters in all.
-_FLEET_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 
 
 def parse_fleets(
@@ -41,8 +39,10 @@ def parse_fleets(
     parsed: dict[str, dict[str, Any]] = {}
     for name, settings in raw.items():
         prefix = f"fleets.{name}"
-        if not isinstance(name, str) or not _FLEET_NAME.match(name):
-            raise ConfigError(f"{prefix}: name must be lowercase letters, digits and '-', at most 20 characters")
+        try:
+            check_fleet_name(name)
+        except ArgError as err:
+            reraise_as_config_error(err, prefix)
         if name in services:
             raise ConfigError(f"{prefix}: name is already used by services.{name}")
         if not isinstance(settings, Mapping):
@@ -66,6 +66,11 @@ def parse_fleets(
             raise ConfigError(f"{prefix}.routing.priority: {priority} is already used by {priorities[priority]}")
         priorities[priority] = prefix
         parsed[name] = args
+    fleet_rules = [
+        (f"fleets.{name}.routing", args["routing"]["priority"], routing_match(args["routing"]))
+        for name, args in parsed.items()
+    ]
+    check_rules_reachable(service_rules(services) + fleet_rules)
     return parsed
 
 

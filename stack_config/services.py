@@ -5,13 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..components.blue_green_service import WIRED_INPUTS, BlueGreenServiceArgs, resolve_blue_green
+from ..components.blue_green_service import (
+    OPTIONAL_WIRED_INPUTS,
+    WIRED_INPUTS,
+    BlueGreenServiceArgs,
+    exact_host,
+    resolve_blue_green,
+)
 from ..components.release_alarms import AlarmThresholdsArgs
-from ..components.validation import ArgError
+from ..components.routing import CATCH_ALL_PATH, CATCH_ALL_PRIORITY, resolve_routing
+from ..components.rule_matching import RuleMatch, pattern_covers, shadows
+from ..components.validation import ArgError, check_image
 from .convert import ConfigError, from_config, reraise_as_config_error
 
 # Wired by the program from the shared edge and network, never from config.
-WIRED_KEYS = frozenset(WIRED_INPUTS)
+WIRED_KEYS = frozenset(WIRED_INPUTS) | frozenset(OPTIONAL_WIRED_INPUTS)
 NEXT_IMAGE_KEY = "image"
 """`services.<name>.image`: what the next release deploys; `zdd-release deploy` applies it, `up` never does."""
 
@@ -48,9 +56,10 @@ def _without_next_image(settings: Any, prefix: str) -> Any:
     program never applies it. Checked here, then left out of the component's args."""
     if not isinstance(settings, Mapping) or NEXT_IMAGE_KEY not in settings:
         return settings
-    image = settings[NEXT_IMAGE_KEY]
-    if not isinstance(image, str) or not image.strip() or any(c.isspace() for c in image):
-        raise ConfigError(f"{prefix}.{NEXT_IMAGE_KEY}: must be an image reference without whitespace, got {image!r}")
+    try:
+        check_image(settings[NEXT_IMAGE_KEY], NEXT_IMAGE_KEY)
+    except ArgError as err:
+        reraise_as_config_error(err, prefix)
     return {k: v for k, v in settings.items() if k != NEXT_IMAGE_KEY}
 
 
@@ -74,3 +83,72 @@ def _check_routing_is_unambiguous(services: Mapping[str, Mapping[str, Any]]) -> 
                 f"services.{name}.routing.priority: {priority} is already used by services.{priorities[priority]}"
             )
         priorities[priority] = name
+    check_rules_reachable(service_rules(services))
+
+
+def service_rules(services: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, int, RuleMatch]]:
+    """(config key, priority, conditions) of each service's production rule; none means the catch-all."""
+    rules = []
+    for name, args in services.items():
+        routing = args.get("routing")
+        if routing is None:
+            rules.append((f"services.{name}", CATCH_ALL_PRIORITY, RuleMatch.of([CATCH_ALL_PATH])))
+        else:
+            rules.append((f"services.{name}.routing", routing["priority"], routing_match(routing)))
+    return rules
+
+
+def routing_match(routing: Mapping[str, Any]) -> RuleMatch:
+    return RuleMatch.of(routing.get("path_patterns"), routing.get("host_headers"))
+
+
+def check_rules_reachable(rules: list[tuple[str, int, RuleMatch]]) -> None:
+    """Refuse a rule that takes every request of a rule checked after it (higher priority number):
+    that service or fleet would never get traffic (e.g. `/*` at priority 100 over the catch-all)."""
+    ordered = sorted(rules, key=lambda rule: rule[1])
+    for i, (where, priority, match) in enumerate(ordered):
+        for later_where, later_priority, later in ordered[i + 1 :]:
+            if shadows(match, later):
+                owner = later_where.removesuffix(".routing")
+                key = where if where.endswith(".routing") else f"{where}.routing"
+                condition = "pathPatterns" if match.path_patterns is not None else "hostHeaders"
+                raise ConfigError(
+                    f"{key}.{condition}: matches every request of {owner} (priority {priority} is checked "
+                    f"before {later_priority}), so {owner} would never get traffic; narrow the patterns or "
+                    "add a host condition"
+                )
+
+
+def assign_test_hosts(services: dict[str, dict[str, Any]], host_name: str | None, https: bool) -> None:
+    """Give every service without its own test host name (`testHostName`, or an exact routing host) the
+    stack's `hostName`, the name pre-traffic checks send as Host header and TLS server name.
+
+    With HTTPS a service left without one is refused: the checks would go to the load balancer's own
+    DNS name, which no ACM certificate can cover, and every release would roll back at
+    PRE_TRAFFIC_CHECKS. Raises ConfigError naming the key; changes nothing then.
+    """
+    unnamed = [name for name, args in services.items() if not args.get("test_host_name") and not _exact_host(args)]
+    if not unnamed:
+        return
+    if host_name is None:
+        if https:
+            raise ConfigError(
+                f"hostName: required with certificateArn: services.{unnamed[0]} has no testHostName or exact "
+                "routing.hostHeaders, so its pre-traffic checks would go to the load balancer's own DNS name, "
+                "which the certificate cannot cover, and fail TLS verification"
+            )
+        return
+    for name in unnamed:
+        patterns = (services[name].get("routing") or {}).get("host_headers")
+        if patterns and not any(pattern_covers(p, host_name, host=True) for p in patterns):
+            raise ConfigError(
+                f"services.{name}.testHostName: required: hostName {host_name!r} matches none of "
+                f"routing.hostHeaders {list(patterns)}"
+            )
+    for name in unnamed:
+        services[name]["test_host_name"] = host_name
+
+
+def _exact_host(args: Mapping[str, Any]) -> str | None:
+    routing = args.get("routing")
+    return exact_host(resolve_routing(routing)) if routing is not None else None

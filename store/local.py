@@ -151,6 +151,10 @@ class LocalBlobs:
 
     def list(self, prefix: str) -> list[str]:
         if not self.root.is_dir():
+            # Not created yet is an empty store; a path through a file is a mistake to name.
+            blocker = next((p for p in (self.root, *self.root.parents) if p.exists()), None)
+            if blocker is not None and not blocker.is_dir():
+                raise StoreError(f"cannot list {self.root}: {blocker} is not a directory")
             return []
         keys: list[str] = []
         try:

@@ -18,6 +18,7 @@ from zero_downtime.offline.evaluate import (
     load_stack_config,
     run_under_mocks,
 )
+from zero_downtime.offline.mocks import RecordingMocks
 from zero_downtime.stack_config.convert import ConfigError
 from zero_downtime.stack_config.kubernetes import UNDECRYPTED_SECRET, parse_kubernetes
 
@@ -190,12 +191,21 @@ def test_bad_config_registers_nothing() -> None:
     assert ev.resources == []
 
 
-def test_disabled_section_creates_nothing() -> None:
+def test_disabled_section_creates_nothing_when_the_stack_may_be_empty() -> None:
     section = _section()
     section["enabled"] = False
-    ev = _evaluate(section)
+    ev = evaluate_program("k8s", overrides={"kubernetes": section, "allowEmpty": True})
     assert "kubernetes" not in ev.outputs
     assert [r for r in ev.resources if r.type in K8S_TYPES or r.type == ResourceType.K8S_PROVIDER] == []
+
+
+def test_disabling_the_only_section_is_refused_unless_the_stack_may_be_empty() -> None:
+    section = _section()
+    section["enabled"] = False
+    mocks = RecordingMocks()
+    with pytest.raises(ConfigError, match=r"^services: the stack declares no service.*allowEmpty: true"):
+        evaluate_program("k8s", overrides={"kubernetes": section}, mocks=mocks)
+    assert mocks.resources == []
 
 
 def test_disabled_canary_gives_the_service_a_plain_rollout() -> None:

@@ -135,9 +135,14 @@ def test_test_listener_is_open_only_to_the_configured_cidrs(stacks: dict[str, Ev
         ]
         [alb_sg] = [r for r in ev.of_type(T.SECURITY_GROUP) if r.name == "edge-alb-sg"]
         test_port = max(listeners_by_port(ev))
-        [rule] = [i for i in alb_sg.inputs["ingress"] if i["fromPort"] == test_port]
-        assert rule["cidrBlocks"] == configured
-        assert "0.0.0.0/0" not in rule["cidrBlocks"]
+        operators, probe = [i for i in alb_sg.inputs["ingress"] if i["fromPort"] == test_port]
+        assert operators["cidrBlocks"] == configured
+        # The pre-traffic probe comes through the NAT gateways: exactly their addresses, one /32 each.
+        nat_ips = [r.outputs["publicIp"] for r in ev.resources if r.type == T.EIP]
+        assert len(nat_ips) == len(ev.of_type(T.NAT_GATEWAY)) >= 1
+        assert sorted(probe["cidrBlocks"]) == sorted(f"{ip}/32" for ip in nat_ips)
+        assert "NAT" in probe["description"]
+        assert "0.0.0.0/0" not in operators["cidrBlocks"] + probe["cidrBlocks"]
 
 
 def test_created_network_spans_two_azs_with_public_and_private_subnets(stacks: dict[str, Evaluation]) -> None:

@@ -1,21 +1,38 @@
-"""Pre-traffic checks: HTTP against the test listener, and command hooks. Shared by AWS and local."""
+"""Pre-traffic checks: an HTTP probe of the test listener, run here or by the stack's probe function
+inside the VPC, and command hooks. Shared by AWS and local.
+
+The probe itself is `contract/probe.py`, the same file the probe Lambda runs, so both places judge
+a check, and say why one could not be made, the same way.
+"""
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import shlex
 import subprocess
 from collections.abc import Mapping
+from typing import Any
 
-import httpx
-
+from ...contract.probe import ProbeAnswer, ProbeInputError, ProbeRequest, probe
 from ..core.errors import InputError
 from ..core.ports import CheckResult
+from .aws.clients import AWS_ERRORS
+
+# ProbeRequest's field -> the driver input it comes from
+_INPUT_OF = {"url": "check_path", "expectedStatus": "check_status", "bodyPattern": "check_body"}
+
+
+def _request(url: str, host_name: str | None, **options: Any) -> ProbeRequest:
+    try:
+        return ProbeRequest(url, host_name=host_name, **options)
+    except ProbeInputError as exc:
+        raise InputError(_INPUT_OF.get(exc.key, exc.key), exc.problem) from None
 
 
 class HttpCheck:
-    """GET `url`; pass on `expected_status` and, when given, a body matching `body_pattern`."""
+    """GET `url` from where the driver runs; pass on `expected_status` and, when given, a body
+    matching `body_pattern`. `host_name` is sent as Host and TLS server name."""
 
     def __init__(
         self,
@@ -26,34 +43,61 @@ class HttpCheck:
         timeout_seconds: float = 5.0,
         attempts: int = 3,
         name: str | None = None,
+        host_name: str | None = None,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise InputError("check_path", f"the test URL must be http(s), got {url!r}")
-        if not 100 <= expected_status <= 599:
-            raise InputError("check_status", f"must be an HTTP status, got {expected_status}")
-        self.url = url
-        self.expected_status = expected_status
-        self.pattern = re.compile(body_pattern) if body_pattern else None
-        self.timeout = timeout_seconds
-        self.attempts = max(1, attempts)
-        self.name = name or f"GET {url}"
+        self.request = _request(
+            url,
+            host_name,
+            expected_status=expected_status,
+            body_pattern=body_pattern,
+            timeout_seconds=timeout_seconds,
+            attempts=attempts,
+        )
+        self.name = name or self.request.describe()
 
     def run(self) -> CheckResult:
-        detail = ""
-        for _ in range(self.attempts):  # a fresh target may refuse the first connection
-            try:
-                resp = httpx.get(self.url, timeout=self.timeout, follow_redirects=False)
-            except httpx.HTTPError as exc:
-                detail = f"request failed: {exc.__class__.__name__}: {exc}"
-                continue
-            if resp.status_code != self.expected_status:
-                detail = f"status {resp.status_code}, expected {self.expected_status}"
-                continue
-            if self.pattern and not self.pattern.search(resp.text):
-                detail = f"body does not match /{self.pattern.pattern}/"
-                continue
-            return CheckResult(self.name, True, f"status {resp.status_code}")
-        return CheckResult(self.name, False, detail)
+        answer = probe(self.request)
+        return CheckResult(self.name, answer.passed, answer.detail)
+
+
+class ProbeFunctionCheck:
+    """The same GET, made by the stack's probe Lambda inside the VPC (`lambda:InvokeFunction`).
+
+    For a test listener open only to the VPC. A probe that cannot be invoked, or that fails, is a
+    failed check whose detail says why; nothing is raised, so the release stops before traffic.
+    """
+
+    def __init__(
+        self, lambda_client: Any, function_arn: str, request: ProbeRequest, *, name: str | None = None
+    ) -> None:
+        self.lambda_client = lambda_client
+        self.function_arn = function_arn
+        self.request = request
+        self.name = name or f"{request.describe()} (from the probe function in the VPC)"
+
+    def run(self) -> CheckResult:
+        where = f"probe function {self.function_arn}"
+        try:
+            reply = self.lambda_client.invoke(
+                FunctionName=self.function_arn,
+                InvocationType="RequestResponse",
+                Payload=json.dumps(self.request.to_event()).encode(),
+            )
+            payload = reply["Payload"].read()
+        except AWS_ERRORS as exc:
+            return CheckResult(self.name, False, f"cannot invoke the {where}: {exc}")
+        try:
+            data = json.loads(payload or b"null")
+        except ValueError:
+            return CheckResult(self.name, False, f"the {where} answered something other than JSON: {payload[:200]!r}")
+        if reply.get("FunctionError"):
+            message = data.get("errorMessage", data) if isinstance(data, dict) else data
+            return CheckResult(self.name, False, f"the {where} failed ({reply['FunctionError']}): {message}")
+        try:
+            answer = ProbeAnswer.from_dict(data)
+        except ProbeInputError as exc:
+            return CheckResult(self.name, False, f"the {where} gave {exc.problem}")
+        return CheckResult(self.name, answer.passed, answer.detail)
 
 
 class CommandHook:

@@ -73,11 +73,52 @@ def test_step_weights_replace_step_weight() -> None:
 
 
 def test_nginx_routes_through_the_ingress() -> None:
-    _, canary = _canary({"provider": "nginx", "ingress_name": "web", "autoscaler_name": "web"})
+    _, canary = _canary(
+        {"provider": "nginx", "ingress_name": "web", "autoscaler_name": "web", "public_host": "shop.example.com"}
+    )
     spec = canary.inputs["spec"]
     assert spec["provider"] == "nginx"
     assert spec["ingressRef"] == {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "web"}
     assert spec["autoscalerRef"] == {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "name": "web"}
+
+
+def _load_cmd(canary: RecordedResource) -> str:
+    return next(h for h in canary.inputs["spec"]["analysis"]["webhooks"] if h["type"] == "rollout")["metadata"]["cmd"]
+
+
+def test_nginx_load_test_goes_through_the_ingress_controller_with_the_public_host() -> None:
+    # The nginx analysis reads the ingress controller's metrics: load sent to web-canary directly is never
+    # measured. As Flagger's nginx tutorial does, `hey` sends the Ingress host through the controller.
+    _, canary = _canary({"provider": "nginx", "ingress_name": "web", "public_host": "shop.example.com"})
+    cmd = _load_cmd(canary)
+    assert cmd == "hey -z 1m -q 10 -c 2 -host shop.example.com http://ingress-nginx-controller.ingress-nginx/"
+    assert "web-canary" not in cmd
+    _, custom = _canary(
+        {
+            "provider": "nginx",
+            "ingress_name": "web",
+            "public_host": "shop.example.com",
+            "entry_url": "http://nginx.ingress:8080",
+        }
+    )
+    assert _load_cmd(custom).endswith("-host shop.example.com http://nginx.ingress:8080/")
+
+
+def test_gateway_api_load_test_goes_through_the_gateway() -> None:
+    _, canary = _canary(
+        {
+            "provider": "gatewayapi",
+            "gateways": ["edge/public"],
+            "hosts": ["shop.example.com", "www.example.com"],
+            "entry_url": "http://public-gateway.edge",
+        }
+    )
+    assert _load_cmd(canary).endswith("-host shop.example.com http://public-gateway.edge/")
+
+
+def test_a_custom_load_test_needs_no_public_host() -> None:
+    _, canary = _canary({"provider": "nginx", "ingress_name": "web", "load_test": {"cmd": "hey -z 30s http://x/"}})
+    assert _load_cmd(canary) == "hey -z 30s http://x/"
 
 
 def test_gateway_api_refs_hosts_and_session_affinity() -> None:
@@ -87,6 +128,7 @@ def test_gateway_api_refs_hosts_and_session_affinity() -> None:
             "gateways": ["edge/public", "internal"],
             "hosts": ["shop.example.com"],
             "session_affinity": {"cookie_name": "canary-session", "max_age": 3600},
+            "entry_url": "http://public.edge",
         }
     )
     spec = canary.inputs["spec"]
@@ -221,6 +263,27 @@ BAD = [
     Bad("load-test-unknown", {"load_test": {"command": "hey"}}, "load_test.command"),
     Bad("load-tester-url", {"load_tester_url": "flagger-loadtester"}, "load_tester_url"),
     Bad("test-path", {"test_path": "health"}, "test_path"),
+    Bad("test-path-shell", {"test_path": "/health; rm -rf /"}, "test_path"),
+    Bad("nginx-load-test-without-host", {"provider": "nginx", "ingress_name": "web"}, "public_host"),
+    Bad(
+        "public-host-invalid",
+        {"provider": "nginx", "ingress_name": "web", "public_host": "shop.example.com -c 1000"},
+        "public_host",
+    ),
+    Bad(
+        "entry-url-shell",
+        {"provider": "nginx", "ingress_name": "web", "public_host": "a.example.com", "entry_url": "http://x/$(id)"},
+        "entry_url",
+    ),
+    Bad(
+        "gateway-load-test-without-entry", {"provider": "gatewayapi", "gateways": ["gw"], "hosts": ["a.b"]}, "entry_url"
+    ),
+    Bad(
+        "gateway-public-host-not-routed",
+        {"provider": "gatewayapi", "gateways": ["gw"], "hosts": ["a.b"], "public_host": "c.d", "entry_url": "http://g"},
+        "public_host",
+    ),
+    Bad("public-host-without-ingress", {"provider": "istio", "public_host": "a.example.com"}, "public_host"),
     Bad(
         "extra-webhook-type",
         {"extra_webhooks": [{"name": "x", "type": "pre-deploy", "url": "http://a/"}]},

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
+import pulumi
 import pytest
 from zero_downtime.components.validation import ArgError
 from zero_downtime.contract.types import ResourceType as T
@@ -41,6 +43,27 @@ def test_security_group_opens_the_test_port_to_the_configured_cidrs_only() -> No
     assert by_port == {80: ["0.0.0.0/0"], 8443: ["10.1.0.0/16"]}
 
 
+def test_probe_addresses_are_admitted_to_the_test_port_alone_one_host_each() -> None:
+    [sg] = edge(probe_source_ips=["3.1.2.3", "3.4.5.6"]).of_type(T.SECURITY_GROUP)
+    test_rules = [rule for rule in sg.inputs["ingress"] if rule["fromPort"] == 9000]
+    assert [rule["cidrBlocks"] for rule in test_rules] == [["10.0.0.0/8"], ["3.1.2.3/32", "3.4.5.6/32"]]
+    assert all(rule["toPort"] == 9000 for rule in test_rules)
+
+
+def test_network_exports_the_nat_gateways_public_addresses() -> None:
+    from zero_downtime.components.network import Network
+
+    def program() -> Any:
+        net = Network("net", {"availability_zone_count": 3, "nat_gateway_count": 3})
+        pulumi.export("natPublicIps", net.nat_public_ips)
+
+    ev = run_under_mocks(program, stack="unit")
+    eips = ev.of_type(T.EIP)
+    assert len(eips) == 3
+    assert sorted(ev.outputs["natPublicIps"]) == sorted(e.outputs["publicIp"] for e in eips)
+    assert all(ipaddress.IPv4Address(ip).is_global for ip in ev.outputs["natPublicIps"])
+
+
 def test_certificate_turns_production_into_https_with_a_redirect() -> None:
     ev = edge(certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/x")
     listeners = {int(r.inputs["port"]): r.inputs for r in ev.of_type(T.LISTENER)}
@@ -61,8 +84,10 @@ def test_certificate_turns_production_into_https_with_a_redirect() -> None:
         ({"test_listener_port": 443}, "test_listener_port"),
         ({"test_listener_port": 70000}, "test_listener_port"),
         ({"production_cidrs": ["not-a-cidr"]}, "production_cidrs"),
+        ({"probe_source_ips": ["0.0.0.0/0"]}, "probe_source_ips"),
+        ({"probe_source_ips": "3.1.2.3"}, "probe_source_ips"),
     ],
-    ids=["world", "empty", "bad-cidr", "production-port", "port-range", "production-cidr"],
+    ids=["world", "empty", "bad-cidr", "production-port", "port-range", "production-cidr", "probe-cidr", "probe-str"],
 )
 def test_bad_edge_args_register_nothing(overrides: dict[str, Any], key: str) -> None:
     from zero_downtime.components.shared_edge import SharedEdge
@@ -124,7 +149,9 @@ def test_edge_resolve_needs_no_wired_input_and_writes_every_default() -> None:
     assert (settings.ssl_policy, settings.idle_timeout_seconds) == (MODERN_TLS_POLICY, DEFAULT_IDLE_TIMEOUT_SECONDS)
     assert (settings.https, settings.scheme, settings.production_ports) == (False, "http", [80])
     assert settings.container_insights is True
-    https = resolve_shared_edge({"test_listener_cidrs": ["10.0.0.0/8"], "certificate_arn": "arn:cert"})  # type: ignore[typeddict-item]
+    https = resolve_shared_edge(
+        {"test_listener_cidrs": ["10.0.0.0/8"], "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/x"}
+    )  # type: ignore[typeddict-item]
     assert (https.https, https.scheme, https.production_ports) == (True, "https", [80, 443])
 
 
@@ -145,7 +172,7 @@ def test_edge_without_a_wired_input_registers_nothing(missing: str) -> None:
     ("overrides", "production", "redirect"),
     [
         ({}, "edge-http", None),
-        ({"certificate_arn": "arn:aws:acm:us-east-1:1:certificate/x"}, "edge-https", "edge-http-redirect"),
+        ({"certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/x"}, "edge-https", "edge-http-redirect"),
     ],
     ids=["http", "https"],
 )

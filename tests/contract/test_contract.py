@@ -69,6 +69,8 @@ def service_values() -> dict[str, Any]:
         "production_url": "http://edge.example.com/",
         "test_url": "http://edge.example.com:9000/",
         "notification_topic_arn": f"arn:aws:sns:us-east-1:{ACCOUNT}:web-releases",
+        "test_host_name": "web.example.test",
+        "probe_function_arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:probe-fn-0a1b2c3",
         **{c: build_color(**color_values(c)) for c in COLORS},
     }
 
@@ -419,3 +421,11 @@ def test_colors() -> None:
     with pytest.raises(ContractError) as raised:
         parse_color("Blue", "services.web.liveColor")
     assert raised.value.key == "services.web.liveColor"
+
+
+def test_a_service_exported_before_probe_functions_parses_without_them() -> None:
+    outputs = stack_outputs()
+    for key in ("testHostName", "probeFunctionArn"):
+        del outputs["services"]["web"][key]
+    parsed = parse_service(outputs, "web")
+    assert (parsed.test_host_name, parsed.probe_function_arn) == (None, None)

@@ -123,6 +123,8 @@ def build_paired_service(aws: dict[str, Any], service: str = SERVICE) -> dict[st
         production_url=f"http://{service}-alb.example/",
         test_url=f"http://{service}-alb.example:8443/",
         notification_topic_arn=topic,
+        test_host_name=None,
+        probe_function_arn=None,
         **colors,
     )
 

@@ -44,6 +44,8 @@ def service_entry(service: str = "api", **overrides: Any) -> dict[str, Any]:
         "production_url": "http://edge.example.com/",
         "test_url": "http://edge.example.com:9000/",
         "notification_topic_arn": f"arn:aws:sns:us-east-1:{ACCOUNT}:{service}-releases",
+        "test_host_name": None,
+        "probe_function_arn": None,
         **{c: color_entry(service, c) for c in COLORS},
     }
     return build_service(**{**values, **overrides})

@@ -26,8 +26,10 @@ from tests.driver.fake_stack import FakeStack
 
 class _Health(http.server.BaseHTTPRequestHandler):
     status = 200
+    hosts: list[str | None] = []
 
     def do_GET(self) -> None:
+        type(self).hosts.append(self.headers.get("Host"))
         body = b'{"status":"ok","version":"2"}'
         self.send_response(type(self).status)
         self.send_header("Content-Length", str(len(body)))
@@ -42,6 +44,7 @@ class _Health(http.server.BaseHTTPRequestHandler):
 def test_listener() -> Iterator[str]:
     """Stands in for the ALB test listener: a local HTTP server on 127.0.0.1."""
     _Health.status = 200
+    _Health.hosts = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -419,3 +422,84 @@ def test_a_setting_without_a_flag_is_named_by_its_key(cli: Cli) -> None:
     with pytest.raises(InputError) as err:
         AnalysisConfig(threshold=0)
     assert message(err.value) == "--threshold: must be >= 1"
+
+
+# -- pre-traffic checks through the stack's probe function ------------------------------------------
+PROBE_ARN = "arn:aws:lambda:us-east-1:123456789012:function:probe-fn-1a2b3c4"
+
+
+class ProbeLambda:
+    """A Lambda client whose `invoke` runs the probe module in-process, as the Lambda runtime would.
+
+    Each call's parameters are validated against botocore's model of `Invoke` first.
+    """
+
+    def __init__(self, *, fail_with: str | None = None) -> None:
+        import botocore.session
+
+        self.model = botocore.session.get_session().get_service_model("lambda").operation_model("Invoke")
+        self.events: list[dict[str, Any]] = []
+        self.fail_with = fail_with
+
+    def invoke(self, **params: Any) -> dict[str, Any]:
+        from botocore.response import StreamingBody
+        from botocore.validate import validate_parameters
+        from zero_downtime.contract.probe import handler
+
+        validate_parameters(params, self.model.input_shape)
+        assert params["FunctionName"] == PROBE_ARN and params["InvocationType"] == "RequestResponse"
+        event = json.loads(params["Payload"])
+        self.events.append(event)
+        if self.fail_with:
+            body = json.dumps({"errorMessage": self.fail_with, "errorType": "Runtime.ExitError"}).encode()
+            extra = {"FunctionError": "Unhandled"}
+        else:
+            body, extra = json.dumps(handler(event)).encode(), {}
+        return {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(body), len(body)), **extra}
+
+
+def _with_probe(cli: Cli, lam: ProbeLambda, host_name: str | None = "shop.example.test") -> None:
+    cli.entry["probeFunctionArn"] = PROBE_ARN
+    cli.entry["testHostName"] = host_name
+    cli.aws["lambda"] = lam
+
+
+def test_the_check_runs_in_the_probe_function_with_the_service_host_name(cli: Cli) -> None:
+    lam = ProbeLambda()
+    _with_probe(cli, lam)
+    code, out, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, "--json")
+    assert code == ExitCode.SUCCESS, err
+    [event] = lam.events
+    assert event["url"] == cli.entry["testUrl"].rstrip("/") + "/health"
+    assert event["hostName"] == "shop.example.test"
+    port = cli.entry["testUrl"].rsplit(":", 1)[1].strip("/")
+    assert _Health.hosts == [f"shop.example.test:{port}"]
+    checks = next(d for d in json.loads(out)["decisions"] if d["state"] == "SHIFTING")["detail"]["checks"]
+    assert "probe function" in checks[0]["name"] and checks[0]["passed"]
+
+
+def test_a_failing_probe_function_rolls_back_before_traffic_saying_why(cli: Cli) -> None:
+    _with_probe(cli, ProbeLambda(fail_with="Task timed out after 90.00 seconds"))
+    code, out, _ = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST)
+    assert code == ExitCode.ROLLED_BACK
+    assert "failed (Unhandled): Task timed out after 90.00 seconds" in " ".join(out.split())
+    assert cli.weights() == {"blue": 100, "green": 0}
+    assert _Health.hosts == []
+
+
+def test_check_from_driver_skips_the_probe_function(cli: Cli) -> None:
+    lam = ProbeLambda()
+    _with_probe(cli, lam, host_name=None)
+    code, _, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, "--check-from", "driver")
+    assert code == ExitCode.SUCCESS, err
+    assert lam.events == []
+    assert len(_Health.hosts) == 1 and _Health.hosts[0].startswith("127.0.0.1:")
+
+
+@pytest.mark.parametrize("value", ["probe", "lambda"])
+def test_check_from_a_probe_the_stack_lacks_is_refused_before_anything_moves(cli: Cli, value: str) -> None:
+    code, _, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, "--check-from", value)
+    assert code == ExitCode.REFUSED
+    assert "--check-from" in err
+    assert cli.weights() == {"blue": 100, "green": 0}
+    assert cli.release_objects() == []

@@ -213,3 +213,31 @@ def test_messages_print_literally(tmp_path: Path, value: str) -> None:
         tmp_path,
     )
     assert code == 2 and f"({value}" in err  # rich markup must not eat brackets in an error message
+
+
+@pytest.mark.parametrize("command", ["status", "history", "deploy"])
+def test_an_unusable_store_path_is_a_clear_line_naming_the_path(tmp_path: Path, command: str) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: zero-downtime\n")
+    (tmp_path / "a-file").write_text("not a directory\n")
+    store = tmp_path / "a-file" / "store"
+    argv = [command, "--stack", "dev", "--service", "api", "--work-dir", str(tmp_path), "--store", f"file://{store}"]
+    if command == "deploy":
+        argv += ["--image", "a:1"]
+    code, err = _run(argv, tmp_path)
+    assert "Traceback" not in err and "OSError" not in err, err
+    assert code in (1, 2), err
+    assert str(tmp_path / "a-file") in err, "the message names the path it could not use"
+
+
+def test_an_unreadable_record_is_reported_with_its_path(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: zero-downtime\n")
+    blobs = LocalBlobs(tmp_path / "store")
+    keys = StoreKeys("zero-downtime", "dev")
+    rid = "r-20261201T000000.000000-aaaaaa"
+    blobs.create(keys.record("api", rid, 0), json.dumps(_valid_record()).encode())
+    blobs.create(keys.record("api", rid, 1), b"\xff\xfe\x00 binary")
+    code, err = _run(["status", "--stack", "dev", "--service", "api", "--work-dir", str(tmp_path)], tmp_path)
+    assert "Traceback" not in err, err
+    assert code == 0, err
+    [warning] = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert str(tmp_path / "store") in warning and warning.split(":")[-2].endswith("00000001.json"), warning

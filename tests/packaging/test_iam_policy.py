@@ -15,9 +15,16 @@ import pytest
 from tests.paths import REPO_ROOT
 
 # client attribute / variable in the adapter source -> IAM service prefix
-CLIENTS = {"elbv2": "elasticloadbalancing", "cw": "cloudwatch", "asg": "autoscaling", "sns": "sns"}
+CLIENTS = {
+    "elbv2": "elasticloadbalancing",
+    "cw": "cloudwatch",
+    "asg": "autoscaling",
+    "sns": "sns",
+    "lambda_client": "lambda",
+}
 # boto3 operations whose IAM action is not the operation's own name
 ACTION_OF = {
+    "lambda:Invoke": "lambda:InvokeFunction",
     "s3:ListObjectsV2": "s3:ListBucket",
     "s3:HeadBucket": "s3:ListBucket",
     "s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
@@ -25,10 +32,16 @@ ACTION_OF = {
     "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
     "s3:PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
 }
-CALL = re.compile(r"\b(?:self\.)?(elbv2|cw|asg|sns|client)\.([a-z_0-9]+)\(")
+CALL = re.compile(r"\b(?:self\.)?(elbv2|cw|asg|sns|lambda_client|client)\.([a-z_0-9]+)\(")
 PAGINATOR = re.compile(r'get_paginator\("([a-z_0-9]+)"\)')
 INIT_ONLY = {"create_bucket", "head_bucket", "get_bucket_versioning", "put_bucket_versioning"}
 INIT_ONLY |= {"get_bucket_encryption", "put_bucket_encryption", "get_public_access_block", "put_public_access_block"}
+# actions AWS checks against the caller on top of the call's own: a refresh (or its rollback) to a
+# desired configuration that names a launch template launches instances as the caller
+IMPLIED = {
+    "autoscaling:StartInstanceRefresh": {"ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"},
+    "autoscaling:RollbackInstanceRefresh": {"ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"},
+}
 
 
 def _camel(op: str) -> str:
@@ -55,6 +68,8 @@ def _calls() -> tuple[set[str], set[str]]:
     driver |= {_action("s3", op) for op in PAGINATOR.findall(s3)}
     compose = (REPO_ROOT / "driver" / "compose.py").read_text()
     driver |= {_action("ssm", op) for op in re.findall(r'_client\("ssm"\)\.([a-z_]+)\(', compose)}
+    for action in list(driver):
+        driver |= IMPLIED.get(action, set())
     return driver, init
 
 
@@ -71,6 +86,7 @@ def _allowed(path: Path) -> set[str]:
 def test_the_source_scan_finds_the_calls_it_must() -> None:
     driver, init = _calls()
     assert {"elasticloadbalancing:ModifyRule", "s3:PutObject", "s3:ListBucket", "ssm:GetParameter"} <= driver
+    assert {"ec2:RunInstances", "ec2:CreateTags", "iam:PassRole", "lambda:InvokeFunction"} <= driver
     assert {"s3:CreateBucket", "s3:PutBucketVersioning", "s3:PutBucketPublicAccessBlock"} <= init
 
 
@@ -95,3 +111,24 @@ def test_release_store_access_is_scoped_to_its_prefix() -> None:
     assert objects["Resource"].endswith("/dev/*")
     listing = next(s for s in s3 if s["Action"] == "s3:ListBucket")
     assert listing["Condition"]["StringLike"]["s3:prefix"] == ["dev/*"]
+
+
+def _statement(action: str) -> dict:
+    doc = json.loads((REPO_ROOT / "docs" / "driver-iam-policy.json").read_text())
+    return next(s for s in doc["Statement"] if s["Action"] == action)
+
+
+def test_instances_launch_only_from_launch_templates_and_the_role_goes_only_to_ec2() -> None:
+    run = _statement("ec2:RunInstances")
+    assert run["Condition"]["ArnLike"]["ec2:LaunchTemplate"].endswith(":launch-template/*")
+    tags = _statement("ec2:CreateTags")
+    assert tags["Condition"]["StringEquals"]["ec2:CreateAction"] == "RunInstances"
+    pass_role = _statement("iam:PassRole")
+    assert pass_role["Resource"] != "*"
+    assert pass_role["Condition"]["StringEquals"]["iam:PassedToService"] == "ec2.amazonaws.com"
+
+
+def test_the_driver_may_invoke_only_our_functions() -> None:
+    invoke = _statement("lambda:InvokeFunction")
+    assert invoke["Resource"].startswith("arn:aws:lambda:") and ":function:" in invoke["Resource"]
+    assert invoke["Condition"]["StringEquals"]["aws:ResourceTag/managed-by"] == "pulumi-zero-downtime"

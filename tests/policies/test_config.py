@@ -87,6 +87,26 @@ BAD = [
         "ec2-launch-template-imdsv2.exemptions[0].resource",
     ),
     Bad(
+        "min-above-max",
+        {"elb-target-group-deregistration-delay": {"minSeconds": 200, "maxSeconds": 100}},
+        "elb-target-group-deregistration-delay.minSeconds",
+    ),
+    Bad(
+        "min-above-default-max",
+        {"elb-target-group-health-check-timing": {"minUnhealthyThreshold": 6}},
+        "elb-target-group-health-check-timing.minUnhealthyThreshold",
+    ),
+    Bad(
+        "pattern-not-a-regex",
+        {"ecs-task-definition-no-plaintext-secrets": {"secretNamePattern": "[a-z"}},
+        "ecs-task-definition-no-plaintext-secrets.secretNamePattern",
+    ),
+    Bad(
+        "not-finite",
+        {"ec2-security-group-public-ingress": {"widestPublicIpv4Prefix": float("nan")}},
+        "ec2-security-group-public-ingress.widestPublicIpv4Prefix",
+    ),
+    Bad(
         "exemption-unknown-key",
         {"ec2-launch-template-imdsv2": {"exemptions": [{"resource": "a", "reason": "b", "until": 1}]}},
         "ec2-launch-template-imdsv2.exemptions[0].until",
@@ -127,3 +147,15 @@ def test_cli_schema_and_offline_parser_agree(policy: str, properties: dict) -> N
     except PolicyConfigError:
         parser_ok = False
     assert schema_ok == parser_ok
+
+
+def test_min_equal_to_max_is_a_valid_window() -> None:
+    config = parse_pack_config(
+        {"elb-target-group-deregistration-delay": {"minSeconds": 60, "maxSeconds": 60}}, SETTINGS
+    )
+    assert config.properties_for("elb-target-group-deregistration-delay") == {"minSeconds": 60, "maxSeconds": 60}
+
+
+def test_min_above_max_message_names_both_bounds() -> None:
+    with pytest.raises(PolicyConfigError, match=r"minSeconds: must be <= maxSeconds \(100\), got 200"):
+        parse_pack_config({"elb-target-group-deregistration-delay": {"minSeconds": 200, "maxSeconds": 100}}, SETTINGS)

@@ -29,6 +29,29 @@ CASES = [
         expect=["from ::/0"],
     ),
     Case("sg-ssh-private-cidr", SG, ingress(22.0, 22.0, ["10.0.0.0/8"])),
+    # judged on the addresses covered, not the text: two halves are the whole internet
+    Case(
+        "sg-ssh-world-split-in-two-rules",
+        SG,
+        {
+            "ingress": [
+                {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/1"]},
+                {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["128.0.0.0/1"]},
+            ]
+        },
+        expect=["0.0.0.0/1, 128.0.0.0/1 (together they cover all of 0.0.0.0/0"],
+    ),
+    Case("sg-ssh-half-the-internet", SG, ingress(22.0, 22.0, ["0.0.0.0/1"]), expect=["more than a /8's worth"]),
+    Case("sg-ssh-public-slash-7", SG, ingress(22.0, 22.0, ["8.0.0.0/7"]), expect=["8.0.0.0/7"]),
+    Case("sg-ssh-public-slash-8-compliant", SG, ingress(22.0, 22.0, ["8.0.0.0/8"])),
+    Case("sg-ipv6-global-unicast", SG, ingress(22.0, 22.0, ["2000::/3"]), expect=["more public IPv6 addresses"]),
+    Case(
+        "sg-override-widest-prefix",
+        SG,
+        ingress(22.0, 22.0, ["8.0.0.0/7"]),
+        config={"widestPublicIpv4Prefix": 6},
+    ),
+    Case("sg-malformed-cidr-is-the-providers", SG, ingress(22.0, 22.0, ["not-a-cidr"])),
     Case("sg-missing-ingress", SG, {}),
     Case("sg-override-allows-8443", SG, ingress(8443.0, 8443.0, WORLD), config={"allowedPublicPorts": [80, 443, 8443]}),
     Case(
@@ -37,6 +60,13 @@ CASES = [
         {"ipProtocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrIpv4": "0.0.0.0/0", "securityGroupId": "sg-1"},
         resource_type=ResourceType.SECURITY_GROUP_INGRESS,
         expect=["port 22"],
+    ),
+    Case(
+        "rule-ssh-half-world",
+        SG_RULE,
+        {"ipProtocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrIpv4": "128.0.0.0/1"},
+        resource_type=ResourceType.SECURITY_GROUP_INGRESS,
+        expect=["128.0.0.0/1"],
     ),
     Case(
         "rule-https-world-compliant",

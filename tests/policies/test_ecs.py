@@ -15,6 +15,9 @@ PRIVILEGED = "ecs-task-definition-no-privileged"
 SECRETS = "ecs-task-definition-no-plaintext-secrets"
 READ_ONLY = "ecs-task-definition-read-only-root"
 LOGGING = "ecs-task-definition-logging"
+SECRET_REFS = "ecs-task-definition-secret-references"
+SM_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/db-AbCdEf"
+SSM_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/shop/db/password"
 
 GOOD_SERVICE = {
     "desiredCount": 2.0,
@@ -35,7 +38,7 @@ GOOD_CONTAINER = {
     "readonlyRootFilesystem": True,
     "logConfiguration": {"logDriver": "awslogs"},
     "environment": [{"name": "LOG_LEVEL", "value": "info"}],
-    "secrets": [{"name": "DB_PASSWORD", "valueFrom": "arn:aws:ssm:param/db"}],
+    "secrets": [{"name": "DB_PASSWORD", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/db"}],
 }
 
 
@@ -121,6 +124,38 @@ CASES = [
     Case("privileged-true", PRIVILEGED, task(privileged=True), expect=["container app is privileged"]),
     Case("privileged-missing-definitions", PRIVILEGED, {}),
     Case("privileged-malformed-json", PRIVILEGED, {"containerDefinitions": "[{"}),
+    # secrets are references, never the secret itself
+    Case(
+        "secret-refs-compliant",
+        SECRET_REFS,
+        task(secrets=[{"name": "DB_PASSWORD", "valueFrom": SM_ARN}, {"name": "TOKEN", "valueFrom": SSM_ARN}]),
+    ),
+    Case(
+        "secret-refs-plain-value",
+        SECRET_REFS,
+        task(secrets=[{"name": "DB_PASSWORD", "valueFrom": "hunter2"}]),
+        expect=["secret DB_PASSWORD from a value that is not a Secrets Manager or SSM parameter ARN"],
+    ),
+    Case(
+        "secret-refs-parameter-name",
+        SECRET_REFS,
+        task(secrets=[{"name": "DB_PASSWORD", "valueFrom": "/shop/db/password"}]),
+        expect=["DB_PASSWORD"],
+    ),
+    Case(
+        "secret-refs-override-allows-parameter-names",
+        SECRET_REFS,
+        task(secrets=[{"name": "DB_PASSWORD", "valueFrom": "/shop/db/password"}]),
+        config={"allowParameterNames": True},
+    ),
+    Case(
+        "secret-refs-override-still-refuses-plain-values",
+        SECRET_REFS,
+        task(secrets=[{"name": "DB_PASSWORD", "valueFrom": "hunter2"}]),
+        config={"allowParameterNames": True},
+        expect=["DB_PASSWORD"],
+    ),
+    Case("secret-refs-missing-secrets", SECRET_REFS, task(secrets=None)),
     # plaintext secrets
     Case("secrets-compliant", SECRETS, task()),
     Case(

@@ -17,6 +17,9 @@ REDIRECT = "elb-listener-http-redirects-https"
 REDIRECT_NONPROD = "elb-listener-http-redirects-https-nonprod"
 TEST_PORT = "elb-listener-test-port-private"
 WEB_ON_LB = "ec2-security-group-public-only-on-load-balancer"
+SHADOW = "elb-listener-rule-not-shadowed"
+PROD_LISTENER = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/edge/9f/prod"
+TEST_LISTENER = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/edge/9f/test"
 
 TG_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-blue/0123abcd"
 TG_SUFFIX = "targetgroup/web-blue/0123abcd"
@@ -174,6 +177,30 @@ PREVIEW_LISTENER = resource(
     preview=True,
     loadBalancerArn=[PREVIEW_LB],
 )
+
+
+def rule(
+    name: str,
+    priority: float | None,
+    paths: list[str] | None = None,
+    hosts: list[str] | None = None,
+    listener_arn: str = PROD_LISTENER,
+    extra: list[dict] | None = None,
+    preview: bool = False,
+) -> PolicyResource:
+    conditions: list[dict] = []
+    if paths is not None:
+        conditions.append({"pathPattern": {"values": paths}})
+    if hosts is not None:
+        conditions.append({"hostHeader": {"values": hosts}})
+    props: dict = {"listenerArn": listener_arn, "conditions": conditions + (extra or [])}
+    if priority is not None:
+        props["priority"] = priority
+    return resource(T.LISTENER_RULE, name, props, preview=preview)
+
+
+CATCH_ALL = rule("web-prod-rule", 50000.0, ["/*"])
+
 CASES = [
     # ECS services and ASGs need an alarm on their target group
     Case("ecs-alarm-compliant", ECS_ALARM, resources=[service(), alarm({"TargetGroup": TG_SUFFIX})]),
@@ -344,6 +371,95 @@ CASES = [
         TEST_PORT,
         resources=[lb(), listener(9000.0, name="edge-test"), sg(9000.0, WORLD)],
         config={"productionPorts": [80, 443, 9000]},
+    ),
+    Case(
+        "test-port-world-split-in-two-blocks",
+        TEST_PORT,
+        resources=[lb(), listener(9000.0, name="edge-test"), sg(9000.0, ["0.0.0.0/1", "128.0.0.0/1"], name="test-sg")],
+        expect=["cover all of 0.0.0.0/0"],
+        at=["test-sg"],
+    ),
+    Case(
+        "test-port-two-narrow-resources-add-up",
+        TEST_PORT,
+        resources=[
+            lb(),
+            listener(9000.0, name="edge-test"),
+            sg(9000.0, ["8.0.0.0/8"], name="office-sg"),
+            sg(9000.0, ["9.0.0.0/8"], name="vpn-sg"),
+        ],
+        expect=["office-sg, vpn-sg together allow port 9000"],
+        at=["office-sg"],
+    ),
+    Case(
+        "test-port-override-widest-prefix",
+        TEST_PORT,
+        resources=[lb(), listener(9000.0, name="edge-test"), sg(9000.0, ["8.0.0.0/7"], name="test-sg")],
+        config={"widestPublicIpv4Prefix": 6},
+    ),
+    # a rule never takes every request of a rule checked after it
+    Case(
+        "shadow-compliant-path-rule-and-catch-all",
+        SHADOW,
+        resources=[rule("api-prod-rule", 100.0, ["/api/*"]), CATCH_ALL],
+    ),
+    Case(
+        "shadow-slash-star-starves-the-catch-all",
+        SHADOW,
+        resources=[rule("api-prod-rule", 100.0, ["/*"]), CATCH_ALL],
+        expect=["api-prod-rule (priority 100) matches every request of web-prod-rule (priority 50000)"],
+        at=["api-prod-rule"],
+    ),
+    Case(
+        "shadow-prefix-covers-a-longer-prefix",
+        SHADOW,
+        resources=[rule("api-prod-rule", 100.0, ["/api/*"]), rule("v2-prod-rule", 200.0, ["/api/v2/*"])],
+        expect=["matches every request of v2-prod-rule"],
+        at=["api-prod-rule"],
+    ),
+    Case(
+        "shadow-later-rule-may-take-what-the-earlier-leaves",
+        SHADOW,
+        resources=[rule("v2-prod-rule", 100.0, ["/api/v2/*"]), rule("api-prod-rule", 200.0, ["/api/*"])],
+    ),
+    Case(
+        "shadow-host-condition-keeps-other-hosts",
+        SHADOW,
+        resources=[rule("admin-prod-rule", 100.0, ["/*"], hosts=["admin.example.com"]), CATCH_ALL],
+    ),
+    Case(
+        "shadow-host-only-rule-over-same-host",
+        SHADOW,
+        resources=[
+            rule("admin-prod-rule", 100.0, hosts=["Admin.example.com"]),
+            rule("reports-prod-rule", 200.0, ["/reports/*"], hosts=["admin.example.com"]),
+        ],
+        expect=["matches every request of reports-prod-rule"],
+    ),
+    Case(
+        "shadow-header-condition-narrows",
+        SHADOW,
+        resources=[
+            rule(
+                "beta-prod-rule", 100.0, ["/*"], extra=[{"httpHeader": {"httpHeaderName": "x-beta", "values": ["1"]}}]
+            ),
+            CATCH_ALL,
+        ],
+    ),
+    Case(
+        "shadow-other-listener",
+        SHADOW,
+        resources=[rule("api-test-rule", 100.0, ["/*"], listener_arn=TEST_LISTENER), CATCH_ALL],
+    ),
+    Case(
+        "shadow-missing-priority",
+        SHADOW,
+        resources=[rule("api-prod-rule", None, ["/*"]), CATCH_ALL],
+    ),
+    Case(
+        "shadow-preview-unknown-values",
+        SHADOW,
+        resources=[rule("api-prod-rule", 100.0, [UNKNOWN], preview=True), CATCH_ALL],
     ),
     # web ports open to the world only on the load balancer
     Case("web-on-lb-compliant", WEB_ON_LB, resources=[lb(securityGroups=["sg-alb"]), ALB_SG]),

@@ -136,3 +136,84 @@ def test_sigterm_mid_run_stops_every_process(haproxy_binary: str, tmp_path: Path
     assert "every process started by the rehearsal was stopped" in output
     assert "Traceback" not in output
     assert [pid for pid in children if Path(f"/proc/{pid}").exists()] == []
+
+
+FAKE_APT_GET = """#!/bin/bash
+# Fake apt-get: apt's lock is held for the first $LOCKED calls, then it "installs" a fake haproxy.
+echo "apt-get $*" >> "$CALLS"
+calls=$(grep -c . "$CALLS")
+if [ "$calls" -le "$LOCKED" ]; then
+    echo "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 4242 (unattended-upgr)" >&2
+    echo "E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?" >&2
+    exit 100
+fi
+if [ -n "${BROKEN:-}" ]; then
+    echo "E: Unable to locate package haproxy" >&2
+    exit 100
+fi
+if [ "$1" = install ]; then
+    printf '#!/bin/sh\\necho "HAProxy version 9.9-fake"\\n' > "$BIN/haproxy"
+    chmod +x "$BIN/haproxy"
+fi
+"""
+
+
+def _fake_apt(tmp_path: Path, locked: int, **extra: str) -> tuple[dict[str, str], Path]:
+    """A PATH where this user is root (fake `id`) and `apt-get` is the fake above: no real apt runs."""
+    path = _path_without_haproxy(tmp_path, ("bash", "head", "uname", "sleep", "grep", "sed", "cat", "mktemp", "rm"))
+    bin_dir = Path(path)
+    (bin_dir / "chmod").symlink_to(shutil.which("chmod") or "/bin/chmod")
+    (bin_dir / "id").write_text("#!/bin/sh\necho 0\n")
+    (bin_dir / "apt-get").write_text(FAKE_APT_GET)
+    for tool in ("id", "apt-get"):
+        (bin_dir / tool).chmod(0o755)
+    calls = tmp_path / "apt-calls"
+    env = {
+        **os.environ,
+        "PATH": path,
+        "CALLS": str(calls),
+        "LOCKED": str(locked),
+        "BIN": str(bin_dir),
+        "ENSURE_HAPROXY_LOCK_POLL": "0.1",
+        **extra,
+    }
+    return env, calls
+
+
+def _ensure(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(ENSURE)], capture_output=True, text=True, env=env, timeout=60, cwd=PROJECT_ROOT)
+
+
+def test_ensure_haproxy_waits_for_apt_lock_held_by_another_install(tmp_path: Path) -> None:
+    env, calls = _fake_apt(tmp_path, locked=3)
+    result = _ensure(env)
+    assert result.returncode == 0, result.stderr
+    waits = [line for line in result.stderr.splitlines() if "waiting for apt's lock" in line]
+    assert len(waits) == 3
+    assert "held by another install (Could not get lock /var/lib/dpkg/lock-frontend" in waits[0]
+    assert "It is held by process 4242 (unattended-upgr)" in waits[0]
+    assert calls.read_text().splitlines() == [
+        *["apt-get update -qq"] * 4,
+        "apt-get install -y -qq --no-install-recommends haproxy",
+    ]
+    assert "HAProxy version 9.9-fake" in result.stdout
+
+
+def test_ensure_haproxy_gives_up_on_apt_lock_after_its_bound(tmp_path: Path) -> None:
+    env, calls = _fake_apt(tmp_path, locked=10_000, ENSURE_HAPROXY_LOCK_WAIT="1")
+    result = _ensure(env)
+    assert result.returncode == 1
+    assert "gave up waiting 1s for apt's lock" in result.stderr
+    assert "Could not get lock /var/lib/dpkg/lock-frontend" in result.stderr  # apt's own words
+    assert "sudo apt-get install -y haproxy" in result.stderr  # what to do instead
+    tried = calls.read_text().splitlines()
+    assert len(tried) >= 2 and set(tried) == {"apt-get update -qq"}  # retried, never got to install
+
+
+def test_ensure_haproxy_does_not_retry_other_apt_failures(tmp_path: Path) -> None:
+    env, calls = _fake_apt(tmp_path, locked=0, BROKEN="1")
+    result = _ensure(env)
+    assert result.returncode == 1
+    assert "Unable to locate package haproxy" in result.stderr
+    assert "waiting for apt's lock" not in result.stderr
+    assert calls.read_text().splitlines() == ["apt-get update -qq"]
