@@ -7,6 +7,7 @@ import contextlib
 import random
 import time
 from collections.abc import AsyncIterator
+from typing import TextIO
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -19,10 +20,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .downstream import Downstream, DownstreamResult
 from .flags import is_enabled
 from .lifecycle import Lifecycle
+from .metrics import METRICS_PATH, EmfWriter, Identity, MetricsMiddleware, RequestMetrics, metrics_endpoint
 from .settings import Settings
 
 VERSION_HEADER = "x-app-version"
 INSTANCE_HEADER = "x-app-instance"
+# On a 500 the app made on purpose: "injected" (the version's fault) or "noise" (background errors),
+# so the rehearsal can tell failures beyond the background from the background itself.
+FAULT_HEADER = "x-app-fault"
 PROBE_PATHS = frozenset({"/ready", "/live"})
 
 
@@ -41,7 +46,7 @@ class VersionHeader:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"] not in PROBE_PATHS:
+        if scope["path"] not in PROBE_PATHS and scope["path"] != METRICS_PATH:  # a metrics poll is no user
             self.lifecycle.request_seen()
 
         async def send_with_headers(message: Message) -> None:
@@ -56,8 +61,10 @@ def create_app(
     settings: Settings,
     lifecycle: Lifecycle | None = None,
     rng: random.Random | None = None,
+    metrics_out: TextIO | None = None,
 ) -> Starlette:
-    """Build the app. `lifecycle` is shared with the server that handles SIGTERM."""
+    """Build the app. `lifecycle` is shared with the server that handles SIGTERM. With
+    `settings.emf_metrics`, one EMF line per second goes to `metrics_out` (default stdout)."""
     life = lifecycle or Lifecycle(
         lb_fall=settings.lb_fall,
         quiet_seconds=settings.drain_quiet_seconds,
@@ -93,10 +100,15 @@ def create_app(
 
     async def work(request: Request) -> Response:
         user = request.query_params.get("user", "anonymous")
-        if settings.added_latency_ms:
-            await asyncio.sleep(settings.added_latency_ms / 1000)
+        delay_ms = settings.added_latency_ms
+        if settings.noise_jitter_ms:
+            delay_ms += chance.uniform(0, settings.noise_jitter_ms)
+        if delay_ms:
+            await asyncio.sleep(delay_ms / 1000)
         if settings.error_rate and chance.random() < settings.error_rate:
-            return JSONResponse({"error": "injected fault"}, status_code=500)
+            return JSONResponse({"error": "injected fault"}, status_code=500, headers={FAULT_HEADER: "injected"})
+        if settings.noise_error_rate and chance.random() < settings.noise_error_rate:
+            return JSONResponse({"error": "background noise"}, status_code=500, headers={FAULT_HEADER: "noise"})
         # The breaker is synchronous (pybreaker): only a configured call goes to a worker thread.
         result = await run_in_threadpool(downstream.call) if downstream.url else DownstreamResult("none")
         flags = {name: is_enabled(rule, name, user) for name, rule in settings.flags.items()}
@@ -109,9 +121,17 @@ def create_app(
             return JSONResponse({"error": f"unknown flag {name!r}"}, status_code=404)
         return JSONResponse({"flag": name, "user": user, "enabled": is_enabled(settings.flags[name], name, user)})
 
+    metrics = RequestMetrics()
+    who = Identity(settings.emf_namespace, settings.service, settings.color, settings.version)
+    emf = EmfWriter(metrics, who, metrics_out) if settings.emf_metrics else None
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if emf is not None:
+            emf.start()
         yield
+        if emf is not None:
+            await emf.stop()
         downstream.close()
 
     app = Starlette(
@@ -121,10 +141,15 @@ def create_app(
             Route("/version", version),
             Route("/work", work),
             Route("/flags/{name}", flag),
+            Route(METRICS_PATH, metrics_endpoint(metrics, who)),
         ],
-        middleware=[Middleware(VersionHeader, settings=settings, lifecycle=life)],
+        middleware=[
+            Middleware(VersionHeader, settings=settings, lifecycle=life),
+            Middleware(MetricsMiddleware, metrics=metrics, skip=PROBE_PATHS),
+        ],
         lifespan=lifespan,
     )
+    app.state.metrics = metrics
     app.state.lifecycle = life
     app.state.downstream = downstream
     return app

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .flags import FlagRule, parse_flags
+
+# Background noise is noise, not a fault: beyond these it would hide what the rehearsal measures.
+MAX_NOISE_ERROR_RATE = 0.5
+MAX_NOISE_JITTER_MS = 10_000.0
 
 
 class SettingsError(ValueError):
@@ -23,6 +28,10 @@ class Settings:
     instance: str = "local"
     error_rate: float = 0.0
     added_latency_ms: float = 0.0
+    noise_error_rate: float = 0.0
+    """Background 5xx share, in every version alike (the rehearsal's `--noise`), on top of faults."""
+    noise_jitter_ms: float = 0.0
+    """Background latency: each request waits a uniform 0..this many ms (`--noise`)."""
     warmup_seconds: float = 0.0
     lb_fall: int = 2
     drain_quiet_seconds: float = 0.3
@@ -32,6 +41,11 @@ class Settings:
     breaker_fail_max: int = 3
     breaker_reset_seconds: float = 5.0
     flags: dict[str, FlagRule] = field(default_factory=dict)
+    emf_metrics: bool = False
+    """Write one CloudWatch EMF line per second on stdout (app/metrics.py)."""
+    emf_namespace: str = "ZeroDowntime/App"
+    service: str = "app"
+    color: str = "local"
 
 
 def _number(env: Mapping[str, str], key: str, default: float, lo: float, hi: float, cast: type = float) -> Any:
@@ -68,6 +82,28 @@ def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
     raise SettingsError(f"{key} must be true or false, got {raw!r}")
 
 
+# CloudWatch namespaces: up to 255 of these characters, and never the reserved `AWS/` prefix.
+NAMESPACE = re.compile(r"^[A-Za-z0-9 ._/#:-]{1,255}$")
+
+
+def _dimension(env: Mapping[str, str], key: str, default: str) -> str:
+    """An EMF dimension value: 1-255 printable characters."""
+    value = env.get(key) or default
+    if len(value) > 255 or not value.strip() or not value.isprintable():
+        raise SettingsError(f"{key} must be 1-255 printable characters, got {value!r}")
+    return value
+
+
+def _namespace(env: Mapping[str, str]) -> str:
+    value = env.get("APP_EMF_NAMESPACE") or "ZeroDowntime/App"
+    if not NAMESPACE.match(value) or value.startswith("AWS/"):
+        raise SettingsError(
+            f"APP_EMF_NAMESPACE must be 1-255 letters, digits, spaces or . _ / # : - and not start with AWS/, "
+            f"got {value!r}"
+        )
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read `APP_*` variables; raise SettingsError naming the first bad one."""
     env = os.environ if env is None else env
@@ -86,6 +122,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         instance=env.get("APP_INSTANCE", "local") or "local",
         error_rate=_float(env, "APP_ERROR_RATE", 0.0, 0.0, 1.0),
         added_latency_ms=_float(env, "APP_ADDED_LATENCY_MS", 0.0, 0.0, 60_000.0),
+        noise_error_rate=_float(env, "APP_NOISE_ERROR_RATE", 0.0, 0.0, MAX_NOISE_ERROR_RATE),
+        noise_jitter_ms=_float(env, "APP_NOISE_JITTER_MS", 0.0, 0.0, MAX_NOISE_JITTER_MS),
         warmup_seconds=_float(env, "APP_WARMUP_SECONDS", 0.0, 0.0, 600.0),
         lb_fall=_int(env, "APP_LB_FALL", 2, 1, 100),
         drain_quiet_seconds=_float(env, "APP_DRAIN_QUIET_SECONDS", 0.3, 0.0, 60.0),
@@ -95,4 +133,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         breaker_fail_max=_int(env, "APP_BREAKER_FAIL_MAX", 3, 1, 1000),
         breaker_reset_seconds=_float(env, "APP_BREAKER_RESET_SECONDS", 5.0, 0.1, 3600.0),
         flags=flags,
+        emf_metrics=_bool(env, "APP_EMF_METRICS", False),
+        emf_namespace=_namespace(env),
+        service=_dimension(env, "APP_SERVICE", "app"),
+        color=_dimension(env, "APP_COLOR", "local"),
     )

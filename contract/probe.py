@@ -7,6 +7,10 @@ function inside the VPC (`components/probe.py`, handler `probe.handler`), which 
 when the test listener is open only to the VPC: the request and the answer cross as JSON
 (`ProbeRequest.to_event`, `ProbeAnswer.to_dict`).
 
+A burst (`Burst`, `burst()`) is the same GET repeated: bounded synthetic load whose every answer is
+timed by the sender, for the driver's synthetic bake and its probes during a bake. An event with a
+`burst` member asks for one.
+
 The request connects to the URL's host and port but sends `host_name` as both the Host header and
 the TLS server name (SNI), and verifies the certificate against `host_name`: an ACM certificate
 covers the service's domain, never the load balancer's `*.elb.amazonaws.com` name.
@@ -19,8 +23,10 @@ import json
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +37,10 @@ MAX_ATTEMPTS = 10
 MAX_TIMEOUT_SECONDS = 60.0
 BODY_BYTES = 65536
 """How much of the body `body_pattern` is matched against."""
+MAX_BURST_REQUESTS = 5000
+MAX_BURST_SECONDS = 60.0
+"""A burst inside the probe function must end well within its timeout (default 90 s)."""
+MAX_CONCURRENCY = 16
 
 
 class ProbeInputError(ValueError):
@@ -109,7 +119,7 @@ class ProbeRequest:
             raise ProbeInputError("event", f"must be a JSON object, got {type(event).__name__}")
         if event.get("format") != PROBE_FORMAT:
             raise ProbeInputError("format", f"this probe reads format {PROBE_FORMAT}, got {event.get('format')!r}")
-        known = {"format", "url", "hostName", "expectedStatus", "bodyPattern", "timeoutSeconds", "attempts"}
+        known = {"format", "url", "hostName", "expectedStatus", "bodyPattern", "timeoutSeconds", "attempts", "burst"}
         unknown = sorted(set(event) - known)
         if unknown:
             raise ProbeInputError(unknown[0], "unknown field")
@@ -247,15 +257,121 @@ def probe(request: ProbeRequest, *, pause: Callable[[float], None] = time.sleep)
     return ProbeAnswer(False, detail + tries, status)
 
 
+@dataclass(frozen=True)
+class Burst:
+    """Up to `requests` single-attempt GETs over at most `seconds`, `concurrency` at a time."""
+
+    requests: int
+    seconds: float
+    concurrency: int = 4
+
+    def __post_init__(self) -> None:
+        for key, value, top in (
+            ("requests", self.requests, MAX_BURST_REQUESTS),
+            ("concurrency", self.concurrency, MAX_CONCURRENCY),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+                raise ProbeInputError(f"burst.{key}", f"must be 1..{top}, got {value!r}")
+        seconds = self.seconds
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= MAX_BURST_SECONDS:
+            raise ProbeInputError("burst.seconds", f"must be in (0, {MAX_BURST_SECONDS:g}], got {seconds!r}")
+
+    def to_event(self) -> dict[str, Any]:
+        return {"requests": self.requests, "seconds": self.seconds, "concurrency": self.concurrency}
+
+    @classmethod
+    def from_event(cls, data: Any) -> Burst:
+        if not isinstance(data, Mapping):
+            raise ProbeInputError("burst", f"must be an object, got {type(data).__name__}")
+        unknown = sorted(set(data) - {"requests", "seconds", "concurrency"})
+        if unknown:
+            raise ProbeInputError(f"burst.{unknown[0]}", "unknown field")
+        return cls(data.get("requests"), data.get("seconds"), data.get("concurrency", 4))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class BurstAnswer:
+    """What a burst got: one status per request sent (0: no HTTP answer) and its seconds."""
+
+    statuses: tuple[int, ...]
+    latencies: tuple[float, ...]
+    detail: str = ""
+    """The first failure seen, for the report."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": PROBE_FORMAT,
+            "statuses": list(self.statuses),
+            "latencies": [round(x, 4) for x in self.latencies],
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> BurstAnswer:
+        if not isinstance(data, Mapping):
+            raise ProbeInputError("answer", f"not a burst answer: {data!r}"[:200])
+        statuses, latencies = data.get("statuses"), data.get("latencies")
+        if (
+            not isinstance(statuses, list)
+            or not isinstance(latencies, list)
+            or len(statuses) != len(latencies)
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in statuses)
+            or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in latencies)
+        ):
+            raise ProbeInputError("answer", f"not a burst answer: {data!r}"[:200])
+        return cls(tuple(statuses), tuple(float(x) for x in latencies), str(data.get("detail", "")))
+
+
+def burst(request: ProbeRequest, shape: Burst, *, clock: Callable[[], float] = time.monotonic) -> BurstAnswer:
+    """Send `shape.requests` GETs (one attempt each) until they are all answered or `shape.seconds`
+    passed; a request still running then is waited for (its own timeout bounds it) and counted."""
+    deadline = clock() + shape.seconds
+    lock = threading.Lock()
+    taken = [0]
+    statuses: list[int] = []
+    latencies: list[float] = []
+    details: list[str] = []
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if taken[0] >= shape.requests or clock() >= deadline:
+                    return
+                taken[0] += 1
+            started = clock()
+            try:
+                status, _ = _get(request)
+            except _Unreachable as exc:
+                status = 0
+                with lock:
+                    details.append(str(exc))
+            with lock:
+                statuses.append(status)
+                latencies.append(clock() - started)
+
+    with ThreadPoolExecutor(max_workers=shape.concurrency, thread_name_prefix="burst") as pool:
+        for _ in range(shape.concurrency):
+            pool.submit(worker)
+    failed = next((f"status {s}" for s in statuses if s >= 500), "")
+    return BurstAnswer(tuple(statuses), tuple(latencies), details[0] if details else failed)
+
+
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
-    """Lambda entry point: a `ProbeRequest.to_event()` in, a `ProbeAnswer.to_dict()` out.
+    """Lambda entry point: a `ProbeRequest.to_event()` in, a `ProbeAnswer.to_dict()` out; with a
+    `burst` member, a `BurstAnswer.to_dict()` out.
 
     A bad event is answered, not raised: `passed` false and the offending field in `detail`.
     """
     try:
         request = ProbeRequest.from_event(event)
+        shape = Burst.from_event(event["burst"]) if "burst" in event else None
     except ProbeInputError as exc:
         return ProbeAnswer(False, f"bad probe event: {exc}").to_dict()
+    if shape is not None:
+        got = burst(request, shape)
+        errors = sum(1 for s in got.statuses if s == 0 or s >= 500)
+        print(json.dumps({"burst": request.describe(), "sent": len(got.statuses), "errors": errors}))
+        return got.to_dict()
     answer = probe(request)
     print(json.dumps({"probe": request.describe(), **answer.to_dict()}))  # CloudWatch Logs line
     return answer.to_dict()

@@ -23,11 +23,21 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .compose import CheckRequest, Driver, FleetRequest, Runtime, ServiceRequest, Target
+from .compose import (
+    AnalysisPlan,
+    CheckRequest,
+    Driver,
+    FleetRequest,
+    Runtime,
+    ServiceRequest,
+    Target,
+    apply_judge,
+    load_analysis_file,
+)
 from .core.analysis import AnalysisConfig
 from .core.errors import BusyError, DriverError, InputError, JournalError, PortError, StateError
 from .core.machine import Progress, Result
-from .core.plan import build_plan, parse_float_list, parse_int_list
+from .core.plan import SyntheticBake, build_plan, parse_float_list, parse_int_list
 from .core.status import Outcome, Record
 
 log = logging.getLogger("zero_downtime.driver")
@@ -79,10 +89,22 @@ FLAG_OF = {
     "analysis.min_requests": "--min-requests",
     "analysis.threshold": "--threshold",
     "analysis.poll_seconds": "--poll",
+    "analysis.judge": "--judge",
+    "analysis.alpha": "--alpha",
+    "analysis.beta": "--beta",
+    "analysis.min_detectable_error_increase": "--min-detectable-error-increase",
+    "analysis.min_detectable_latency_ratio": "--min-detectable-latency-ratio",
+    "analysis.min_detectable_latency_seconds": "--min-detectable-latency-seconds",
+    "analysis.split_tolerance": "--split-tolerance",
+    "analysis_file": "--analysis-file",
     "check_path": "--check-path",
     "check_status": "--check-status",
     "check_body": "--check-body",
     "check_from": "--check-from",
+    "synthetic_requests": "--synthetic-requests",
+    "synthetic_seconds": "--synthetic-seconds",
+    "probe_requests": "--probe-requests",
+    "synthetic_path": "--synthetic-path",
     "hook": "--hook",
     "ami_id": "--ami",
     "timeout_seconds": "--refresh-timeout",
@@ -190,11 +212,61 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--min-requests", type=int, default=50, help="requests before a step passes")
     d.add_argument("--threshold", type=int, default=2, help="failed checks before rollback")
     d.add_argument("--poll", type=float, default=15.0, help="seconds between analysis checks")
+    d.add_argument(
+        "--judge",
+        default=AnalysisConfig.judge,
+        metavar="{sequential,threshold}",
+        help="sequential (SPRT on errors, Mann-Whitney on latency; default) or threshold (docs/analysis.md)",
+    )
+    d.add_argument("--alpha", type=float, default=AnalysisConfig.alpha, help="sequential: false rollback risk per step")
+    d.add_argument(
+        "--beta", type=float, default=AnalysisConfig.beta, help="sequential: risk a minimum fault passes a step"
+    )
+    d.add_argument(
+        "--min-detectable-error-increase",
+        type=float,
+        default=AnalysisConfig.min_detectable_error_increase,
+        help="sequential: error-rate increase over stable to detect (0.02 = 2 points)",
+    )
+    d.add_argument(
+        "--min-detectable-latency-ratio",
+        type=float,
+        default=AnalysisConfig.min_detectable_latency_ratio,
+        help="sequential: latency effect to detect, as new/stable ...",
+    )
+    d.add_argument(
+        "--min-detectable-latency-seconds",
+        type=float,
+        default=AnalysisConfig.min_detectable_latency_seconds,
+        help="... and at least this many seconds slower",
+    )
+    d.add_argument(
+        "--split-tolerance",
+        type=float,
+        default=AnalysisConfig.split_tolerance,
+        help="percentage points the observed split may differ from the weights set",
+    )
+    d.add_argument(
+        "--analysis-file",
+        type=Path,
+        default=None,
+        help="YAML file of metric checks (sources, thresholds, min sample, dry run) and judge settings, "
+        "which win over the flags above (docs/driver.md#analysis-file)",
+    )
     d.add_argument("--check-path", default="/health", help="pre-traffic HTTP check path")
     d.add_argument("--check-status", type=int, default=200, help="expected HTTP status")
     d.add_argument("--check-body", default=None, help="regex the check body must match")
     d.add_argument("--hook", action="append", default=[], help="pre-traffic command (repeatable)")
     d.add_argument("--no-test-check", action="store_true", help="skip the HTTP check against the test listener")
+    d.add_argument(
+        "--synthetic-requests",
+        type=int,
+        default=200,
+        help="synthetic requests to each color before any user traffic (0: no synthetic bake, no probes)",
+    )
+    d.add_argument("--synthetic-seconds", type=float, default=20.0, help="at most this long (at most 60)")
+    d.add_argument("--probe-requests", type=int, default=20, help="probes to the new color at every check (0: none)")
+    d.add_argument("--synthetic-path", default="/", help="path the synthetic requests and probes GET")
     d.add_argument(
         "--check-from",
         default="auto",
@@ -344,7 +416,38 @@ def _analysis(args: argparse.Namespace) -> AnalysisConfig:
         threshold=args.threshold,
         poll_seconds=args.poll,
         require_latency=not args.no_percentiles,
+        judge=args.judge,
+        alpha=args.alpha,
+        beta=args.beta,
+        min_detectable_error_increase=args.min_detectable_error_increase,
+        min_detectable_latency_ratio=args.min_detectable_latency_ratio,
+        min_detectable_latency_seconds=args.min_detectable_latency_seconds,
+        split_tolerance=args.split_tolerance,
     )
+
+
+def _synthetic(args: argparse.Namespace) -> SyntheticBake | None:
+    """The synthetic bake and probes, unless `--synthetic-requests 0` (or all-at-once, which checks nothing)."""
+    if args.synthetic_requests == 0 or args.strategy == "all-at-once":
+        return None
+    return SyntheticBake(
+        requests=args.synthetic_requests,
+        seconds=args.synthetic_seconds,
+        probe_requests=args.probe_requests,
+        path=args.synthetic_path,
+        run_from=args.check_from,
+    )
+
+
+def _analysis_file(path: Path | None, analysis: AnalysisConfig) -> tuple[AnalysisPlan | None, AnalysisConfig]:
+    """The analysis file's checks, and `analysis` with its judge settings on top."""
+    if path is None:
+        return None, analysis
+    plan = load_analysis_file(path)  # refusals already name the path
+    try:
+        return plan, apply_judge(analysis, plan.judge)
+    except InputError as exc:
+        raise InputError("analysis_file", f"{path}: {exc.key.removeprefix('analysis_file.')}: {exc.problem}") from None
 
 
 def cmd_deploy(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
@@ -357,10 +460,13 @@ def cmd_deploy(args: argparse.Namespace, rt: Runtime, out: Console, err: Console
         bake=args.bake,
         pause_at=parse_int_list("pause_at", args.pause_at) if args.pause_at else None,
         pause_before_promote=args.pause_before_promote,
+        synthetic=_synthetic(args),
     )
-    analysis = _analysis(args)
+    metric_checks, analysis = _analysis_file(args.analysis_file, _analysis(args))
     driver = _driver(args, rt, err)
     if args.ami is not None or args.ami_from_ssm:
+        if args.analysis_file is not None:
+            raise InputError("analysis_file", "metric checks apply to service releases only, not to fleets")
         if args.image is not None:
             raise InputError("image", "give --image for a service, or --ami / --ami-from-ssm for a fleet, not both")
         if args.ami is not None and args.ami_from_ssm:
@@ -374,6 +480,7 @@ def cmd_deploy(args: argparse.Namespace, rt: Runtime, out: Console, err: Console
         desired_count=args.desired_count,
         health_timeout_seconds=args.health_timeout,
         keep_warm_seconds=args.keep_warm,
+        metric_checks=metric_checks,
         checks=CheckRequest(
             path=args.check_path,
             status=args.check_status,

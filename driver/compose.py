@@ -13,6 +13,7 @@ records the live color, weights, images and counts there before it acts.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +24,7 @@ from typing import Any
 import yaml
 
 from ..contract import COLORS, ContractError, FleetOutputs, ServiceOutputs, Weights, parse_fleet, parse_service
+from ..contract.probe import MAX_BURST_SECONDS, ProbeInputError, ProbeRequest
 from ..contract.release_state import CONFIG_KEY, ColorState, ServiceState, StoreKeys, parse_store_url
 from ..store import Blobs, StoreError, open_blobs
 from ..store.s3 import BucketCheck, ensure_bucket
@@ -34,12 +36,16 @@ from .adapters.aws.router import ElbRuleRouter
 from .adapters.checks import CommandHook, HttpCheck, ProbeFunctionCheck
 from .adapters.pulumi_stack import StackLike, StackOps, select_stack
 from .adapters.release_store import DEFAULT_LEASE_SECONDS, Lease, ReleaseStore, live_leases
+from .adapters.sources import built_in_sources
 from .adapters.stack_deployer import StackDeployer
+from .adapters.synthetic import ProbeSyntheticTraffic, run_here, run_in_function
 from .core.analysis import AnalysisConfig
 from .core.errors import InputError, PortError, StateError
 from .core.fleet import FleetPorts, FleetRelease, FleetSpec, released_version
 from .core.machine import Machine, Progress, Result, Strategy, latest_status
-from .core.plan import Plan
+from .core.metric_checks import ROOT as ANALYSIS_FILE
+from .core.metric_checks import AnalysisPlan, MetricJudge, MetricSource, parse_analysis_file
+from .core.plan import RUN_FROM, Plan, SyntheticBake
 from .core.ports import Clock, EventPublisher, NullPublisher, PreTrafficCheck, SystemClock
 from .core.service import ServicePorts, ServiceRelease, ServiceSpec
 from .core.status import FAILED, STOPPED, TERMINAL, Status
@@ -84,7 +90,7 @@ class Target:
     """Policy packs the driver's own `up` runs with; None: `<work_dir>/policies` when it holds a pack."""
 
 
-CHECK_FROM = ("auto", "driver", "probe")
+CHECK_FROM = RUN_FROM
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,8 @@ class ServiceRequest:
     health_timeout_seconds: float = 600.0
     keep_warm_seconds: float = 900.0
     checks: CheckRequest = field(default_factory=CheckRequest)
+    metric_checks: AnalysisPlan | None = None
+    """The analysis file's metric checks (`--analysis-file`), judged at every analysis check."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,65 @@ class FleetRequest:
     """The AMI to roll out; None resolves the fleet's SSM parameter now, at release time."""
     analysis: AnalysisConfig
     timeout_seconds: float = 3600.0
+
+
+MAX_ANALYSIS_FILE_BYTES = 1_000_000
+
+
+def load_analysis_file(path: Path) -> AnalysisPlan:
+    """Read and validate an analysis file (YAML). Every refusal is an InputError of the key
+    `analysis_file` (the CLI shows it as `--analysis-file`) naming the path and the offending key."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_ANALYSIS_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(ANALYSIS_FILE, f"{path}: cannot read it: {exc.strerror or exc}") from None
+    if len(raw) > MAX_ANALYSIS_FILE_BYTES:
+        raise InputError(ANALYSIS_FILE, f"{path} is larger than {MAX_ANALYSIS_FILE_BYTES} bytes")
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(ANALYSIS_FILE, f"{path} is not UTF-8 text: {exc.reason}") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(ANALYSIS_FILE, f"{path} is not valid YAML{at}: {problem}") from None
+    try:
+        return parse_analysis_file(data)
+    except InputError as exc:
+        inner = exc.key.removeprefix(ANALYSIS_FILE).lstrip(".") or "the file"
+        raise InputError(ANALYSIS_FILE, f"{path}: {inner}: {exc.problem}") from None
+
+
+def apply_judge(config: AnalysisConfig, overrides: Mapping[str, Any]) -> AnalysisConfig:
+    """`config` with the analysis file's `judge:` settings on top (they win over the flags).
+    A setting AnalysisConfig does not have, of the wrong type, or out of range is refused naming
+    `analysis_file.judge.<setting>`."""
+    if not overrides:
+        return config
+    known = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    values: dict[str, Any] = {}
+    for name, value in overrides.items():
+        key = f"{ANALYSIS_FILE}.judge.{name}"
+        if name not in known:
+            raise InputError(key, f"unknown judge setting; known: {', '.join(sorted(known))}")
+        current = known[name]
+        if isinstance(current, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(current, int | float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            ok = ok and (not isinstance(current, int) or isinstance(current, bool) or float(value).is_integer())
+        else:
+            ok = isinstance(value, type(current))
+        if not ok:
+            raise InputError(key, f"must be of the type of its default {current!r}, got {value!r}")
+        values[name] = int(value) if isinstance(current, int) and not isinstance(current, bool) else value
+    try:
+        return dataclasses.replace(config, **values)
+    except InputError as exc:
+        setting = exc.key.rsplit(".", 1)[-1]
+        raise InputError(f"{ANALYSIS_FILE}.judge.{setting}", exc.problem) from None
 
 
 def project_name(work_dir: Path) -> str:
@@ -177,6 +244,9 @@ class Driver:
         # Refuse bad input before the stack opens.
         self._service_spec(request, "blue", 1 if request.desired_count is None else request.desired_count)
         request.checks.validate()
+        synthetic = request.plan.synthetic
+        if synthetic is not None and synthetic.seconds > MAX_BURST_SECONDS:
+            raise InputError("synthetic_seconds", f"must be at most {MAX_BURST_SECONDS:g}, got {synthetic.seconds:g}")
         service = self.service_outputs()
         store = self.journal
         with store.hold():
@@ -189,7 +259,7 @@ class Driver:
                 count = max(1, state.color(stable).desired_count)
             spec = self._service_spec(request, stable, count, state, service)
             checks = self._checks(request.checks, spec, service)
-            ports = self.service_ports(service, state, checks)
+            ports = self.service_ports(service, state, checks, spec.plan.synthetic, request.metric_checks)
             deployer = ports.deployer
             assert isinstance(deployer, StackDeployer)
             if adopted:
@@ -477,6 +547,7 @@ class Driver:
             stable_desired_count=state.color(stable).desired_count if state else 1,  # type: ignore[arg-type]
             project=project_name(self.target.work_dir) if service else "",
             rule_arn=service.production_rule_arn if service else "",
+            metric_checks=request.metric_checks.to_dict() if request.metric_checks else None,
         )
 
     def _fleet_spec(
@@ -555,7 +626,12 @@ class Driver:
         return ElbRuleRouter(self._client("elbv2"), service.production_rule_arn, target_groups)
 
     def service_ports(
-        self, service: ServiceOutputs, state: ServiceState, checks: Sequence[PreTrafficCheck] = ()
+        self,
+        service: ServiceOutputs,
+        state: ServiceState,
+        checks: Sequence[PreTrafficCheck] = (),
+        synthetic: SyntheticBake | None = None,
+        metric_checks: AnalysisPlan | None = None,
     ) -> ServicePorts:
         """Router, metrics, deployer (from release state `state`) and checks of `service`."""
         metrics = CloudWatchMetrics(
@@ -566,7 +642,53 @@ class Driver:
             percentiles=self.target.percentiles,
         )
         deployer = self._deployer(service, state)
-        return ServicePorts(self._router(service), metrics, deployer, tuple(checks))
+        return ServicePorts(
+            self._router(service),
+            metrics,
+            deployer,
+            tuple(checks),
+            synthetic=self._synthetic(service, synthetic),
+            metric_judge=self.metric_judge(metric_checks),
+        )
+
+    def _synthetic(self, service: ServiceOutputs, bake: SyntheticBake | None) -> ProbeSyntheticTraffic | None:
+        """Bursts to the test and production URLs with the service's host name, from the probe
+        function inside the VPC or from here (`bake.run_from`, as `--check-from`)."""
+        if bake is None:
+            return None
+        if bake.seconds > MAX_BURST_SECONDS:
+            raise InputError(
+                "synthetic_seconds", f"must be at most {MAX_BURST_SECONDS:g} seconds, got {bake.seconds:g}"
+            )
+        try:
+            targets = {
+                via: ProbeRequest(url.rstrip("/") + bake.path, host_name=service.test_host_name, attempts=1)
+                for via, url in (("test", service.test_url), ("production", service.production_url))
+            }
+        except ProbeInputError as exc:
+            raise InputError("synthetic_path", exc.problem) from None
+        if bake.run_from == "driver" or (bake.run_from == "auto" and not service.probe_function_arn):
+            return ProbeSyntheticTraffic(targets, run_here)
+        if not service.probe_function_arn:
+            raise InputError(
+                "check_from",
+                f"probe: service {service.name} has no probe function (stack output "
+                f"services.{service.name}.probeFunctionArn) to send the synthetic bake from",
+            )
+        return ProbeSyntheticTraffic(targets, run_in_function(self._client("lambda"), service.probe_function_arn))
+
+    def metric_sources(self) -> Mapping[str, MetricSource]:
+        """The analysis file's built-in sources: `cloudwatch` over the driver's CloudWatch client
+        (the one the ALB metrics use), `http-json` over its own httpx client."""
+        return built_in_sources(self._client("cloudwatch"))
+
+    def metric_judge(self, plan: AnalysisPlan | None) -> MetricJudge | None:
+        """The judge of the analysis file's checks (None without a file). Build it at deploy from
+        `ServiceRequest.metric_checks`, and on resume from the plan journaled with the release
+        (`AnalysisPlan.from_dict`)."""
+        if plan is None:
+            return None
+        return MetricJudge(plan, self.metric_sources())
 
     def publisher(self, service: ServiceOutputs) -> EventPublisher:
         if self.target.notify and service.notification_topic_arn:
@@ -595,9 +717,11 @@ class Driver:
         state = self.journal.service_state()
         if state is None:
             raise StateError(f"release {status.release_id} has no release state in {self.journal.location}")
-        ports = self.service_ports(service, state)
+        spec = ServiceSpec.from_dict(status.spec)
+        plan = AnalysisPlan.from_dict(spec.metric_checks) if spec.metric_checks else None
+        ports = self.service_ports(service, state, synthetic=spec.plan.synthetic, metric_checks=plan)
         ports.deployer.release_id = status.release_id  # type: ignore[attr-defined]
-        return ServiceRelease(ServiceSpec.from_dict(status.spec), ports), self.publisher(service)
+        return ServiceRelease(spec, ports), self.publisher(service)
 
     def _fleet_strategy(self, status: Status) -> tuple[Strategy, EventPublisher]:
         fleet = self.fleet_outputs()
@@ -665,11 +789,14 @@ class Driver:
 
 
 __all__ = [
+    "AnalysisPlan",
     "CheckRequest",
     "Driver",
     "FleetRequest",
     "Runtime",
     "ServiceRequest",
     "Target",
+    "apply_judge",
+    "load_analysis_file",
     "project_name",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -51,7 +52,23 @@ FLAG_OF = {
     "analysis.min_requests": "--min-requests",
     "analysis.threshold": "--threshold",
     "analysis.poll_seconds": "--poll",
+    "analysis.judge": "--judge",
+    "synthetic_requests": "--synthetic-requests",
+    "synthetic_seconds": "--synthetic-seconds",
+    "probe_requests": "--probe-requests",
 }
+
+
+def parse_noise(text: str) -> tuple[float, float]:
+    """`--noise RATE:JITTER_MS` (e.g. `0.005:50`) -> (error rate, jitter ms); ValueError names the flag."""
+    rate, sep, jitter = text.partition(":")
+    try:
+        values = (float(rate), float(jitter) if sep else 0.0)
+    except ValueError:
+        raise ValueError(f"--noise: must be RATE:JITTER_MS, e.g. 0.005:50, got {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"--noise: must be finite numbers, got {text!r}")
+    return values
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +102,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bad-latency-ms", type=float, default=d.bad_latency_ms, help="v3 added latency (default 0)")
     p.add_argument("--only", choices=["good", "bad", "both"], default="both", help="which releases to run")
     p.add_argument(
+        "--noise",
+        default="0:0",
+        metavar="RATE:JITTER_MS",
+        help="background in every version: share of 500s and uniform 0..JITTER_MS added latency, e.g. 0.005:50 "
+        "(default 0:0, none)",
+    )
+    p.add_argument(
+        "--metrics-lag",
+        type=float,
+        default=d.metrics_lag_seconds,
+        metavar="SECONDS",
+        help="the driver's metrics show only what happened this long ago, as CloudWatch's (default 0)",
+    )
+    p.add_argument(
+        "--no-synthetic",
+        action="store_true",
+        help="no synthetic bake before user traffic and no probes during bakes (default: both on)",
+    )
+    p.add_argument(
+        "--synthetic-requests",
+        type=int,
+        default=d.synthetic_requests,
+        help=f"synthetic bake: requests to each color (default {d.synthetic_requests})",
+    )
+    p.add_argument(
+        "--synthetic-seconds",
+        type=float,
+        default=d.synthetic_seconds,
+        help=f"synthetic bake: at most this long per color (default {d.synthetic_seconds:g})",
+    )
+    p.add_argument(
+        "--probe-requests",
+        type=int,
+        default=d.probe_requests,
+        help=f"probes through the test listener at every analysis check (default {d.probe_requests})",
+    )
+    p.add_argument(
+        "--judge",
+        choices=["sequential", "threshold"],
+        default=None,
+        help="analysis judge (default: the driver's; threshold is the fixed-threshold judge)",
+    )
+    p.add_argument(
         "--max-seconds",
         type=float,
         default=d.max_seconds,
@@ -99,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> RehearsalConfig:
     steps = tuple(parse_int_list("steps", args.steps)) if args.strategy == "canary" else None
+    noise_error_rate, noise_jitter_ms = parse_noise(args.noise)
     cfg = RehearsalConfig(
         rate=args.rate,
         instances=args.instances,
@@ -121,6 +182,14 @@ def config_from_args(args: argparse.Namespace) -> RehearsalConfig:
         run_good=args.only in ("good", "both"),
         run_bad=args.only in ("bad", "both"),
         out_dir=args.out,
+        noise_error_rate=noise_error_rate,
+        noise_jitter_ms=noise_jitter_ms,
+        metrics_lag_seconds=args.metrics_lag,
+        synthetic=not args.no_synthetic,
+        synthetic_requests=args.synthetic_requests,
+        synthetic_seconds=args.synthetic_seconds,
+        probe_requests=args.probe_requests,
+        judge=args.judge,
     )
     cfg.validate()
     return cfg

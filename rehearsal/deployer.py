@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..contract import Color, Weights
 from ..driver.core.errors import PortError
-from .haproxy_config import BACKEND
+from .haproxy_config import BACKEND, idle_backend
 from .haproxy_process import HaproxyProcess
 from .haproxy_runtime import RuntimeApi, RuntimeApiError
 from .processes import Instance, Supervisor
@@ -26,6 +26,8 @@ class AppRelease:
     version: str
     error_rate: float = 0.0
     added_latency_ms: float = 0.0
+    noise_error_rate: float = 0.0  # background errors and jitter, in every version alike (`--noise`)
+    noise_jitter_ms: float = 0.0
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
@@ -33,6 +35,8 @@ class AppRelease:
             "APP_VERSION": self.version,
             "APP_ERROR_RATE": str(self.error_rate),
             "APP_ADDED_LATENCY_MS": str(self.added_latency_ms),
+            "APP_NOISE_ERROR_RATE": str(self.noise_error_rate),
+            "APP_NOISE_JITTER_MS": str(self.noise_jitter_ms),
             **self.extra_env,
         }
 
@@ -66,6 +70,7 @@ class LocalDeployer:
             raise RuntimeError("start HAProxy before creating the deployer")
         self.haproxy = haproxy
         self.api: RuntimeApi = haproxy.api
+        self.test_listener = haproxy.layout.test_bind is not None
         self.supervisor = supervisor
         self.releases = releases
         self.drain_timeout_seconds = drain_timeout_seconds
@@ -103,6 +108,8 @@ class LocalDeployer:
                 # soon as it leaves maintenance, before its first health check.
                 self.api.set_weight(BACKEND, slot, 0)
                 self.api.set_address(BACKEND, slot, "127.0.0.1", inst.port)
+                if self.test_listener:  # the twin slot the test listener uses
+                    self.api.set_address(idle_backend(color), slot, "127.0.0.1", inst.port)
                 self.api.set_state(BACKEND, slot, "ready")
             except (RuntimeError, OSError) as exc:
                 raise PortError(f"could not start {slot} ({release.version}): {exc}") from exc

@@ -35,6 +35,15 @@ class HaproxyFailed(RuntimeError):
     """HAProxy refused its config or exited; the message holds its own words."""
 
 
+def _bound_socket() -> tuple[socket.socket, int]:
+    """A listening 127.0.0.1 socket on a free port, for HAProxy to inherit."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    return sock, sock.getsockname()[1]
+
+
 def find_haproxy() -> str:
     path = shutil.which("haproxy")
     if path is None:
@@ -54,6 +63,7 @@ class HaproxyProcess:
         self.slots_per_color = slots_per_color
         self.check = check or HealthCheck()
         self.port = 0
+        self.test_port = 0
         self.layout: HaproxyLayout | None = None
         self.api: RuntimeApi | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -63,21 +73,27 @@ class HaproxyProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def test_url(self) -> str:
+        """The test listener: only the idle color (see haproxy_config.py)."""
+        return f"http://127.0.0.1:{self.test_port}"
+
     def start(self, timeout_seconds: float = 10.0) -> None:
-        # The parent binds the port and hands the socket over, so no other process can take
-        # the port between choosing it and HAProxy binding it.
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1024)
-        self.port = listener.getsockname()[1]
-        fd = listener.fileno()
+        # The parent binds the ports and hands the sockets over, so no other process can take
+        # a port between choosing it and HAProxy binding it.
+        listener, self.port = _bound_socket()
+        test_listener, self.test_port = _bound_socket()
+        fds = (listener.fileno(), test_listener.fileno())
         socket_path = str(self.workdir / "admin.sock")
+        map_path = self.workdir / "test-listener.map"
+        map_path.write_text("")  # the router fills it; until then the map's default applies
         self.layout = HaproxyLayout(
-            bind=f"fd@{fd}",
+            bind=f"fd@{fds[0]}",
             socket_path=socket_path,
             slots_per_color=self.slots_per_color,
             check=self.check,
+            test_bind=f"fd@{fds[1]}",
+            test_map_path=str(map_path),
         )
         config_path = self.workdir / "haproxy.cfg"
         config_path.write_text(render_config(self.layout))
@@ -88,7 +104,7 @@ class HaproxyProcess:
                 capture_output=True,
                 text=True,
                 timeout=timeout_seconds,
-                pass_fds=(fd,),
+                pass_fds=fds,
                 env=env,
             )
             if check.returncode != 0:
@@ -99,12 +115,13 @@ class HaproxyProcess:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    pass_fds=(fd,),
+                    pass_fds=fds,
                     start_new_session=True,
                     env=env,
                 )
         finally:
-            listener.close()  # HAProxy holds its own copy now
+            listener.close()  # HAProxy holds its own copies now
+            test_listener.close()
         self.api = RuntimeApi(socket_path)
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:

@@ -85,6 +85,26 @@ class RuntimeApi:
             raise ValueError(f"state must be ready, drain or maint, got {state!r}")
         self._set(f"set server {backend}/{server} state {state}")
 
+    def set_map_entry(self, map_path: str, key: str, value: str) -> None:
+        """Point `key` of a runtime map at `value` (added when absent); no reload."""
+        for arg in (map_path, key, value):
+            if not arg or any(c.isspace() for c in arg):
+                raise ValueError(f"map path, key and value must be non-empty words, got {arg!r}")
+        answer = self.command(f"set map {map_path} {key} {value}").strip()
+        if "not found" in answer.lower():
+            answer = self.command(f"add map {map_path} {key} {value}").strip()
+        if answer:
+            raise RuntimeApiError(f"HAProxy refused to map {key} to {value} in {map_path}: {answer}")
+
+    def show_map(self, map_path: str) -> dict[str, str]:
+        """The entries of a runtime map, key -> value."""
+        entries: dict[str, str] = {}
+        for line in self.command(f"show map {map_path}").splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[0].startswith("0x"):  # "<ref> <key> <value>"
+                entries[parts[1]] = parts[2]
+        return entries
+
     def show_stat(self, backend: str) -> dict[str, ServerStat]:
         """Server rows of `backend`, by server name."""
         text = self.command("show stat")

@@ -18,6 +18,8 @@ import httpx
 
 from .haproxy_config import SERVED_BY_HEADER, SERVER_TIME_HEADER
 
+FAULT_HEADER = "x-app-fault"  # app/service.py; the rehearsal does not import the app
+
 
 @dataclass(frozen=True)
 class Record:
@@ -30,6 +32,12 @@ class Record:
     server: str | None  # x-served-by header (HAProxy slot)
     error: str | None = None
     server_seconds: float | None = None  # HAProxy's measure of the server's response time
+    fault: str | None = None  # x-app-fault: "noise" (background) or "injected" on the app's own 500s
+
+    @property
+    def background(self) -> bool:
+        """A failure the background noise made (`--noise`), in whichever version."""
+        return self.fault == "noise"
 
     @property
     def failed(self) -> bool:
@@ -139,7 +147,8 @@ class LoadGenerator:
                     status=response.status_code,
                     version=response.headers.get("x-app-version"),
                     server=response.headers.get(SERVED_BY_HEADER),
-                    server_seconds=_millis(response.headers.get(SERVER_TIME_HEADER)),
+                    server_seconds=header_seconds(response.headers.get(SERVER_TIME_HEADER)),
+                    fault=response.headers.get(FAULT_HEADER),
                 )
             )
         except httpx.HTTPError as exc:
@@ -148,7 +157,7 @@ class LoadGenerator:
             slots.release()
 
 
-def _millis(value: str | None) -> float | None:
+def header_seconds(value: str | None) -> float | None:
     """HAProxy's %Tr in ms -> seconds; None when absent or -1 (no server response)."""
     try:
         ms = float(value) if value is not None else -1.0

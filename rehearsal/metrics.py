@@ -5,6 +5,10 @@ them per color every `poll_seconds`; a window is the difference between the snap
 its edges. Request and 5xx counts come from HAProxy (what the load balancer saw); p99 comes from
 the server response times HAProxy stamps on each response (`%Tr`, like ALB's TargetResponseTime),
 as recorded by the load generator: HAProxy's stats keep only a moving average, no percentiles.
+The same records give the window's `latencies` (the most recent `max_latencies`) for rank tests.
+
+`LaggedMetrics` wraps any source so the driver sees only what happened `lag_seconds` ago, as with
+CloudWatch's periods (`--metrics-lag`).
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..contract import Color
-from ..driver.core.ports import AlarmStatus, WindowMetrics
+from ..driver.core.ports import AlarmStatus, MetricsSource, WindowMetrics
 from .haproxy_config import BACKEND, slot_color
 from .haproxy_runtime import RuntimeApi, RuntimeApiError
 from .loadgen import Record
+
+MAX_LAG_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -52,12 +58,14 @@ class HaproxyMetrics:
         poll_seconds: float = 0.2,
         clock: Callable[[], float] = time.time,
         max_samples: int = 50_000,
+        max_latencies: int = 5_000,
     ) -> None:
         self.api = api
         self.records = records
         self.poll_seconds = poll_seconds
         self.clock = clock
         self.samples: deque[Sample] = deque(maxlen=max_samples)
+        self.max_latencies = max_latencies
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -120,7 +128,44 @@ class HaproxyMetrics:
                 and slot_color(r.server) == color
                 and start <= r.sent_at <= end
             ]
-        return WindowMetrics(requests=requests, errors_5xx=errors, p99_seconds=p99(latencies))
+        # Records are in send order: the tail is the most recent, bounded for the rank test's cost.
+        sample = tuple(latencies[-self.max_latencies :]) if self.max_latencies > 0 else ()
+        return WindowMetrics(requests=requests, errors_5xx=errors, p99_seconds=p99(latencies), latencies=sample)
 
     def alarms(self, color: Color) -> AlarmStatus:
         return AlarmStatus()
+
+
+class LaggedMetrics:
+    """A `MetricsSource` that shows the driver only what happened before `now - lag_seconds`.
+
+    A window is cut at that horizon (nothing: no data yet, which the analysis never takes as
+    healthy); an alarm state is the one read at or before it (none read yet: not firing). Synthetic
+    traffic is measured by its sender and is not delayed: that is its point.
+    """
+
+    def __init__(self, inner: MetricsSource, lag_seconds: float, clock: Callable[[], float] = time.time) -> None:
+        if not 0 <= lag_seconds <= MAX_LAG_SECONDS:
+            raise ValueError(f"lag_seconds must be 0-{MAX_LAG_SECONDS:g}, got {lag_seconds}")
+        self.inner = inner
+        self.lag_seconds = lag_seconds
+        self.clock = clock
+        self._alarms: dict[Color, deque[tuple[float, AlarmStatus]]] = {}
+
+    def horizon(self) -> float:
+        """The latest moment the driver may know about."""
+        return self.clock() - self.lag_seconds
+
+    def window(self, color: Color, start: float, end: float) -> WindowMetrics:
+        cut = min(end, self.horizon())
+        if cut <= start:
+            return WindowMetrics(requests=0, errors_5xx=0)
+        return self.inner.window(color, start, cut)
+
+    def alarms(self, color: Color) -> AlarmStatus:
+        now = self.clock()
+        seen = self._alarms.setdefault(color, deque(maxlen=10_000))
+        seen.append((now, self.inner.alarms(color)))
+        horizon = now - self.lag_seconds
+        known = [status for at, status in seen if at <= horizon]
+        return known[-1] if known else AlarmStatus()

@@ -1,16 +1,23 @@
-"""Figures of a rehearsal run (pure functions over the records) and their rich/JSON rendering."""
+"""Figures of a rehearsal run (pure functions over the records) and their rich/JSON rendering.
+
+"Bad response" means a response of the faulty version that shows its fault: a failure that is not
+background noise (`--noise`) for an error fault, any of its responses for a latency-only fault. A
+synthetic request (synthetic bake or probe) counts there, never as a user request.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from ..contract import Weights
 from .loadgen import Record
-from .scenario import BAD, GOOD, RehearsalResult
+from .scenario import BAD, GOOD, RehearsalConfig, RehearsalResult
+from .synthetic import Probe
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,20 @@ class Summary:
     leftover_processes: int
     release_traffic: dict[str, int] = field(default_factory=dict)
     """Responses each released version served during its release (0: the release got no traffic)."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """What made the run realistic or not: noise, metrics lag, synthetic bake/probes, judge."""
+    good_release_failed_beyond_background: int | None = None
+    """Failed requests during the good release that the background noise does not explain."""
+    bad_release_failed_beyond_background: int | None = None
+    """User requests failed during the faulty release that the background noise does not explain."""
+    first_bad_response_via: str | None = None
+    """"user" or "synthetic": which request saw the fault first."""
+    synthetic_requests: dict[str, int] = field(default_factory=dict)
+    """Synthetic requests sent, by listener ("test", "production")."""
+    release_synthetic: dict[str, int] = field(default_factory=dict)
+    """Synthetic responses each released version served during its release."""
+    bad_release_caught_before_users: bool | None = None
+    """The faulty release was rolled back before its version served any user request."""
     expectations: dict[str, bool] = field(default_factory=dict)
 
     @property
@@ -68,6 +89,43 @@ def _in(records: list[Record], start: float, end: float) -> list[Record]:
     return [r for r in records if start <= r.sent_at < end]
 
 
+def settings_of(cfg: RehearsalConfig) -> dict[str, Any]:
+    """The settings a comparison between runs needs, as the report states them."""
+    return {
+        "noise": {"error_rate": cfg.noise_error_rate, "jitter_ms": cfg.noise_jitter_ms},
+        "metrics_lag_seconds": cfg.metrics_lag_seconds,
+        "synthetic": {
+            "on": cfg.synthetic,
+            "requests": cfg.synthetic_requests if cfg.synthetic else 0,
+            "seconds": cfg.synthetic_seconds if cfg.synthetic else 0,
+            "probe_requests": cfg.probe_requests if cfg.synthetic else 0,
+        },
+        "judge": cfg.judge or "driver default",
+        "rate": cfg.rate,
+        "steps": list(cfg.steps) if cfg.steps is not None else None,
+        "interval": cfg.interval,
+        "fault": {"error_rate": cfg.bad_error_rate, "latency_ms": cfg.bad_latency_ms},
+    }
+
+
+def first_bad_response(
+    cfg: RehearsalConfig, records: list[Record], probes: list[Probe]
+) -> tuple[float | None, str | None]:
+    """When the faulty version first answered with its fault, and to whom ("user", "synthetic")."""
+    latency_only = cfg.bad_error_rate == 0 and cfg.bad_latency_ms > 0
+
+    def shows_fault(version: str | None, failed: bool, background: bool) -> bool:
+        return version == BAD and (latency_only or (failed and not background))
+
+    user = min((r.done_at for r in records if shows_fault(r.version, r.failed, r.background)), default=None)
+    synthetic = min((p.done_at for p in probes if shows_fault(p.version, p.failed, p.background)), default=None)
+    if user is None and synthetic is None:
+        return None, None
+    if synthetic is None or (user is not None and user <= synthetic):
+        return user, "user"
+    return synthetic, "synthetic"
+
+
 def summarize(result: RehearsalResult) -> Summary:
     records = result.records
     phases = [
@@ -87,7 +145,7 @@ def summarize(result: RehearsalResult) -> Summary:
     bad_records = _in(records, bad.start, bad.end) if bad else None
     bad_served = [r for r in records if r.version == BAD]
 
-    first_bad = min((r.done_at for r in bad_served if r.failed), default=None)
+    first_bad, first_bad_via = first_bad_response(result.config, records, result.probes)
     restored = None
     if bad is not None:
         stable_only = Weights.all_to(bad.stable_color)
@@ -126,15 +184,40 @@ def summarize(result: RehearsalResult) -> Summary:
             version: sum(r.version == version for r in _in(records, run.start, run.end))
             for version, run in result.releases.items()
         },
+        settings=settings_of(result.config),
+        good_release_failed_beyond_background=(
+            sum(r.failed and not r.background for r in good_records) if good_records is not None else None
+        ),
+        bad_release_failed_beyond_background=(
+            sum(r.failed and not r.background for r in bad_records) if bad_records is not None else None
+        ),
+        first_bad_response_via=first_bad_via,
+        synthetic_requests=dict(Counter(p.via for p in result.probes)),
+        release_synthetic={
+            version: sum(p.version == version and run.start <= p.sent_at < run.end for p in result.probes)
+            for version, run in result.releases.items()
+        },
     )
+    if bad is not None:
+        summary = replace(
+            summary,
+            bad_release_caught_before_users=bad.result.state == "ROLLED_BACK"
+            and summary.release_traffic.get(BAD, 0) == 0,
+        )
     expectations: dict[str, bool] = {"no processes left behind": not result.leftover_pids}
     # A release that served nothing proves nothing (e.g. the load stopped at --max-seconds before it).
     if good is not None:
         expectations["good release got traffic"] = summary.release_traffic.get(GOOD, 0) > 0
         expectations["good release succeeded"] = summary.good_release_state == "SUCCEEDED"
-        expectations["0 failed requests during the good release"] = summary.good_release_failed == 0
+        if result.config.noise_error_rate > 0:
+            beyond = summary.good_release_failed_beyond_background
+            expectations["0 failed requests beyond the background during the good release"] = beyond == 0
+        else:
+            expectations["0 failed requests during the good release"] = summary.good_release_failed == 0
     if bad is not None:
-        expectations["faulty release got traffic"] = summary.release_traffic.get(BAD, 0) > 0
+        # Synthetic requests count here: a fault caught before any user request did get traffic.
+        served = summary.release_traffic.get(BAD, 0) + summary.release_synthetic.get(BAD, 0)
+        expectations["faulty release got traffic"] = served > 0
         expectations["faulty release rolled back"] = summary.bad_release_state == "ROLLED_BACK"
     expectations["old instances exited gracefully"] = summary.forced_stops == 0
     return replace(summary, expectations=expectations)
@@ -148,7 +231,33 @@ def _secs(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f} s"
 
 
+def describe_settings(settings: dict[str, Any]) -> list[tuple[str, str]]:
+    """The settings as (setting, value) rows for the printed report."""
+    noise, synthetic = settings.get("noise", {}), settings.get("synthetic", {})
+    rate, jitter = noise.get("error_rate", 0), noise.get("jitter_ms", 0)
+    background = f"{rate:.2%} errors, 0-{jitter:g} ms jitter, in every version" if rate or jitter else "off"
+    probing = "off"
+    if synthetic.get("on"):
+        probing = (
+            f"on: {synthetic['requests']} requests per color in at most {synthetic['seconds']:g} s, "
+            f"{synthetic['probe_requests']} probes per check"
+        )
+    return [
+        ("background noise", background),
+        ("metrics lag", f"{settings.get('metrics_lag_seconds', 0):g} s"),
+        ("synthetic bake + probes", probing),
+        ("judge", str(settings.get("judge", "-"))),
+    ]
+
+
 def render(summary: Summary, console: Console) -> None:
+    setup = Table(title="Settings", title_justify="left", show_header=False)
+    setup.add_column("setting")
+    setup.add_column("value")
+    for name, value in describe_settings(summary.settings):
+        setup.add_row(name, value)
+    console.print(setup)
+
     table = Table(title="Requests per phase", title_justify="left")
     table.add_column("phase")
     table.add_column("seconds", justify="right")
@@ -170,8 +279,9 @@ def render(summary: Summary, console: Console) -> None:
         facts.add_row("good release (v2)", summary.good_release_state)
         facts.add_row(
             "failed requests during the good release",
-            f"{summary.good_release_failed} of {summary.good_release_requests} (target 0)",
+            f"{summary.good_release_failed} of {summary.good_release_requests}",
         )
+        facts.add_row("  beyond the background noise", f"{summary.good_release_failed_beyond_background} (target 0)")
     if summary.bad_release_state is not None:
         facts.add_row("faulty release (v3)", f"{summary.bad_release_state}")
         facts.add_row("  why", summary.bad_release_reason or "-")
@@ -180,10 +290,17 @@ def render(summary: Summary, console: Console) -> None:
             f"{summary.bad_version_requests} = {_pct(summary.bad_version_share_all)} of all, "
             f"{_pct(summary.bad_version_share_release)} of the faulty release's",
         )
-        facts.add_row("first bad response -> traffic restored", _secs(summary.rollback_seconds))
+        via = f" (first seen by a {summary.first_bad_response_via} request)" if summary.first_bad_response_via else ""
+        facts.add_row("first bad response -> traffic restored", _secs(summary.rollback_seconds) + via)
+        if summary.bad_release_caught_before_users:
+            facts.add_row("  caught", "before any user request (synthetic bake or probes)")
         facts.add_row("rollback decision -> traffic restored", _secs(summary.detection_to_restore_seconds))
     for version, served in summary.release_traffic.items():
-        facts.add_row(f"responses from {version} during its release", str(served))
+        synthetic = summary.release_synthetic.get(version, 0)
+        facts.add_row(f"responses from {version} during its release", f"{served} user, {synthetic} synthetic")
+    if summary.synthetic_requests:
+        sent = ", ".join(f"{n} via {via}" for via, n in sorted(summary.synthetic_requests.items()))
+        facts.add_row("synthetic requests sent", sent)
     facts.add_row("instances stopped", f"{summary.graceful_stops} gracefully, {summary.forced_stops} forced")
     facts.add_row("processes left behind", str(summary.leftover_processes))
     console.print(facts)
@@ -195,6 +312,12 @@ def render(summary: Summary, console: Console) -> None:
 def chart_notes(summary: Summary) -> list[str]:
     """The key figures, short enough for the chart's subtitle."""
     notes: list[str] = []
+    realism = {name: value for name, value in describe_settings(summary.settings) if name != "judge"}
+    if summary.settings:
+        notes.append(
+            f"noise {'on' if realism['background noise'] != 'off' else 'off'}, "
+            f"lag {realism['metrics lag']}, synthetic {'on' if summary.settings['synthetic']['on'] else 'off'}"
+        )
     if summary.good_release_state is not None:
         notes.append(f"good release: {summary.good_release_failed} failed of {summary.good_release_requests}")
     if summary.bad_release_state is not None:

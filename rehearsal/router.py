@@ -1,15 +1,23 @@
-"""`TrafficRouter` port on HAProxy: color weights become live server weights (no reload)."""
+"""`TrafficRouter` port on HAProxy: color weights become live server weights (no reload).
+
+The router also points the test listener (haproxy_config.py) at the idle color: the live color is
+the one that last had 100% of the weights, the idle one is the other, as with ALB's test listener
+before, during and after a canary.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..contract import COLORS, Color, Weights
+from ..contract import COLORS, Color, Weights, other_color
 from ..driver.core.errors import PortError
-from .haproxy_config import BACKEND, slot_color
+from .haproxy_config import BACKEND, IDLE_KEY, slot_color
 from .haproxy_runtime import RuntimeApi
+
+log = logging.getLogger(__name__)
 
 # HAProxy server weights are 0-256; a color's percent is spread over its servers at this scale,
 # so 100% over 1 server is weight 200 and 10% over 2 servers is 10 each.
@@ -46,11 +54,19 @@ class HaproxyRouter:
         api: RuntimeApi,
         attached: Callable[[Color], list[str]],
         clock: Callable[[], float] = time.time,
+        test_map_path: str | None = None,
     ) -> None:
         self.api = api
         self.attached = attached
         self.clock = clock
+        self.test_map_path = test_map_path  # the test listener's map (None: no test listener)
         self.history: list[WeightChange] = []
+        self.live: Color | None = None
+
+    @property
+    def idle(self) -> Color | None:
+        """The color the test listener serves (None before any color was live)."""
+        return None if self.live is None else other_color(self.live)
 
     def set_weights(self, weights: Weights) -> None:
         plan: dict[str, int] = {}
@@ -69,6 +85,20 @@ class HaproxyRouter:
             if slot not in plan and weight:
                 self.api.set_weight(BACKEND, slot, 0)
         self.history.append(WeightChange(self.clock(), weights))
+        live = next((color for color in COLORS if weights.of(color) == 100), self.live)
+        if live != self.live and live is not None:
+            self._point_test_listener(live)
+
+    def _point_test_listener(self, live: Color) -> None:
+        # Production weights are already applied: a test-listener failure must not fail them (a
+        # rollback would take its slow path). `live` stays unchanged, so the next change retries.
+        if self.test_map_path is not None:
+            try:
+                self.api.set_map_entry(self.test_map_path, IDLE_KEY, other_color(live))
+            except PortError as exc:
+                log.warning("test listener still serves %s: %s", other_color(self.live or live), exc)
+                return
+        self.live = live
 
     def observed_weights(self) -> Weights:
         """Weights HAProxy reports for servers that are UP (what traffic really follows)."""

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..app.settings import MAX_NOISE_ERROR_RATE, MAX_NOISE_JITTER_MS
 from ..contract import Color, Weights, other_color
 from ..driver.adapters.release_store import ReleaseStore
 from ..driver.core.analysis import AnalysisConfig
 from ..driver.core.errors import BusyError
 from ..driver.core.machine import Machine, Progress, Result
-from ..driver.core.plan import Plan, build_plan
-from ..driver.core.ports import SystemClock
+from ..driver.core.plan import Plan, Strategy, SyntheticBake, build_plan
+from ..driver.core.ports import MetricsSource, SystemClock
 from ..driver.core.service import ServicePorts, ServiceRelease, ServiceSpec
 from ..store.local import LocalBlobs
 from .checks import standard_checks
@@ -30,10 +31,11 @@ from .haproxy_config import HealthCheck
 from .haproxy_process import HaproxyProcess, find_haproxy
 from .lifetime import kill_marked, marked_processes, shielded, workdir
 from .loadgen import LoadGenerator, Record
-from .metrics import HaproxyMetrics
+from .metrics import MAX_LAG_SECONDS, HaproxyMetrics, LaggedMetrics
 from .outdir import claim_out_dir, free_dead_lease
 from .processes import Supervisor
 from .router import HaproxyRouter, WeightChange
+from .synthetic import LocalSyntheticTraffic, Probe
 
 PROJECT = "zero-downtime"
 STACK = "local-rehearsal"
@@ -79,6 +81,20 @@ class RehearsalConfig:
     run_good: bool = True
     run_bad: bool = True
     out_dir: Path = Path("out/rehearsal")
+    noise_error_rate: float = 0.0  # background 5xx share in every version (`--noise RATE:JITTER_MS`)
+    noise_jitter_ms: float = 0.0  # background latency, uniform 0..this, in every version
+    metrics_lag_seconds: float = 0.0  # what the driver's metrics source shows is this old (`--metrics-lag`)
+    synthetic: bool = True  # synthetic bake before user traffic + probes at every check (`--no-synthetic`)
+    synthetic_requests: int = 100
+    synthetic_seconds: float = 5.0
+    probe_requests: int = 10
+    judge: str | None = None  # the analysis judge (`--judge`); None: the driver's default
+
+    def synthetic_bake(self, strategy: str) -> SyntheticBake | None:
+        """The plan's synthetic bake: none when switched off, or for all-at-once (it checks nothing)."""
+        if not self.synthetic or strategy == Strategy.ALL_AT_ONCE.value:
+            return None
+        return SyntheticBake(self.synthetic_requests, self.synthetic_seconds, self.probe_requests)
 
     def plan(self, strategy: str) -> Plan:
         steps = list(self.steps) if self.steps is not None and strategy == "canary" else None
@@ -88,6 +104,7 @@ class RehearsalConfig:
             interval=self.interval,
             bake=self.interval,
             step_percent=self.step_percent,
+            synthetic=self.synthetic_bake(strategy),
         )
 
     def good_plan(self) -> Plan:
@@ -100,12 +117,13 @@ class RehearsalConfig:
         """Seconds of load the scenario needs, by part: the releases' full plans (every step's
         bake) and keep-warm as if both promoted. Start-up, health waits and checks come on top."""
         parts = {"baseline": self.baseline_seconds}
-        if self.run_good:
-            parts[f"release {GOOD} steps"] = self.good_plan().total_bake_seconds
-            parts[f"{GOOD} keep-warm"] = self.keep_warm_seconds
-        if self.run_bad:
-            parts[f"release {BAD} steps"] = self.bad_plan().total_bake_seconds
-            parts[f"{BAD} keep-warm"] = self.keep_warm_seconds
+        for version, plan, wanted in ((GOOD, self.good_plan(), self.run_good), (BAD, self.bad_plan(), self.run_bad)):
+            if not wanted:
+                continue
+            if plan.synthetic is not None:  # stable's baseline, then the new color's, one after the other
+                parts[f"release {version} synthetic bake"] = 2 * plan.synthetic.seconds
+            parts[f"release {version} steps"] = plan.total_bake_seconds
+            parts[f"{version} keep-warm"] = self.keep_warm_seconds
         parts["settle"] = self.settle_seconds
         return parts
 
@@ -120,6 +138,7 @@ class RehearsalConfig:
             min_requests=self.min_requests,
             threshold=self.threshold,
             poll_seconds=self.poll_seconds,
+            **({} if self.judge is None else {"judge": self.judge}),
         )
 
     def validate(self) -> None:
@@ -133,6 +152,12 @@ class RehearsalConfig:
             ("--bad-error-rate", 0 <= self.bad_error_rate <= 1, "must be in [0, 1]"),
             ("--bad-latency-ms", 0 <= self.bad_latency_ms <= 60_000, "must be 0-60000"),
             ("--max-seconds", 10 <= self.max_seconds <= 24 * 3600, "must be 10-86400 seconds"),
+            (
+                "--noise",
+                0 <= self.noise_error_rate <= MAX_NOISE_ERROR_RATE and 0 <= self.noise_jitter_ms <= MAX_NOISE_JITTER_MS,
+                f"the error rate must be 0-{MAX_NOISE_ERROR_RATE:g} and the jitter 0-{MAX_NOISE_JITTER_MS:g} ms",
+            ),
+            ("--metrics-lag", 0 <= self.metrics_lag_seconds <= MAX_LAG_SECONDS, f"must be 0-{MAX_LAG_SECONDS:g} s"),
             ("--only", self.run_good or self.run_bad, "nothing to run"),
         ]
         for flag, ok, message in checks:
@@ -183,6 +208,7 @@ class RehearsalResult:
     ended_at: float
     leftover_pids: list[int] = field(default_factory=list)
     workdir: str = ""  # the run's temporary directory (removed at the end)
+    probes: list[Probe] = field(default_factory=list)  # synthetic requests (bakes and probes), not user traffic
 
 
 class Observer:
@@ -229,6 +255,7 @@ def _run(cfg: RehearsalConfig, obs: Observer, work: Path) -> RehearsalResult:
     supervisor = Supervisor(work, marker)
     loadgen: LoadGenerator | None = None
     metrics: HaproxyMetrics | None = None
+    synthetic: LocalSyntheticTraffic | None = None
     phases: list[Phase] = []
     releases: dict[str, ReleaseRun] = {}
     started = time.time()
@@ -241,6 +268,8 @@ def _run(cfg: RehearsalConfig, obs: Observer, work: Path) -> RehearsalResult:
             loadgen.stop()
         if metrics is not None:
             metrics.stop()
+        if synthetic is not None:
+            synthetic.close()
         supervisor.stop_all()
         haproxy.stop()
         kill_marked(marker)  # a process whose handle was lost (e.g. a signal inside Popen)
@@ -256,17 +285,18 @@ def _run(cfg: RehearsalConfig, obs: Observer, work: Path) -> RehearsalResult:
                 obs.phase(f"freed the release store's lease left by {freed}, a run that was killed")
             obs.phase("starting HAProxy and blue v1")
             haproxy.start()
-            assert haproxy.api is not None
+            assert haproxy.api is not None and haproxy.layout is not None
+            noise = {"noise_error_rate": cfg.noise_error_rate, "noise_jitter_ms": cfg.noise_jitter_ms}
             deployer = LocalDeployer(
                 haproxy,
                 supervisor,
                 {
-                    BASE: AppRelease(BASE),
-                    GOOD: AppRelease(GOOD),
-                    BAD: AppRelease(BAD, error_rate=cfg.bad_error_rate, added_latency_ms=cfg.bad_latency_ms),
+                    BASE: AppRelease(BASE, **noise),
+                    GOOD: AppRelease(GOOD, **noise),
+                    BAD: AppRelease(BAD, error_rate=cfg.bad_error_rate, added_latency_ms=cfg.bad_latency_ms, **noise),
                 },
             )
-            router = HaproxyRouter(haproxy.api, deployer.attached)
+            router = HaproxyRouter(haproxy.api, deployer.attached, test_map_path=haproxy.layout.test_map_path)
             deployer.deploy_idle("blue", BASE, cfg.instances)
             if not deployer.wait_healthy("blue", 30):
                 raise RehearsalError("blue v1 did not become healthy behind HAProxy within 30s")
@@ -284,7 +314,12 @@ def _run(cfg: RehearsalConfig, obs: Observer, work: Path) -> RehearsalResult:
             time.sleep(cfg.baseline_seconds)
             phases.append(Phase(f"baseline {BASE}", t, time.time()))
 
-            ports_for = _ports_factory(router, metrics, deployer)
+            driver_metrics: MetricsSource = metrics
+            if cfg.metrics_lag_seconds > 0:
+                driver_metrics = LaggedMetrics(metrics, cfg.metrics_lag_seconds)
+            if cfg.synthetic:
+                synthetic = LocalSyntheticTraffic(haproxy.url, haproxy.test_url)
+            ports_for = _ports_factory(router, driver_metrics, deployer, synthetic)
             for version, plan, wanted in (
                 (GOOD, cfg.good_plan(), cfg.run_good),
                 (BAD, cfg.bad_plan(), cfg.run_bad),
@@ -323,11 +358,15 @@ def _run(cfg: RehearsalConfig, obs: Observer, work: Path) -> RehearsalResult:
         ended_at=time.time(),
         leftover_pids=leftovers or [],
         workdir=str(work),
+        probes=sorted(synthetic.probes if synthetic else [], key=lambda p: p.sent_at),
     )
 
 
 def _ports_factory(
-    router: HaproxyRouter, metrics: HaproxyMetrics, deployer: LocalDeployer
+    router: HaproxyRouter,
+    metrics: MetricsSource,
+    deployer: LocalDeployer,
+    synthetic: LocalSyntheticTraffic | None = None,
 ) -> Callable[[Color, str], ServicePorts]:
     def make(stable: Color, version: str) -> ServicePorts:
         new = other_color(stable)
@@ -336,6 +375,7 @@ def _ports_factory(
             metrics=metrics,
             deployer=deployer,
             checks=standard_checks(lambda: deployer.instances(new), version),
+            synthetic=synthetic,
         )
 
     return make

@@ -14,6 +14,9 @@ from enum import StrEnum
 from .errors import InputError
 
 MAX_STEPS = 100
+MAX_SYNTHETIC_REQUESTS = 100_000
+RUN_FROM = ("auto", "driver", "probe")
+DEFAULT_CANARY_STEPS = (1, 10, 100)
 MAX_INTERVAL_SECONDS = 24 * 3600  # ECS caps bake time at 1440 minutes; we keep the same bound.
 
 
@@ -48,27 +51,81 @@ class Step:
 
 
 @dataclass(frozen=True)
+class SyntheticBake:
+    """Synthetic load on the new color before any user request (`SyntheticTraffic` port).
+
+    Up to `requests` requests over at most `seconds` go to the new color through the test listener,
+    and as many to the stable color through the production listener (still 100% stable), measured
+    alike by the sender and judged by the same analysis as a traffic step. `probe_requests` more go
+    through the test listener at every analysis check of every bake: evidence with no metrics lag.
+    """
+
+    requests: int = 200
+    seconds: float = 20.0
+    probe_requests: int = 20
+    path: str = "/"
+    """What the synthetic requests GET (on both listeners)."""
+    run_from: str = "auto"
+    """Where the requests are sent from: `probe` (the stack's probe function inside the VPC),
+    `driver` (here), or `auto` (the probe function when the stack has one). Adapters read it."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not self.path.startswith("/") or any(c.isspace() for c in self.path):
+            raise InputError("synthetic_path", f"must be a path starting with '/', got {self.path!r}")
+        if self.run_from not in RUN_FROM:
+            raise InputError("check_from", f"must be one of {', '.join(RUN_FROM)}, got {self.run_from!r}")
+        for key, value, low in (("synthetic_requests", self.requests, 1), ("probe_requests", self.probe_requests, 0)):
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_SYNTHETIC_REQUESTS:
+                raise InputError(key, f"must be an integer {low}-{MAX_SYNTHETIC_REQUESTS}, got {value!r}")
+        _check_interval("synthetic_seconds", self.seconds)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "requests": self.requests,
+            "seconds": self.seconds,
+            "probe_requests": self.probe_requests,
+            "path": self.path,
+            "run_from": self.run_from,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> SyntheticBake:
+        return cls(
+            requests=int(data["requests"]),  # type: ignore[call-overload]
+            seconds=float(data["seconds"]),  # type: ignore[arg-type]
+            probe_requests=int(data.get("probe_requests", 0)),  # type: ignore[call-overload]
+            path=str(data.get("path", "/")),
+            run_from=str(data.get("run_from", "auto")),
+        )
+
+
+@dataclass(frozen=True)
 class Plan:
-    """The validated steps of one release, and whether pre-traffic checks gate the first one."""
+    """The validated steps of one release, whether pre-traffic checks gate the first one, and the
+    synthetic bake before it (None: no synthetic load)."""
 
     strategy: Strategy
     steps: tuple[Step, ...]
     pre_traffic_checks: bool = True
+    synthetic: SyntheticBake | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
             "strategy": self.strategy.value,
             "steps": [s.to_dict() for s in self.steps],
             "pre_traffic_checks": self.pre_traffic_checks,
+            "synthetic": self.synthetic.to_dict() if self.synthetic else None,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Plan:
         steps = tuple(Step.from_dict(s) for s in data["steps"])  # type: ignore[attr-defined]
+        synthetic = data.get("synthetic")
         return cls(
             strategy=Strategy(str(data["strategy"])),
             steps=steps,
             pre_traffic_checks=bool(data.get("pre_traffic_checks", True)),
+            synthetic=SyntheticBake.from_dict(synthetic) if isinstance(synthetic, dict) else None,  # type: ignore[arg-type]
         )
 
     @property
@@ -134,15 +191,18 @@ def build_plan(
     bake: float = 300.0,
     pause_at: list[int] | None = None,
     pause_before_promote: bool = False,
+    synthetic: SyntheticBake | None = None,
 ) -> Plan:
     """Turn strategy flags into a validated `Plan`.
 
     - blue-green: one step to 100 after the pre-traffic checks, then `bake` (post-flip window).
-    - canary: `steps` (default 10,100, like ECSCanary10Percent5Minutes) with `interval` each,
+    - canary: `steps` (default 1,10,100: a first step cheap enough to be wrong on, gated on evidence)
+      with `interval` each,
       or one interval per step with `intervals`.
     - linear: `step_percent` every `interval` until 100 (the last step is capped at 100).
     - all-at-once: one step to 100 baking `interval`, without pre-traffic checks (a baseline).
     `pause_at` pauses after the listed step weights; `pause_before_promote` after the last step.
+    `synthetic` adds a synthetic bake before the first step (not with all-at-once, which checks nothing).
     """
     try:
         strat = Strategy(strategy)
@@ -163,7 +223,7 @@ def build_plan(
         bakes = [_check_interval("interval", interval)]
         checks = False
     elif strat is Strategy.CANARY:
-        weights = validate_weights("steps", list(steps) if steps is not None else [10, 100])
+        weights = validate_weights("steps", list(steps) if steps is not None else list(DEFAULT_CANARY_STEPS))
         bakes = _bakes_for(weights, interval, intervals)
     else:
         if steps is not None:
@@ -186,7 +246,9 @@ def build_plan(
         )
         for i, (w, b) in enumerate(zip(weights, bakes, strict=True))
     )
-    return Plan(strategy=strat, steps=built, pre_traffic_checks=checks)
+    if synthetic is not None and not checks:
+        raise InputError("synthetic_requests", "all-at-once checks nothing before traffic; use another strategy")
+    return Plan(strategy=strat, steps=built, pre_traffic_checks=checks, synthetic=synthetic)
 
 
 def _bakes_for(weights: tuple[int, ...], interval: float, intervals: list[float] | None) -> list[float]:

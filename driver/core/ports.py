@@ -10,6 +10,7 @@ clock (tests/driver/fakes.py).
 | MetricsSource   | aws/metrics.py `CloudWatchMetrics`          | metrics.py `HaproxyMetrics`        |
 | Deployer        | stack_deployer.py `StackDeployer`           | deployer.py `LocalDeployer`        |
 | PreTrafficCheck | checks.py `HttpCheck`, `CommandHook`        | checks.py                          |
+| SyntheticTraffic| synthetic.py (driver or probe function)     | synthetic.py                       |
 | EventPublisher  | aws/events.py `SnsPublisher`                | `NullPublisher` below              |
 | Journal         | release_store.py `ReleaseStore` (S3)        | release_store.py (local files)     |
 | FleetStack      | pulumi_stack.py `StackOps`                  | -                                  |
@@ -27,6 +28,7 @@ Conventions every implementation keeps:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,6 +52,9 @@ class WindowMetrics:
     errors_5xx: int
     p99_seconds: float | None = None
     apdex: float | None = None
+    latencies: tuple[float, ...] = ()
+    """Response times (seconds) of a sample of the window's requests, for rank tests; empty when the
+    source has only aggregates (ALB's CloudWatch metrics)."""
 
     @property
     def error_rate(self) -> float | None:
@@ -57,6 +62,30 @@ class WindowMetrics:
         if self.requests <= 0:
             return None
         return self.errors_5xx / self.requests
+
+    def plus(self, other: WindowMetrics) -> WindowMetrics:
+        """Both windows together (e.g. one step's probes): counts added, the latency samples joined
+        (the newest MAX_LATENCY_SAMPLES kept) and p99 over them, else the larger p99. Apdex drops."""
+        latencies = (self.latencies + other.latencies)[-MAX_LATENCY_SAMPLES:]
+        p99s = [p for p in (self.p99_seconds, other.p99_seconds) if p is not None]
+        return WindowMetrics(
+            requests=self.requests + other.requests,
+            errors_5xx=self.errors_5xx + other.errors_5xx,
+            p99_seconds=nearest_rank_p99(latencies) if latencies else (max(p99s) if p99s else None),
+            latencies=latencies,
+        )
+
+
+MAX_LATENCY_SAMPLES = 5000
+"""Latency samples a window keeps for the rank test: enough for it, bounded in memory."""
+
+
+def nearest_rank_p99(latencies: tuple[float, ...] | list[float]) -> float | None:
+    """Nearest-rank 99th percentile, None without data."""
+    if not latencies:
+        return None
+    ordered = sorted(latencies)
+    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
 
 
 @dataclass(frozen=True)
@@ -181,6 +210,20 @@ class MetricsSource(Protocol):
 
     def alarms(self, color: Color) -> AlarmStatus:
         """Current alarm state of `color`. A source without alarms returns `AlarmStatus()`."""
+        ...
+
+
+@runtime_checkable
+class SyntheticTraffic(Protocol):
+    """Bounded synthetic requests, measured by the sender as they complete: evidence with no metrics lag.
+
+    `via="test"` goes through the test listener, which serves only the new (idle) color; `via=
+    "production"` through the production listener, which serves only the stable color before the
+    first shift. Every call stops by itself after `requests` requests or `seconds`, whichever is first.
+    """
+
+    def send(self, via: Literal["test", "production"], requests: int, seconds: float) -> WindowMetrics:
+        """What the requests got: counts, 5xx (and no answer) as errors, p99 and `latencies`."""
         ...
 
 

@@ -3,9 +3,20 @@
 One strategy covers blue/green, canary, linear and all-at-once; the plan (`plan.py`) decides the
 steps. The states and what each does:
 
-    PENDING -> DEPLOYING_IDLE -> WAITING_HEALTHY -> PRE_TRAFFIC_CHECKS -> SHIFTING(i) -> BAKING(i)
-      -> [PAUSED] -> SHIFTING(i+1) ... -> [PAUSED] -> PROMOTING -> KEEPING_WARM -> SUCCEEDED
+    PENDING -> DEPLOYING_IDLE -> WAITING_HEALTHY -> PRE_TRAFFIC_CHECKS -> [SYNTHETIC_BAKE]
+      -> SHIFTING(i) -> BAKING(i) -> [PAUSED] -> SHIFTING(i+1) ... -> [PAUSED] -> PROMOTING
+      -> KEEPING_WARM -> SUCCEEDED
     failing gate / abort / port error -> ROLLING_BACK -> ROLLED_BACK   (the machine's part)
+
+Evidence, in the order a fault meets it:
+- SYNTHETIC_BAKE (when the plan has one): bounded synthetic load on the new color through the test
+  listener and on the stable color through the production listener, measured by the sender and
+  judged like a step. A gross fault is rolled back having served no user request.
+- Each bake check judges the user traffic the metrics source saw since the step started, the
+  probes sent through the test listener during the step (no metrics lag), and the alarms. A
+  conclusive failure rolls back at once; `threshold` inconclusive-but-failing checks too.
+- A step passes only once the observed split (per-color request counts) confirms the weights that
+  were set; before the old color is scaled down, the same check confirms it serves nothing.
 
 Rollback always targets the color that was live when the release started, and each of its three
 steps is idempotent: 1) weights straight on the load balancer (the fast path), 2) the declared
@@ -20,11 +31,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ...contract import Color, Weights, other_color
-from .analysis import AnalysisConfig, Judgement, Verdict, evaluate
+from .analysis import AnalysisConfig, Judgement, Verdict, check_split, evaluate
 from .errors import InputError, PortError
 from .machine import Machine, Progress, StrategyBase
+from .metric_checks import MetricJudge, combine
 from .plan import Plan
-from .ports import Deployer, MetricsSource, PreTrafficCheck, TrafficRouter
+from .ports import AlarmStatus, Deployer, MetricsSource, PreTrafficCheck, SyntheticTraffic, TrafficRouter, WindowMetrics
 from .status import FAILED, PAUSED, PENDING, ROLLED_BACK, ROLLING_BACK, SUCCEEDED, Status
 
 log = logging.getLogger(__name__)
@@ -35,6 +47,7 @@ MAX_DESIRED_COUNT = 1000
 DEPLOYING_IDLE = "DEPLOYING_IDLE"
 WAITING_HEALTHY = "WAITING_HEALTHY"
 PRE_TRAFFIC_CHECKS = "PRE_TRAFFIC_CHECKS"
+SYNTHETIC_BAKE = "SYNTHETIC_BAKE"
 SHIFTING = "SHIFTING"
 BAKING = "BAKING"
 PROMOTING = "PROMOTING"
@@ -44,6 +57,7 @@ FORWARD_STATES = (
     DEPLOYING_IDLE,
     WAITING_HEALTHY,
     PRE_TRAFFIC_CHECKS,
+    SYNTHETIC_BAKE,
     SHIFTING,
     BAKING,
     PROMOTING,
@@ -76,6 +90,8 @@ class ServiceSpec:
     project: str = ""
     rule_arn: str = ""
     """The production listener rule the release moves: part of every record's binding."""
+    metric_checks: dict[str, Any] | None = None
+    """The analysis file's checks (`AnalysisPlan.to_dict()`), journaled so `resume` judges alike."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, str) or not self.image.strip():
@@ -130,6 +146,10 @@ class ServicePorts:
     metrics: MetricsSource
     deployer: Deployer
     checks: Sequence[PreTrafficCheck] = ()
+    synthetic: SyntheticTraffic | None = None
+    """Required when the plan has a synthetic bake."""
+    metric_judge: MetricJudge | None = None
+    """The analysis file's metric checks, judged at every bake check beside the built-in analysis."""
 
 
 class ServiceRelease(StrategyBase):
@@ -142,6 +162,10 @@ class ServiceRelease(StrategyBase):
     def __init__(self, spec: ServiceSpec, ports: ServicePorts) -> None:
         self.spec = spec
         self.ports = ports
+        # In memory only: a resumed bake starts a fresh window anyway (see on_resume).
+        self._baseline: WindowMetrics | None = None
+        self._probe_step: int | None = None
+        self._probe_total = WindowMetrics(0, 0)
         self.project = spec.project
         self.stack = spec.stack
         self.target = spec.service
@@ -152,6 +176,7 @@ class ServiceRelease(StrategyBase):
             DEPLOYING_IDLE: self._deploy_idle,
             WAITING_HEALTHY: self._wait_healthy,
             PRE_TRAFFIC_CHECKS: self._pre_traffic_checks,
+            SYNTHETIC_BAKE: self._synthetic_bake,
             SHIFTING: lambda m: self._shift(m, _step(m.status)),
             BAKING: lambda m: self._bake(m, _step(m.status)),
             PROMOTING: self._promote,
@@ -210,7 +235,7 @@ class ServiceRelease(StrategyBase):
         elif self.spec.plan.pre_traffic_checks:
             m.enter(PRE_TRAFFIC_CHECKS)
         else:
-            m.enter(SHIFTING, step=0)
+            self._before_traffic(m)
 
     def _pre_traffic_checks(self, m: Machine) -> None:
         results = []
@@ -221,7 +246,34 @@ class ServiceRelease(StrategyBase):
                 m.record("check", detail={"checks": results})
                 m.begin_rollback(f"pre-traffic check {res.name} failed: {res.detail}")
                 return
-        m.enter(SHIFTING, step=0, detail={"checks": results})
+        self._before_traffic(m, detail={"checks": results})
+
+    def _before_traffic(self, m: Machine, detail: Mapping[str, Any] | None = None) -> None:
+        if self.spec.plan.synthetic is not None:
+            m.enter(SYNTHETIC_BAKE, detail=detail)
+        else:
+            m.enter(SHIFTING, step=0, detail=detail)
+
+    def _synthetic_bake(self, m: Machine) -> None:
+        bake, traffic = self.spec.plan.synthetic, self.ports.synthetic
+        if bake is None or traffic is None:
+            raise PortError("the plan has a synthetic bake but the release was given no synthetic traffic port")
+        try:
+            stable = traffic.send("production", bake.requests, bake.seconds)
+            new = traffic.send("test", bake.requests, bake.seconds)
+        except PortError as exc:
+            # No burst went out: nothing learnt about the new version. The first step decides.
+            m.enter(SHIFTING, step=0, detail={"synthetic": {"unavailable": str(exc)}})
+            return
+        self._baseline = stable
+        verdict = evaluate(new, stable, AlarmStatus(), self.spec.analysis)
+        figures = {"verdict": verdict.to_dict(), "stable": _summary(stable), "new": _summary(new)}
+        if verdict.outcome is Judgement.FAIL:
+            m.record("check", detail={"synthetic": figures})
+            m.begin_rollback("synthetic bake, before any user request: " + "; ".join(verdict.reasons))
+            return
+        # Inconclusive synthetic evidence is no verdict: the first, small step decides on user traffic.
+        m.enter(SHIFTING, step=0, detail={"synthetic": figures})
 
     def _shift(self, m: Machine, index: int) -> None:
         target = self._weights_for(index)
@@ -249,7 +301,7 @@ class ServiceRelease(StrategyBase):
         if m.abort_requested():
             return  # the loop turns the request into a rollback before the next step
         now = m.now()
-        verdict = self._check(started, now)
+        verdict = self._check(index, started, now)
         failed = m.status.failed_checks + (verdict.outcome is Judgement.FAIL)
         self._report_check(m, index, verdict, failed, bake_end - now)
         if verdict.outcome is Judgement.ALARM:
@@ -257,7 +309,9 @@ class ServiceRelease(StrategyBase):
             return
         m.record("check", detail={"verdict": verdict.to_dict()}, failed_checks=failed)
         if verdict.outcome is Judgement.FAIL:
-            if failed >= cfg.threshold:
+            if verdict.conclusive:
+                m.begin_rollback("conclusive: " + "; ".join(verdict.reasons))
+            elif failed >= cfg.threshold:
                 m.begin_rollback(f"{failed} failed checks (threshold {cfg.threshold}): " + "; ".join(verdict.reasons))
             return
         if now < bake_end:
@@ -282,7 +336,10 @@ class ServiceRelease(StrategyBase):
             m.begin_rollback(f"interlock: {short}; traffic stays where it is")
             return
         self.ports.deployer.reconcile(Weights.all_to(new), new)
-        m.enter(KEEPING_WARM, facts={"warm_until": m.now() + self.spec.keep_warm_seconds, "live_color": new})
+        now = m.now()
+        m.enter(
+            KEEPING_WARM, facts={"warm_since": now, "warm_until": now + self.spec.keep_warm_seconds, "live_color": new}
+        )
 
     def _keep_warm(self, m: Machine) -> None:
         warm_until = float(m.status.facts.get("warm_until", m.now()))
@@ -295,6 +352,14 @@ class ServiceRelease(StrategyBase):
             alarms = self.ports.metrics.alarms(self.spec.new_color)
             if alarms.is_firing:
                 m.begin_rollback(f"alarm in ALARM during keep-warm: {', '.join(alarms.firing)} [{alarms.source}]")
+            return
+        since = float(m.status.facts.get("warm_since", warm_until - self.spec.keep_warm_seconds))
+        split = self._split(since, now, 100)
+        m.record("check", detail={"split_before_scale_down": split.to_dict()})
+        if split.outcome is Judgement.FAIL:
+            m.begin_rollback(
+                f"observed split before scaling {self.spec.stable_color} down: " + "; ".join(split.reasons)
+            )
             return
         self.ports.deployer.scale_down(self.spec.stable_color)
         m.enter(SUCCEEDED, reason=f"{self.spec.new_color} is live")
@@ -354,11 +419,67 @@ class ServiceRelease(StrategyBase):
         where = f"traffic stays at {observed.as_dict()}" if observed else "traffic was not moved"
         return f"{short}; {where}; run `resume` once {stable} is healthy"
 
-    def _check(self, start: float, end: float) -> Verdict:
+    def _check(self, index: int, start: float, end: float) -> Verdict:
+        """One analysis check of step `index`: user traffic, probes, and the observed split."""
+        cfg = self.spec.analysis
         new = self.ports.metrics.window(self.spec.new_color, start, end)
         stable = self.ports.metrics.window(self.spec.stable_color, start, end)
         alarms = self.ports.metrics.alarms(self.spec.new_color)
-        return evaluate(new, stable, alarms, self.spec.analysis)
+        users = evaluate(new, stable, alarms, cfg)
+        if users.outcome is Judgement.ALARM:
+            return users
+        if self.ports.metric_judge is not None:
+            metric = self.ports.metric_judge.judge(self.spec.new_color, self.spec.stable_color, start, end)
+            users = combine(users, metric)
+        probes = self._probe(index)
+        split = check_split(new.requests, stable.requests, self.spec.plan.steps[index].weight, cfg)
+        figures = {**users.figures, "split": split.to_dict()}
+        if probes is not None:
+            figures["probes"] = probes.to_dict()
+        named = (("", users), ("probes: ", probes), ("observed split: ", split))
+        failing = [(label, v) for label, v in named if v is not None and v.outcome is Judgement.FAIL]
+        if failing:
+            return Verdict(
+                Judgement.FAIL,
+                tuple(label + r for label, v in failing for r in v.reasons),
+                figures,
+                conclusive=any(v.conclusive for _, v in failing),
+            )
+        # The first step is small (1% by default): user traffic may be too thin to show anything in
+        # its bake, so there the probes' evidence may stand in for it. Later steps need users'.
+        users_ok = users.outcome is Judgement.PASS or (
+            index == 0 and probes is not None and probes.outcome is Judgement.PASS
+        )
+        if users_ok and users.outcome is not Judgement.PASS:
+            figures["passed_on"] = "probes"
+        waiting = [] if users_ok else [*users.reasons]
+        if split.outcome is not Judgement.PASS:
+            waiting += [f"observed split: {r}" for r in split.reasons] or ["observed split: not confirmed yet"]
+        if waiting:
+            return Verdict(Judgement.INCONCLUSIVE, tuple(waiting), figures)
+        return Verdict(Judgement.PASS, (), figures)
+
+    def _probe(self, index: int) -> Verdict | None:
+        """Probes through the test listener (the new color only), added up over the step, judged
+        against the stable color's synthetic baseline (thresholds only after a resume)."""
+        bake, traffic = self.spec.plan.synthetic, self.ports.synthetic
+        if bake is None or traffic is None or bake.probe_requests == 0:
+            return None
+        seconds = min(self.spec.analysis.poll_seconds, bake.seconds)
+        try:
+            sent = traffic.send("test", bake.probe_requests, seconds)
+        except PortError as exc:
+            return Verdict(Judgement.INCONCLUSIVE, (f"probes not sent: {exc}",))
+        if self._probe_step != index:
+            self._probe_step, self._probe_total = index, sent
+        else:
+            self._probe_total = self._probe_total.plus(sent)
+        return evaluate(self._probe_total, self._baseline, AlarmStatus(), self.spec.analysis)
+
+    def _split(self, start: float, end: float, expected_new_percent: int) -> Verdict:
+        new = self.ports.metrics.window(self.spec.new_color, start, end)
+        stable = self.ports.metrics.window(self.spec.stable_color, start, end)
+        return check_split(new.requests, stable.requests, expected_new_percent, self.spec.analysis)
 
     def _report_check(self, m: Machine, index: int, verdict: Verdict, failed: int, seconds_left: float) -> None:
         fig = verdict.figures
@@ -388,6 +509,10 @@ class ServiceRelease(StrategyBase):
 
     def _weights_for(self, index: int) -> Weights:
         return Weights.shifted(self.spec.stable_color, self.spec.plan.steps[index].weight)
+
+
+def _summary(w: WindowMetrics) -> dict[str, Any]:
+    return {"requests": w.requests, "errors_5xx": w.errors_5xx, "p99_seconds": w.p99_seconds}
 
 
 def _step(status: Status) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -69,3 +71,32 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSetup:
     aws = request.getfixturevalue("aws")
     aws["s3"].create_bucket(Bucket="zdd-test-releases")
     return StoreSetup("s3", "s3://zdd-test-releases/releases", aws["s3"])
+
+
+class _Healthy(http.server.BaseHTTPRequestHandler):
+    """Answers every GET 200: the test and production listeners of a healthy release."""
+
+    def do_GET(self) -> None:
+        body = b'{"status":"ok"}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def listener() -> Iterator[str]:
+    """A local HTTP server on 127.0.0.1 standing in for the load balancer's listeners (the synthetic
+    bake and the probes reach it); stopped after the test."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

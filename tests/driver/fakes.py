@@ -42,11 +42,19 @@ class FakeMetrics:
     calls: list[tuple[str, float, float]] = field(default_factory=list)
     new_color: Color = "green"
 
+    stable_fn: Callable[[float, float], WindowMetrics] | None = None
+    router: FakeRouter | None = None
+    """When given, each color gets its share of `healthy_rps` by the router's current weights (the
+    observed split); without it both colors get all of it."""
+
     def window(self, color: Color, start: float, end: float) -> WindowMetrics:
         self.calls.append((color, start, end))
         if color == self.new_color and self.new_fn is not None:
             return self.new_fn(start, end)
-        n = int((end - start) * self.healthy_rps)
+        if color != self.new_color and self.stable_fn is not None:
+            return self.stable_fn(start, end)
+        share = 1.0 if self.router is None else self.router.weights.as_dict()[color] / 100
+        n = int((end - start) * self.healthy_rps * share)
         return WindowMetrics(requests=n, errors_5xx=0, p99_seconds=0.05, apdex=0.99)
 
     def alarms(self, color: Color) -> AlarmStatus:
@@ -110,3 +118,16 @@ class RecordingPublisher:
 
     def publish(self, event: ReleaseEvent) -> None:
         self.events.append(event)
+
+
+@dataclass
+class FakeSynthetic:
+    """SyntheticTraffic: what each listener answers, as functions of the request count; records calls."""
+
+    test: Callable[[int], WindowMetrics] = lambda n: WindowMetrics(n, 0, 0.05, latencies=(0.05,) * n)
+    production: Callable[[int], WindowMetrics] = lambda n: WindowMetrics(n, 0, 0.05, latencies=(0.05,) * n)
+    calls: list[tuple[str, int, float]] = field(default_factory=list)
+
+    def send(self, via: str, requests: int, seconds: float) -> WindowMetrics:
+        self.calls.append((via, requests, seconds))
+        return (self.test if via == "test" else self.production)(requests)

@@ -136,9 +136,13 @@ class World:
     entry: dict[str, Any] = field(init=False)
     program: FakeProgram = field(init=False)
     checkouts: int = 0
+    listener: str = ""
+    """URL of a local server answering for the test and production listeners (the synthetic bake)."""
 
     def __post_init__(self) -> None:
         self.entry = build_paired_service(self.aws, SERVICE)
+        if self.listener:
+            self.entry["testUrl"] = self.entry["productionUrl"] = self.listener
         self.program = FakeProgram(self.aws, self.entry, self.store.blobs())
         feed_traffic(self.clock, self.aws, self.entry)
 

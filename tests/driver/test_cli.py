@@ -27,11 +27,15 @@ from tests.driver.fake_stack import FakeStack
 class _Health(http.server.BaseHTTPRequestHandler):
     status = 200
     hosts: list[str | None] = []
+    status_of: dict[str, int] = {}
+    """Per path, a status other than `status` (e.g. the app's own path failing while /health passes)."""
+    paths: list[str] = []
 
     def do_GET(self) -> None:
         type(self).hosts.append(self.headers.get("Host"))
+        type(self).paths.append(self.path)
         body = b'{"status":"ok","version":"2"}'
-        self.send_response(type(self).status)
+        self.send_response(type(self).status_of.get(self.path, type(self).status))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -45,6 +49,8 @@ def test_listener() -> Iterator[str]:
     """Stands in for the ALB test listener: a local HTTP server on 127.0.0.1."""
     _Health.status = 200
     _Health.hosts = []
+    _Health.status_of = {}
+    _Health.paths = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -140,6 +146,7 @@ FAST = [
 def cli(aws: dict[str, Any], tmp_path: Path, test_listener: str) -> Cli:
     entry = build_paired_service(aws)
     entry["testUrl"] = test_listener
+    entry["productionUrl"] = test_listener  # the synthetic bake's baseline goes through production
     (tmp_path / "Pulumi.yaml").write_text("name: zero-downtime\nruntime: python\n")
     program = FakeProgram(aws, entry, LocalBlobs(tmp_path / "store"))
     stack = FakeStack({"services": {"api": entry}}, on_up=program)
@@ -158,7 +165,7 @@ def test_deploy_canary_json_report(cli: Cli) -> None:
     assert states[-3:] == ["PROMOTING", "KEEPING_WARM", "SUCCEEDED"]
     assert report["kind"] == "service" and report["outcome"] == "SUCCEEDED"
     assert [d["seq"] for d in report["decisions"]] == list(range(len(report["decisions"])))
-    checks = next(d for d in report["decisions"] if d["state"] == "SHIFTING")["detail"]["checks"]
+    checks = next(d for d in report["decisions"] if d["state"] == "SYNTHETIC_BAKE")["detail"]["checks"]
     assert checks[0]["passed"] and checks[0]["name"].endswith("/health")
     assert cli.weights() == {"blue": 0, "green": 100}
     assert "BAKING" in err and "req " in err  # live progress went to stderr
@@ -469,12 +476,14 @@ def test_the_check_runs_in_the_probe_function_with_the_service_host_name(cli: Cl
     _with_probe(cli, lam)
     code, out, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, "--json")
     assert code == ExitCode.SUCCESS, err
-    [event] = lam.events
-    assert event["url"] == cli.entry["testUrl"].rstrip("/") + "/health"
+    event, *bursts = lam.events
+    assert event["url"] == cli.entry["testUrl"].rstrip("/") + "/health" and "burst" not in event
     assert event["hostName"] == "shop.example.test"
+    # The synthetic bake and the probes are sent by the function too, with the same host name.
+    assert bursts and all(b["burst"]["requests"] >= 1 and b["hostName"] == "shop.example.test" for b in bursts)
     port = cli.entry["testUrl"].rsplit(":", 1)[1].strip("/")
-    assert _Health.hosts == [f"shop.example.test:{port}"]
-    checks = next(d for d in json.loads(out)["decisions"] if d["state"] == "SHIFTING")["detail"]["checks"]
+    assert set(_Health.hosts) == {f"shop.example.test:{port}"}
+    checks = next(d for d in json.loads(out)["decisions"] if d["state"] == "SYNTHETIC_BAKE")["detail"]["checks"]
     assert "probe function" in checks[0]["name"] and checks[0]["passed"]
 
 
@@ -493,7 +502,7 @@ def test_check_from_driver_skips_the_probe_function(cli: Cli) -> None:
     code, _, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, "--check-from", "driver")
     assert code == ExitCode.SUCCESS, err
     assert lam.events == []
-    assert len(_Health.hosts) == 1 and _Health.hosts[0].startswith("127.0.0.1:")
+    assert _Health.paths.count("/health") == 1 and all(h and h.startswith("127.0.0.1:") for h in _Health.hosts)
 
 
 @pytest.mark.parametrize("value", ["probe", "lambda"])
@@ -501,5 +510,43 @@ def test_check_from_a_probe_the_stack_lacks_is_refused_before_anything_moves(cli
     code, _, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, "--check-from", value)
     assert code == ExitCode.REFUSED
     assert "--check-from" in err
+    assert cli.weights() == {"blue": 100, "green": 0}
+    assert cli.release_objects() == []
+
+
+# -- the synthetic bake (issue 14) --------------------------------------------------------------------------
+def test_a_gross_fault_is_rolled_back_by_the_synthetic_bake_before_any_user_request(cli: Cli) -> None:
+    _Health.status_of = {"/": 503}  # /health passes, the app itself fails
+    code, out, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, "--json")
+    assert code == ExitCode.ROLLED_BACK, err
+    report = json.loads(out)
+    assert "synthetic bake, before any user request" in report["reason"]
+    states = [d["state"] for d in report["decisions"] if d["event"] == "transition"]
+    assert "SHIFTING" not in states
+    assert cli.weights() == {"blue": 100, "green": 0}
+    assert _Health.paths.count("/") == 2 * 200, "200 synthetic requests to each listener"
+
+
+def test_no_synthetic_bake_when_told(cli: Cli) -> None:
+    code, out, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, "--synthetic-requests", "0", "--json")
+    assert code == ExitCode.SUCCESS, err
+    assert "/" not in _Health.paths
+    assert "SYNTHETIC_BAKE" not in {d["state"] for d in json.loads(out)["decisions"]}
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--synthetic-seconds", "61"], "--synthetic-seconds"),
+        (["--synthetic-seconds", "0"], "--synthetic-seconds"),
+        (["--synthetic-requests", "-1"], "--synthetic-requests"),
+        (["--probe-requests", "-5"], "--probe-requests"),
+        (["--synthetic-path", "no-slash"], "--synthetic-path"),
+    ],
+)
+def test_bad_synthetic_flags_are_refused_before_anything_moves(cli: Cli, flags: list[str], named: str) -> None:
+    code, _, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, *flags)
+    assert code == ExitCode.REFUSED, err
+    assert err.startswith(f"refused: {named}:"), err
     assert cli.weights() == {"blue": 100, "green": 0}
     assert cli.release_objects() == []

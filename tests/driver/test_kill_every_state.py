@@ -72,8 +72,8 @@ def _kill_and_continue(world: World, strategy: str, state: str, action: str) -> 
 
 
 @pytest.fixture
-def local_world(aws: dict[str, Any], tmp_path: Path) -> World:
-    return World(aws, StoreSetup("local", f"file://{tmp_path / 'store'}"), tmp_path)
+def local_world(aws: dict[str, Any], tmp_path: Path, listener: str) -> World:
+    return World(aws, StoreSetup("local", f"file://{tmp_path / 'store'}"), tmp_path, listener=listener)
 
 
 @pytest.mark.parametrize(("strategy", "state", "action"), CASES)

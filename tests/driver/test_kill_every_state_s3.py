@@ -16,9 +16,9 @@ from tests.driver.test_kill_every_state import STATES, _kill_and_continue
 
 
 @pytest.fixture
-def s3_world(aws: dict[str, Any], tmp_path: Path) -> World:
+def s3_world(aws: dict[str, Any], tmp_path: Path, listener: str) -> World:
     aws["s3"].create_bucket(Bucket="zdd-kill-tests")
-    return World(aws, StoreSetup("s3", "s3://zdd-kill-tests/releases", aws["s3"]), tmp_path)
+    return World(aws, StoreSetup("s3", "s3://zdd-kill-tests/releases", aws["s3"]), tmp_path, listener=listener)
 
 
 @pytest.mark.parametrize("state", STATES)

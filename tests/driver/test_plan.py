@@ -17,9 +17,9 @@ def test_canary_steps_and_per_step_intervals() -> None:
     assert plan.pre_traffic_checks
 
 
-def test_canary_default_is_ten_percent_then_all() -> None:
+def test_canary_default_starts_at_one_percent() -> None:
     plan = build_plan("canary", interval=300)
-    assert [(s.weight, s.bake_seconds) for s in plan.steps] == [(10, 300), (100, 300)]
+    assert [(s.weight, s.bake_seconds) for s in plan.steps] == [(1, 300), (10, 300), (100, 300)]
 
 
 def test_linear_caps_the_last_step_at_100() -> None:

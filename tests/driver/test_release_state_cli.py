@@ -22,10 +22,12 @@ from tests.driver.release_world import FAST, SERVICE, Killed, World, recorded
 
 
 @pytest.fixture
-def world(aws: dict[str, Any], store: StoreSetup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(
+    aws: dict[str, Any], store: StoreSetup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listener: str
+) -> World:
     # The stack program evaluated below makes its own S3 client, as on AWS: point it at moto.
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws["url"])
-    return World(aws, store, tmp_path)
+    return World(aws, store, tmp_path, listener=listener)
 
 
 def _json(out: str) -> dict[str, Any]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from zero_downtime.contract import Weights
@@ -13,7 +15,8 @@ from zero_downtime.driver.adapters.release_store import ReleaseStore
 from zero_downtime.driver.core.analysis import AnalysisConfig
 from zero_downtime.driver.core.errors import StateError
 from zero_downtime.driver.core.machine import Machine, Progress, latest_status
-from zero_downtime.driver.core.plan import build_plan
+from zero_downtime.driver.core.metric_checks import MetricJudge, MetricSample, parse_analysis_file
+from zero_downtime.driver.core.plan import SyntheticBake, build_plan
 from zero_downtime.driver.core.ports import WindowMetrics
 from zero_downtime.driver.core.service import FORWARD_STATES, ServicePorts, ServiceRelease, ServiceSpec
 from zero_downtime.driver.core.status import ROLLED_BACK, SUCCEEDED
@@ -25,6 +28,7 @@ from tests.driver.fakes import (
     FakeDeployer,
     FakeMetrics,
     FakeRouter,
+    FakeSynthetic,
     Killed,
     RecordingPublisher,
 )
@@ -41,8 +45,18 @@ class World:
     journal: ReleaseStore
     progress: list[Progress] = field(default_factory=list)
 
+    synthetic: FakeSynthetic = field(default_factory=FakeSynthetic)
+    metric_judge: MetricJudge | None = None
+
     def ports(self) -> ServicePorts:
-        return ServicePorts(router=self.router, metrics=self.metrics, deployer=self.deployer, checks=[self.check])
+        return ServicePorts(
+            router=self.router,
+            metrics=self.metrics,
+            deployer=self.deployer,
+            checks=[self.check],
+            synthetic=self.synthetic,
+            metric_judge=self.metric_judge,
+        )
 
     def start(self, spec: ServiceSpec, on_progress: Callable[[Progress], None] | None = None) -> Machine:
         return Machine.start(
@@ -67,7 +81,7 @@ def world(tmp_path: Path) -> World:
     return World(
         clock=clock,
         router=router,
-        metrics=FakeMetrics(),
+        metrics=FakeMetrics(router=router),
         deployer=FakeDeployer(router),
         check=FakeCheck(),
         publisher=RecordingPublisher(),
@@ -79,12 +93,15 @@ def make_spec(strategy: str = "canary", **kw: object) -> ServiceSpec:
     plan_kw = {
         k: kw.pop(k)
         for k in list(kw)
-        if k in {"steps", "interval", "intervals", "step_percent", "bake", "pause_at", "pause_before_promote"}
+        if k
+        in {"steps", "interval", "intervals", "step_percent", "bake", "pause_at", "pause_before_promote", "synthetic"}
     }
     if strategy == "canary":
         plan_kw.setdefault("steps", [10, 50, 100])
         plan_kw.setdefault("interval", 60)
-    analysis = kw.pop("analysis", AnalysisConfig(min_requests=20, poll_seconds=15))
+    if strategy != "all-at-once":
+        plan_kw.setdefault("synthetic", SyntheticBake(requests=100, seconds=10, probe_requests=10))
+    analysis = kw.pop("analysis", AnalysisConfig(min_requests=20, poll_seconds=15, judge="threshold"))
     return ServiceSpec(
         stack="dev",
         service="api",
@@ -118,6 +135,7 @@ def test_healthy_canary_walks_every_state_in_order(world: World) -> None:
         ("DEPLOYING_IDLE", None),
         ("WAITING_HEALTHY", None),
         ("PRE_TRAFFIC_CHECKS", None),
+        ("SYNTHETIC_BAKE", None),
         ("SHIFTING", 0),
         ("BAKING", 0),
         ("SHIFTING", 1),
@@ -243,14 +261,19 @@ def test_alarm_mid_step_rolls_back_and_measures_latency(world: World) -> None:
     assert restored and restored[0].detail["fast_path"] is True
 
 
-def _bad_metrics(start: float, end: float) -> WindowMetrics:
-    n = int((end - start) * 10)
-    return WindowMetrics(requests=n, errors_5xx=n // 5, p99_seconds=0.05)
+def _bad_metrics(world: World) -> Callable[[float, float], WindowMetrics]:
+    """20% errors on the new color's share of 10 requests/s."""
+
+    def window(start: float, end: float) -> WindowMetrics:
+        n = int((end - start) * 10 * world.router.weights.green / 100)
+        return WindowMetrics(requests=n, errors_5xx=n // 5, p99_seconds=0.05)
+
+    return window
 
 
 def test_metric_breach_rolls_back_after_threshold_failed_checks(world: World) -> None:
-    world.metrics.new_fn = _bad_metrics
-    ctl = run(world, make_spec(analysis=AnalysisConfig(min_requests=20, threshold=3)))
+    world.metrics.new_fn = _bad_metrics(world)
+    ctl = run(world, make_spec(analysis=AnalysisConfig(min_requests=20, threshold=3, judge="threshold")))
     _rolled_back_to_blue(world, ctl)
     checks = [r for r in world.journal.records(ctl.status.release_id) if r.event == "check"]
     assert [c.detail["verdict"]["outcome"] for c in checks] == ["fail", "fail", "fail"]
@@ -262,18 +285,19 @@ def test_one_failed_check_below_threshold_is_tolerated(world: World) -> None:
 
     def flaky(start: float, end: float) -> WindowMetrics:
         calls["n"] += 1
-        n = int((end - start) * 10)
+        n = int((end - start) * 10 * world.router.weights.green / 100)
         errors = n if calls["n"] == 1 else 0
         return WindowMetrics(requests=n, errors_5xx=errors, p99_seconds=0.05)
 
     world.metrics.new_fn = flaky
-    ctl = run(world, make_spec(analysis=AnalysisConfig(min_requests=20, threshold=2)))
+    ctl = run(world, make_spec(analysis=AnalysisConfig(min_requests=20, threshold=2, judge="threshold")))
     assert ctl.status.state == "SUCCEEDED"
     assert ctl.status.failed_checks == 1
 
 
 def test_no_data_is_never_healthy(world: World) -> None:
     world.metrics.new_fn = lambda s, e: WindowMetrics(requests=0, errors_5xx=0)
+    world.metrics.healthy_rps = 0  # no data from either color (a source that lost its metrics)
     ctl = run(world, make_spec())
     _rolled_back_to_blue(world, ctl)
     assert "not enough evidence" in ctl.status.reason
@@ -488,3 +512,130 @@ def test_release_state_is_declared_before_the_load_balancer_moves(world: World) 
     run(world, make_spec())
     # Shift to 10%, then the rollback: the store always hears first, so an `up` in between keeps it.
     assert events == ["store 10", "lb 10", "store 0", "lb 0"]
+
+
+# -- evidence before and between the steps (issue 14) ------------------------------------------------------
+def _errors(rate: float) -> Callable[[int], WindowMetrics]:
+    return lambda n: WindowMetrics(n, round(n * rate), 0.05, latencies=(0.05,) * n)
+
+
+def test_a_gross_fault_is_rolled_back_in_the_synthetic_bake_before_any_user_request(world: World) -> None:
+    world.synthetic.test = _errors(0.3)
+    ctl = run(world, make_spec())
+    _rolled_back_to_blue(world, ctl)
+    assert ctl.status.reason.startswith("synthetic bake, before any user request: ")
+    states = [s for s, _ in transitions(world, ctl.status.release_id)]
+    assert "SHIFTING" not in states and "BAKING" not in states
+    assert all(w == Weights(100, 0) for w in world.router.writes), "no weight ever moved to green"
+    assert [(via, n) for via, n, _ in world.synthetic.calls] == [("production", 100), ("test", 100)]
+
+
+def test_a_healthy_synthetic_bake_records_both_sides_and_moves_on(world: World) -> None:
+    ctl = run(world, make_spec())
+    assert ctl.status.state == "SUCCEEDED"
+    [shift] = [r for r in world.journal.records(ctl.status.release_id) if r.state == "SHIFTING" and r.status.step == 0]
+    synthetic = shift.detail["synthetic"]
+    assert synthetic["new"]["requests"] == synthetic["stable"]["requests"] == 100
+    assert synthetic["verdict"]["outcome"] == "pass"
+
+
+def test_no_synthetic_answer_is_no_verdict_and_the_first_step_decides(world: World) -> None:
+    world.synthetic.test = lambda n: WindowMetrics(0, 0)
+    world.synthetic.production = lambda n: WindowMetrics(0, 0)
+    ctl = run(world, make_spec())
+    assert ctl.status.state == "SUCCEEDED"
+
+
+def test_probes_through_the_test_listener_catch_what_user_metrics_do_not_show_yet(world: World) -> None:
+    # The metrics source lags (no data for the new color yet), the probes see the fault at once.
+    world.synthetic.test = lambda n: WindowMetrics(n, 0, 0.05) if len(world.synthetic.calls) <= 2 else _errors(0.5)(n)
+    ctl = run(world, make_spec(analysis=AnalysisConfig(min_requests=20, threshold=2, judge="threshold")))
+    _rolled_back_to_blue(world, ctl)
+    assert "probes: error rate" in ctl.status.reason
+    probe_calls = [c for c in world.synthetic.calls[2:]]
+    assert probe_calls and all(via == "test" and n == 10 for via, n, _ in probe_calls)
+
+
+def test_a_split_other_than_the_one_set_rolls_back(world: World) -> None:
+    # The load balancer reports the weights that were set, but the new color gets no request.
+    world.metrics.new_fn = lambda s, e: WindowMetrics(requests=0, errors_5xx=0)
+    world.metrics.stable_fn = lambda s, e: WindowMetrics(int((e - s) * 10), 0, 0.05)
+    ctl = run(world, make_spec(analysis=AnalysisConfig(min_requests=20, threshold=1, judge="threshold")))
+    _rolled_back_to_blue(world, ctl)
+    assert "observed split: " in ctl.status.reason
+
+
+def test_the_old_color_is_not_scaled_down_while_it_still_serves(world: World) -> None:
+    def stable(start: float, end: float) -> WindowMetrics:
+        promoted = any(c[0] == "reconcile" and c[2] == "green" for c in world.deployer.calls)
+        share = 0.2 if promoted else world.router.weights.blue / 100  # after promotion it still gets a fifth
+        return WindowMetrics(int((end - start) * 10 * share), 0, 0.05)
+
+    world.metrics.stable_fn = stable
+    ctl = run(world, make_spec())
+    _rolled_back_to_blue(world, ctl)
+    assert "observed split before scaling blue down" in ctl.status.reason
+    assert ("scale_down", "blue") not in world.deployer.calls
+
+
+def test_the_cheap_first_step_may_pass_on_probes_when_user_traffic_is_thin(world: World) -> None:
+    # 1% of 10 requests/s is 6 requests in a minute: below min_requests, whatever the version does.
+    ctl = run(world, make_spec(steps=[1, 100]))
+    assert ctl.status.state == "SUCCEEDED"
+    first = [r for r in world.journal.records(ctl.status.release_id) if r.event == "check" and r.status.step == 0]
+    assert first[-1].detail["verdict"].get("passed_on") == "probes"
+
+
+def test_without_probes_a_thin_first_step_never_passes(world: World) -> None:
+    quiet = SyntheticBake(requests=100, seconds=10, probe_requests=0)
+    ctl = run(world, make_spec(steps=[1, 100], synthetic=quiet))
+    _rolled_back_to_blue(world, ctl)
+    assert "not enough evidence" in ctl.status.reason
+
+
+class _AppErrors:
+    """A metric source: the app's own error rate per color, as an analysis file's check reads it."""
+
+    def __init__(self, rates: dict[str, float]) -> None:
+        self.rates = rates
+        self.reads: list[tuple[str, float, float]] = []
+
+    def read(self, query: Any, color: str, start: float, end: float) -> MetricSample:
+        self.reads.append((color, start, end))
+        return MetricSample(self.rates[color], 1000)
+
+
+def _metric_judge(source: _AppErrors, dry_run: bool = False) -> MetricJudge:
+    plan = parse_analysis_file(
+        {
+            "checks": [
+                {
+                    "name": "app-errors",
+                    "source": "http-json",
+                    "query": {"url": "http://127.0.0.1:1/metrics.json", "value": "errors", "sample": "requests"},
+                    "threshold": {"max": 0.02},
+                    "min_sample": 100,
+                    "dry_run": dry_run,
+                }
+            ]
+        }
+    )
+    return MetricJudge(plan, {"http-json": source})
+
+
+def test_an_analysis_file_check_rolls_back_the_bake_it_fails(world: World) -> None:
+    source = _AppErrors({"green": 0.10, "blue": 0.0})
+    world.metric_judge = _metric_judge(source)
+    ctl = run(world, make_spec(analysis=AnalysisConfig(min_requests=20, threshold=2, judge="threshold")))
+    _rolled_back_to_blue(world, ctl)
+    assert "app-errors" in ctl.status.reason
+    assert {color for color, _, _ in source.reads} >= {"green"}
+
+
+def test_a_dry_run_check_is_reported_and_never_rolls_back(world: World) -> None:
+    world.metric_judge = _metric_judge(_AppErrors({"green": 0.10, "blue": 0.0}), dry_run=True)
+    ctl = run(world, make_spec())
+    assert ctl.status.state == "SUCCEEDED"
+    records = world.journal.records(ctl.status.release_id)
+    checks = [r.detail["verdict"] for r in records if r.event == "check" and "verdict" in r.detail]
+    assert any("app-errors" in json.dumps(v.get("metric_checks_dry_run_failed", "")) for v in checks)

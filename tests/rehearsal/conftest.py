@@ -44,8 +44,9 @@ def local_stack(haproxy_binary: str, tmp_path: Path) -> Iterator[LocalStack]:
     try:
         haproxy.start()
         deployer = LocalDeployer(haproxy, supervisor, RELEASES, drain_timeout_seconds=10)
-        assert haproxy.api is not None
-        yield LocalStack(haproxy, supervisor, deployer, HaproxyRouter(haproxy.api, deployer.attached))
+        assert haproxy.api is not None and haproxy.layout is not None
+        router = HaproxyRouter(haproxy.api, deployer.attached, test_map_path=haproxy.layout.test_map_path)
+        yield LocalStack(haproxy, supervisor, deployer, router)
     finally:
         supervisor.stop_all()
         haproxy.stop()

@@ -348,10 +348,11 @@ def test_an_unwritable_out_is_refused_before_anything_starts(haproxy_binary: str
 def test_a_max_seconds_shorter_than_the_schedule_is_refused(haproxy_binary: str, tmp_path: Path) -> None:
     env, calls = recording_haproxy(tmp_path, haproxy_binary)
     out = tmp_path / "out"
-    # baseline 3 + 3 steps x 6 s + keep-warm 2 + settle 3 = 26 s of load for the good release alone
+    # baseline 3 + synthetic bake 2 x 5 s + 3 steps x 6 s + keep-warm 2 + settle 3 = 36 s of load for
+    # the good release alone
     code, text = run_cli(["--only", "good", "--max-seconds", "12", "--out", str(out)], env)
     assert code == EXIT_USAGE, text
-    assert "--max-seconds: must be at least 26 seconds" in text
+    assert "--max-seconds: must be at least 36 seconds" in text
     assert "Traceback" not in text
     assert not calls.exists() and not out.exists()
 
@@ -359,10 +360,15 @@ def test_a_max_seconds_shorter_than_the_schedule_is_refused(haproxy_binary: str,
 @pytest.mark.parametrize(
     ("kwargs", "minimum"),
     [
-        ({}, 3 + 18 + 2 + 18 + 2 + 3),
-        ({"run_bad": False}, 3 + 18 + 2 + 3),
-        ({"strategy": "linear", "steps": None, "step_percent": 25, "interval": 2}, 3 + 8 + 2 + 8 + 2 + 3),
-        ({"bad_strategy": "all-at-once", "baseline_seconds": 0, "settle_seconds": 0}, 18 + 2 + 6 + 2),
+        # The synthetic bake (on by default) adds 2 x 5 s per release; all-at-once has none.
+        ({}, 3 + 10 + 18 + 2 + 10 + 18 + 2 + 3),
+        ({"run_bad": False}, 3 + 10 + 18 + 2 + 3),
+        ({"run_bad": False, "synthetic": False}, 3 + 18 + 2 + 3),
+        (
+            {"strategy": "linear", "steps": None, "step_percent": 25, "interval": 2},
+            3 + 10 + 8 + 2 + 10 + 8 + 2 + 3,
+        ),
+        ({"bad_strategy": "all-at-once", "baseline_seconds": 0, "settle_seconds": 0}, 10 + 18 + 2 + 6 + 2),
     ],
 )
 def test_the_minimum_max_seconds_is_the_whole_schedule(kwargs: dict[str, object], minimum: float) -> None:
