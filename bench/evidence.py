@@ -50,6 +50,8 @@ class Row:
 @dataclass
 class Outcome:
     rolled_back: int = 0
+    false_alarms: list[str] = field(default_factory=list)
+    """Why each good release was rolled back."""
     caught_pre_traffic: int = 0
     shares: list[float] = field(default_factory=list)
     restores: list[float] = field(default_factory=list)
@@ -132,6 +134,8 @@ def run_once(cli_args: list[str], out: Path, bound: float) -> dict[str, object] 
 def record(outcome: Outcome, row: Row, summary: dict[str, object]) -> None:
     state = summary["good_release_state"] if row.good else summary["bad_release_state"]
     outcome.rolled_back += state == "ROLLED_BACK"
+    if row.good and state == "ROLLED_BACK":
+        outcome.false_alarms.append(str(summary.get("good_release_reason") or "?"))
     beyond = summary["good_release_failed_beyond_background" if row.good else "bad_release_failed_beyond_background"]
     if isinstance(beyond, int):
         outcome.beyond_background.append(beyond)
@@ -215,6 +219,8 @@ def main() -> int:
             f"{spread([100 * s for s in o.shares], '.2f') + ' %' if o.shares else '-':>19} "
             f"{spread(o.restores, '.2f'):>19} {beyond:>16}"
         )
+        for why in o.false_alarms:
+            print(f"    rolled back: {why[:160]}")
         for why in sorted(set(o.broken)):
             print(f"    {o.broken.count(why)} run(s) gave no figures: {why}")
     print(

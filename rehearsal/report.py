@@ -38,6 +38,7 @@ class Summary:
     total_failed: int
     phases: list[PhaseFigures]
     good_release_state: str | None
+    good_release_reason: str | None
     good_release_failed: int | None
     good_release_requests: int | None
     bad_release_state: str | None
@@ -164,6 +165,7 @@ def summarize(result: RehearsalResult) -> Summary:
         total_failed=sum(r.failed for r in records),
         phases=phases,
         good_release_state=good.result.state if good else None,
+        good_release_reason=good.result.reason if good else None,
         good_release_failed=sum(r.failed for r in good_records) if good_records is not None else None,
         good_release_requests=len(good_records) if good_records is not None else None,
         bad_release_state=bad.result.state if bad else None,
