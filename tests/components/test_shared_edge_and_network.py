@@ -113,7 +113,7 @@ def test_network_carves_public_and_private_subnets_across_azs() -> None:
     assert subnets["net-public-0"]["availabilityZone"] != subnets["net-public-1"]["availabilityZone"]
     assert len(ev.of_type(T.NAT_GATEWAY)) == 1
     private_routes = [rt for rt in ev.of_type(T.ROUTE_TABLE) if "private" in rt.name]
-    assert all("natGatewayId" in rt.inputs["routes"][0] for rt in private_routes)
+    assert private_routes and all("natGatewayId" in rt.inputs["routes"][0] for rt in private_routes)
 
 
 @pytest.mark.parametrize(
