@@ -205,6 +205,20 @@ def apply_judge(config: AnalysisConfig, overrides: Mapping[str, Any]) -> Analysi
         raise InputError(f"{ANALYSIS_FILE}.judge.{setting}", exc.problem) from None
 
 
+def _probe_function(where: str, service: ServiceOutputs) -> str | None:
+    """The probe function to run pre-traffic requests from (`--check-from`), or None for here."""
+    if where == "driver" or (where == "auto" and not service.probe_function_arn):
+        return None
+    if not service.probe_function_arn:
+        raise InputError(
+            "check_from",
+            f"probe: service {service.name} has no probe function (stack output "
+            f"services.{service.name}.probeFunctionArn); the stack creates one when "
+            "`zero-downtime:preTrafficProbe` is true",
+        )
+    return service.probe_function_arn
+
+
 def project_name(work_dir: Path) -> str:
     """The Pulumi project's name, from `<work_dir>/Pulumi.yaml`."""
     path = work_dir / "Pulumi.yaml"
@@ -599,16 +613,8 @@ class Driver:
         url = service.test_url.rstrip("/") + request.path
         options = {"expected_status": request.status, "body_pattern": request.body_pattern}
         here = HttpCheck(url, host_name=service.test_host_name, **options)  # also checks the inputs
-        if request.check_from == "driver" or (request.check_from == "auto" and not service.probe_function_arn):
-            return here
-        if not service.probe_function_arn:
-            raise InputError(
-                "check_from",
-                f"probe: service {service.name} has no probe function (stack output "
-                f"services.{service.name}.probeFunctionArn); the stack creates one when "
-                "`zero-downtime:preTrafficProbe` is true",
-            )
-        return ProbeFunctionCheck(self._client("lambda"), service.probe_function_arn, here.request)
+        arn = _probe_function(request.check_from, service)
+        return here if arn is None else ProbeFunctionCheck(self._client("lambda"), arn, here.request)
 
     def _deployer(self, service: ServiceOutputs, state: ServiceState) -> StackDeployer:
         return StackDeployer(
@@ -656,10 +662,6 @@ class Driver:
         function inside the VPC or from here (`bake.run_from`, as `--check-from`)."""
         if bake is None:
             return None
-        if bake.seconds > MAX_BURST_SECONDS:
-            raise InputError(
-                "synthetic_seconds", f"must be at most {MAX_BURST_SECONDS:g} seconds, got {bake.seconds:g}"
-            )
         try:
             targets = {
                 via: ProbeRequest(url.rstrip("/") + bake.path, host_name=service.test_host_name, attempts=1)
@@ -667,15 +669,8 @@ class Driver:
             }
         except ProbeInputError as exc:
             raise InputError("synthetic_path", exc.problem) from None
-        if bake.run_from == "driver" or (bake.run_from == "auto" and not service.probe_function_arn):
-            return ProbeSyntheticTraffic(targets, run_here)
-        if not service.probe_function_arn:
-            raise InputError(
-                "check_from",
-                f"probe: service {service.name} has no probe function (stack output "
-                f"services.{service.name}.probeFunctionArn) to send the synthetic bake from",
-            )
-        return ProbeSyntheticTraffic(targets, run_in_function(self._client("lambda"), service.probe_function_arn))
+        arn = _probe_function(bake.run_from, service)
+        return ProbeSyntheticTraffic(targets, run_here if arn is None else run_in_function(self._client("lambda"), arn))
 
     def metric_sources(self) -> Mapping[str, MetricSource]:
         """The analysis file's built-in sources: `cloudwatch` over the driver's CloudWatch client

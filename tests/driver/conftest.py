@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import threading
 import urllib.request
@@ -87,11 +88,10 @@ class _Healthy(http.server.BaseHTTPRequestHandler):
         return None
 
 
-@pytest.fixture
-def listener() -> Iterator[str]:
-    """A local HTTP server on 127.0.0.1 standing in for the load balancer's listeners (the synthetic
-    bake and the probes reach it); stopped after the test."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Healthy)
+@contextlib.contextmanager
+def http_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` served on 127.0.0.1 (a free port) for the block; its base URL is yielded."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -100,3 +100,11 @@ def listener() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def listener() -> Iterator[str]:
+    """A local HTTP server standing in for the load balancer's listeners (the synthetic bake and
+    the probes reach it); stopped after the test."""
+    with http_server(_Healthy) as url:
+        yield url

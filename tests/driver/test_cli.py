@@ -21,6 +21,7 @@ from zero_downtime.store.local import LocalBlobs
 
 from tests.driver.aws_world import FakeProgram, build_paired_service, feed_traffic, rule_weights
 from tests.driver.clock import FakeClock
+from tests.driver.conftest import http_server
 from tests.driver.fake_stack import FakeStack
 
 
@@ -51,15 +52,8 @@ def test_listener() -> Iterator[str]:
     _Health.hosts = []
     _Health.status_of = {}
     _Health.paths = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with http_server(_Health) as url:
+        yield url
 
 
 @dataclass
