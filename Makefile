@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STACK  ?= dev
 
-.PHONY: run test lint haproxy preview policy-check bench clean
+.PHONY: run test lint haproxy preview policy-check bench mutation clean run-migrations
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 # release rolled back automatically, behind a real HAProxy under load. No AWS account needed.
 run: $(STAMP) haproxy
 	$(PY) -m zero_downtime.rehearsal
+
+# Expand/contract releases under write load on a throwaway local PostgreSQL (docs/migrations.md).
+run-migrations: $(STAMP) haproxy
+	$(PY) -m zero_downtime.rehearsal.migrations
 
 preview: $(STAMP)
 	$(PY) -m zero_downtime.offline.preview $(STACK)
@@ -44,5 +48,10 @@ bench: $(STAMP)
 	$(PY) bench/program_evaluation.py
 	$(PY) bench/rollback_latency.py
 
+# Mutation testing of the decision core (mutmut; not part of `make test`, tens of minutes on two cores).
+# MUTANTS='zero_downtime.driver.core.plan*' narrows it to one module; see docs/DEVELOPING.md.
+mutation: $(STAMP)
+	$(PY) scripts/mutation.py $(MUTANTS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build/mutation mutants

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pulumi
 from zero_downtime.components.blue_green_service import BlueGreenService
+from zero_downtime.components.feature_flags import FeatureFlags
 from zero_downtime.components.network import Network
 from zero_downtime.components.probe import PreTrafficProbe
 from zero_downtime.components.rolling_asg import RollingAutoScalingGroup
 from zero_downtime.components.shared_edge import DEFAULT_TEST_LISTENER_PORT, SharedEdge
 from zero_downtime.stack_config.edge import load_edge_settings
+from zero_downtime.stack_config.feature_flags import parse_feature_flags, with_monitors
 from zero_downtime.stack_config.fleets import parse_fleets
 from zero_downtime.stack_config.kubernetes import create_kubernetes, load_kubernetes
 from zero_downtime.stack_config.project import check_project_config
@@ -26,6 +28,7 @@ settings = load_edge_settings(config)
 services = parse_services(config.get_object("services"), settings.alarms, settings.tags)
 fleets = parse_fleets(config.get_object("fleets"), settings.alarms, settings.tags, services)
 kubernetes = load_kubernetes(config)
+feature_flags = parse_feature_flags(config.get_object("featureFlags"), services, pulumi.get_stack(), settings.tags)
 services, fleets, released = apply_release_state(
     config.get("releaseStore") or "",
     project=pulumi.get_project(),
@@ -112,6 +115,14 @@ if services or fleets:
     }
     rolling = {name: RollingAutoScalingGroup(name, {**args, **fleet_wiring}) for name, args in fleets.items()}
     pulumi.export("fleets", {name: fleet.release_outputs for name, fleet in rolling.items()})
+
+if feature_flags:
+    # Flags need no network: each set monitors the composite alarms of the services it names.
+    flag_sets = {
+        name: FeatureFlags(name, with_monitors(args, monitored, blue_green if services else {}))
+        for name, (args, monitored) in feature_flags.items()
+    }
+    pulumi.export("featureFlags", {name: flags.release_outputs for name, flags in flag_sets.items()})
 
 if kubernetes:
     pulumi.export("kubernetes", create_kubernetes(kubernetes))

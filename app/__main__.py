@@ -17,6 +17,9 @@ from .server import GracefulServer
 from .service import create_app
 from .settings import SettingsError, load_settings
 
+DEFAULT_KEEP_ALIVE_SECONDS = 75
+"""Longer than the load balancer's idle timeout (ALB's default, 60 s; the rehearsal's HAProxy too)."""
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m zero_downtime.app", description=__doc__)
@@ -32,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep-alive",
         type=int,
-        default=75,
-        help="idle keep-alive seconds (default 75, longer than the load balancer's idle timeout)",
+        default=DEFAULT_KEEP_ALIVE_SECONDS,
+        help=f"idle keep-alive seconds (default {DEFAULT_KEEP_ALIVE_SECONDS}, longer than the LB's idle timeout)",
     )
     args = parser.parse_args(argv)
     try:

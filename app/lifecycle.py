@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 class Lifecycle:
     """Tracks warm-up, draining and the evidence that the load balancer has let go.
 
-    "Taken out" means: since draining began the load balancer has received `lb_fall` failed
-    readiness answers (its health check marks a server down after that many) and no ordinary
-    request arrived for `quiet_seconds`. `timeout_seconds` bounds the wait when no check comes.
+    "Taken out" means: since draining began at least `lb_fall` x `lb_interval_seconds` have passed
+    (the longest a health check needs to mark the instance down), the load balancer has received
+    `lb_fall` failed readiness answers, and no ordinary request arrived for `quiet_seconds`.
+    `timeout_seconds` bounds the wait when no check comes.
     """
 
     lb_fall: int = 2
+    lb_interval_seconds: float = 0.0
     quiet_seconds: float = 0.3
     timeout_seconds: float = 10.0
     started_at: float = field(default_factory=time.monotonic)
@@ -46,5 +48,7 @@ class Lifecycle:
         now = time.monotonic() if now is None else now
         if now - self.draining_since >= self.timeout_seconds:
             return True
+        if now - self.draining_since < self.lb_fall * self.lb_interval_seconds:
+            return False
         quiet = now - max(self.last_request_at, self.draining_since) >= self.quiet_seconds
         return self.failed_probes >= self.lb_fall and quiet

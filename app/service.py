@@ -18,9 +18,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .downstream import Downstream, DownstreamResult
-from .flags import is_enabled
+from .flag_metrics import FlagVariantMetrics
+from .flag_providers import open_flags
 from .lifecycle import Lifecycle
 from .metrics import METRICS_PATH, EmfWriter, Identity, MetricsMiddleware, RequestMetrics, metrics_endpoint
+from .people import people_routes, store_from
 from .settings import Settings
 
 VERSION_HEADER = "x-app-version"
@@ -29,6 +31,8 @@ INSTANCE_HEADER = "x-app-instance"
 # so the rehearsal can tell failures beyond the background from the background itself.
 FAULT_HEADER = "x-app-fault"
 PROBE_PATHS = frozenset({"/ready", "/live"})
+BREAKER_HEADER = "x-app-breaker"  # on /work with a downstream: closed, open or half-open
+FLAGS_HEADER = "x-app-flags"  # on /work: `flag=on,other=off`, what this request got (also on its faults)
 
 
 class VersionHeader:
@@ -67,11 +71,13 @@ def create_app(
     `settings.emf_metrics`, one EMF line per second goes to `metrics_out` (default stdout)."""
     life = lifecycle or Lifecycle(
         lb_fall=settings.lb_fall,
+        lb_interval_seconds=settings.lb_interval_seconds,
         quiet_seconds=settings.drain_quiet_seconds,
         timeout_seconds=settings.drain_timeout_seconds,
     )
     downstream = Downstream(settings.downstream_url, settings.breaker_fail_max, settings.breaker_reset_seconds)
     chance = rng or random.Random()
+    flag_client = open_flags(settings.flags, settings.flags_file, settings.flags_agent_url)
 
     def dependency_checks() -> dict[str, bool]:
         checks = {
@@ -100,6 +106,22 @@ def create_app(
 
     async def work(request: Request) -> Response:
         user = request.query_params.get("user", "anonymous")
+        # Per request, through OpenFeature: the user id is the targeting key, `segment` an attribute.
+        segment = request.query_params.get("segment")
+        flags = flag_client.evaluate_all(user, {"segment": segment} if segment else None)
+        started = time.perf_counter()
+        response = await serve_work(user, flags)
+        if variants is not None:
+            variants.record(flags, response.status_code, (time.perf_counter() - started) * 1000)
+        return response
+
+    async def serve_work(user: str, flags: dict[str, bool]) -> Response:
+        flag_header = {FLAGS_HEADER: ",".join(f"{k}={'on' if v else 'off'}" for k, v in flags.items())} if flags else {}
+        flagged_fault = any(flags.get(k) and chance.random() < rate for k, rate in settings.flag_faults.items())
+        if flagged_fault:
+            return JSONResponse(
+                {"error": "flagged path fault"}, status_code=500, headers={FAULT_HEADER: "injected", **flag_header}
+            )
         delay_ms = settings.added_latency_ms
         if settings.noise_jitter_ms:
             delay_ms += chance.uniform(0, settings.noise_jitter_ms)
@@ -111,28 +133,48 @@ def create_app(
             return JSONResponse({"error": "background noise"}, status_code=500, headers={FAULT_HEADER: "noise"})
         # The breaker is synchronous (pybreaker): only a configured call goes to a worker thread.
         result = await run_in_threadpool(downstream.call) if downstream.url else DownstreamResult("none")
-        flags = {name: is_enabled(rule, name, user) for name, rule in settings.flags.items()}
-        return JSONResponse({"version": settings.version, "user": user, "flags": flags, "downstream": result.source})
+        # The breaker's state after the call, for the rehearsal's chaos report (only with a downstream).
+        headers = {**flag_header, **({BREAKER_HEADER: downstream.state} if downstream.url else {})}
+        return JSONResponse(
+            {"version": settings.version, "user": user, "flags": flags, "downstream": result.source}, headers=headers
+        )
 
     async def flag(request: Request) -> Response:
         name = request.path_params["name"]
         user = request.query_params.get("user", "anonymous")
-        if name not in settings.flags:
+        if not flag_client.known(name):
             return JSONResponse({"error": f"unknown flag {name!r}"}, status_code=404)
-        return JSONResponse({"flag": name, "user": user, "enabled": is_enabled(settings.flags[name], name, user)})
+        segment = request.query_params.get("segment")
+        details = flag_client.details(name, user, {"segment": segment} if segment else None)
+        return JSONResponse(
+            {"flag": name, "user": user, "enabled": details.value, "variant": details.variant, "reason": details.reason}
+        )
 
+    people = store_from(settings.database_url, settings.schema_version)  # None without APP_DATABASE_URL
     metrics = RequestMetrics()
     who = Identity(settings.emf_namespace, settings.service, settings.color, settings.version)
     emf = EmfWriter(metrics, who, metrics_out) if settings.emf_metrics else None
+    # Requests by flag variant, as EMF for the driver's flag releases (app/flag_metrics.py).
+    variants = (
+        FlagVariantMetrics(settings.flag_set, metrics_out) if settings.emf_metrics and settings.flag_set else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if emf is not None:
             emf.start()
+        if variants is not None:
+            variants.start()
+        if people is not None:  # connections open before the first request, not during it
+            await run_in_threadpool(people.warm)
         yield
         if emf is not None:
             await emf.stop()
+        if variants is not None:
+            await variants.stop()
         downstream.close()
+        if people is not None:
+            people.close()
 
     app = Starlette(
         routes=[
@@ -141,6 +183,7 @@ def create_app(
             Route("/version", version),
             Route("/work", work),
             Route("/flags/{name}", flag),
+            *people_routes(people),
             Route(METRICS_PATH, metrics_endpoint(metrics, who)),
         ],
         middleware=[

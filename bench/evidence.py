@@ -12,6 +12,8 @@ Rows, each with today's judge (`threshold`) beside the new one (`sequential`):
   bakes outlast the lag (`--lag-interval`), so lagged user metrics can decide at all.
 
 Usage: .venv/bin/python bench/evidence.py [--runs 20] [--rate 100] [--steps 10,50,100] [--interval 8]
+       [--rows TEXT] [--row NAME ...]   (several processes may run different rows at once: ports and
+                                         output directories are per run)
 """
 
 from __future__ import annotations
@@ -169,11 +171,14 @@ def main() -> int:
     parser.add_argument("--lag", type=float, default=60.0, help="--metrics-lag of the lagged rows (default 60)")
     parser.add_argument("--lag-interval", type=float, default=None, help="their bake seconds (default lag + 15)")
     parser.add_argument("--rows", default="", help="only rows whose name contains this text")
+    parser.add_argument("--row", action="append", default=[], help="only the row of exactly this name (repeatable)")
     args = parser.parse_args()
     if not 1 <= args.runs <= 1000:
         parser.error("--runs must be 1-1000")
     args.lag_interval = args.lag_interval or args.lag + 15
-    plan = [r for r in rows(args) if args.rows in r.name]
+    plan = [r for r in rows(args) if args.rows in r.name and (not args.row or r.name in args.row)]
+    if not plan:
+        parser.error(f"no row matches; the rows: {', '.join(r.name for r in rows(args))}")
     variants = [(row, judge) for row in plan for judge in JUDGES]
     bounds = {}
     for row, judge in variants:

@@ -9,7 +9,8 @@ with its color's error rate and takes a latency drawn from a log-normal distribu
 The caller's rules, per judge:
 - threshold (the judge before issue 14, with today's caller): `threshold` failed checks across
   the release roll back;
-- sequential: the first conclusive FAIL rolls back; other FAILs count toward `threshold`.
+- sequential: the first conclusive FAIL rolls back; other FAILs count toward `threshold`. A test
+  that accepted is settled for the rest of its step (`Verdict.accepted`, as the driver does).
 In both, a step moves on once it has baked its --bakes seconds and the check passes, and rolls back
 with "not enough evidence" one more bake later (extension factor 1).
 
@@ -20,7 +21,12 @@ Rows: a good release (--background errors in both colors), and faults in the new
   release until then (median and 90th percentile), and their number (median);
 - decision: simulated seconds from the first request to the rollback (median and 90th percentile).
 
-Run: .venv/bin/python bench/judge_simulation.py [--runs 200] [--seed 14]
+`--synthetic`: instead, the synthetic bake alone, for bakes of 200, 400 and 800 requests to each
+color (sent and judged in the driver's parts, `SyntheticBake.parts`, stopping at a conclusive FAIL;
+only the last part rolls back on a FAIL that is not conclusive): how often each release is
+caught before any user request, and at which part.
+
+Run: .venv/bin/python bench/judge_simulation.py [--runs 200] [--seed 14] [--synthetic]
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from zero_downtime.driver.core.analysis import AnalysisConfig, Judgement, evaluate
+from zero_downtime.driver.core.plan import LOOK_FRACTIONS, SyntheticBake
 from zero_downtime.driver.core.ports import AlarmStatus, WindowMetrics
 
 NO_ALARMS = AlarmStatus()
@@ -110,7 +117,7 @@ def release(setup: Setup, fault: Fault, cfg: AnalysisConfig, conclusive_rolls_ba
     t, new_total, all_total, failed = 0.0, 0, 0, 0
     for weight, bake in zip(setup.steps, setup.bakes, strict=True):
         new, stable = Window(setup.samples), Window(setup.samples)
-        elapsed = 0.0
+        elapsed, settled = 0.0, frozenset[str]()  # as the driver does: accepted tests stop for the step
         while True:
             for _ in range(int(setup.poll)):
                 to_new = int(rng.binomial(setup.rate, weight / 100))
@@ -119,7 +126,8 @@ def release(setup: Setup, fault: Fault, cfg: AnalysisConfig, conclusive_rolls_ba
                 new_total, all_total = new_total + to_new, all_total + setup.rate
             elapsed += setup.poll
             t += setup.poll
-            verdict = evaluate(new.metrics(rng), stable.metrics(rng), NO_ALARMS, cfg)
+            verdict = evaluate(new.metrics(rng), stable.metrics(rng), NO_ALARMS, cfg, settled)
+            settled |= verdict.accepted
             if verdict.outcome is Judgement.FAIL:
                 failed += 1
                 if conclusive_rolls_back and verdict.conclusive:
@@ -134,6 +142,45 @@ def release(setup: Setup, fault: Fault, cfg: AnalysisConfig, conclusive_rolls_ba
             if elapsed >= 2 * bake:
                 return Outcome(True, "not enough evidence", new_total, all_total, t)
     return Outcome(False, "promoted", new_total, all_total, t)
+
+
+def synthetic_bake(requests: int, fault: Fault, cfg: AnalysisConfig, background: float, seed: int) -> int:
+    """One synthetic bake as `ServiceRelease._synthetic_bake` runs it: the look (1-based) that
+    rolled it back, or 0 when it let the release go on to user traffic."""
+    rng = np.random.default_rng(seed)
+    new, stable = Window(requests), Window(requests)
+    parts = SyntheticBake(requests=requests).parts()
+    for look, (n, _) in enumerate(parts):
+        _serve(rng, n, background, 0.0, stable)
+        _serve(rng, n, background + fault.extra_error_rate, fault.extra_latency_seconds, new)
+        verdict = evaluate(new.metrics(rng), stable.metrics(rng), NO_ALARMS, cfg)
+        if verdict.outcome is Judgement.FAIL and (verdict.conclusive or look == len(parts) - 1):
+            return look + 1
+    return 0
+
+
+def _synthetic_row(args: tuple[int, Fault, int, int, float]) -> tuple[int, Fault, list[int]]:
+    requests, fault, runs, seed, background = args
+    cfg = JUDGES["sequential"][0]
+    return requests, fault, [synthetic_bake(requests, fault, cfg, background, seed + i) for i in range(runs)]
+
+
+def synthetic_table(runs: int, seed: int, background: float, workers: int) -> None:
+    print(
+        f"Synthetic bake alone: {runs} bakes per row, background errors {background:.1%} in both colors, "
+        f"judged after {', '.join(f'{f:.4g}' for f in LOOK_FRACTIONS)} of the requests, "
+        "the sequential judge's defaults.\n"
+    )
+    looks = " / ".join(str(i) for i in range(1, len(LOOK_FRACTIONS) + 1))
+    print(f"| requests to each color | release | caught before user traffic | at look {looks} |")
+    print("| --- | --- | --- | --- |")
+    sizes = (200, 400, 800)
+    jobs = [(n, fault, runs, seed * 100_000 + 1000 * r, background) for n in sizes for r, fault in enumerate(ROWS)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for requests, fault, looks in pool.map(_synthetic_row, jobs):
+            caught = [look for look in looks if look]
+            at = " / ".join(str(caught.count(i)) for i in range(1, len(LOOK_FRACTIONS) + 1))
+            print(f"| {requests} | {fault.name} | {len(caught)}/{runs} ({len(caught) / runs:.1%}) | {at} |", flush=True)
 
 
 JUDGES = {
@@ -193,7 +240,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--alpha", type=float, default=None, help="override the sequential judge's alpha")
     parser.add_argument("--beta", type=float, default=None, help="override the sequential judge's beta")
     parser.add_argument("--error-effect", type=float, default=None, help="override min_detectable_error_increase")
+    parser.add_argument("--synthetic", action="store_true", help="the synthetic bake alone, by its size")
     args = parser.parse_args(argv)
+    if args.synthetic:
+        synthetic_table(args.runs, args.seed, args.background, args.workers)
+        return
     setup = Setup(
         args.rate,
         tuple(int(s) for s in args.steps.split(",")),

@@ -26,8 +26,10 @@ import pulumi
 import pulumi_aws as aws
 
 from ..contract import COLORS, Color, Weights, build_color, build_service, other_color
+from ..contract.outputs import build_migration_task, build_migrations
 from ..contract.types import ResourceType
 from .defaults import DEFAULT_CONTAINER_PORT
+from .migrations import MigrationsArgs, MigrationSettings, resolve_migrations
 from .naming import check_child_names, check_explicit_name
 from .release_alarms import (
     AlarmThresholds,
@@ -223,6 +225,8 @@ class BlueGreenServiceArgs(TypedDict):
     """Host header and TLS server name of the driver's pre-traffic checks (default: the test URL's host)."""
     probe_function_arn: NotRequired[pulumi.Input[str]]
     """PreTrafficProbe function the driver invokes to run pre-traffic checks inside the VPC."""
+    migrations: NotRequired[MigrationsArgs]
+    """Schema migrations the driver runs around each release (expand, compatibility gate, contract)."""
 
 
 @dataclass(frozen=True)
@@ -279,6 +283,8 @@ class BlueGreenSettings:
     native: NativeSettings | None = None
     """Set exactly when mode is native."""
     tags: dict[str, str] = field(default_factory=dict)
+    migrations: MigrationSettings | None = None
+    """None: the service declares no schema migrations."""
 
     @property
     def idle_color(self) -> Color:
@@ -471,7 +477,13 @@ def resolve_blue_green(name: str, args: BlueGreenServiceArgs) -> BlueGreenSettin
         raise ArgError("mode", "must be known at preview (paired or native), not an Output")
     check_choice(mode, "mode", MODES)
     native = _resolve_native(args.get("native")) if mode == NATIVE else None
+    migrations = resolve_migrations(args.get("migrations"))
+    if migrations is not None and mode == NATIVE:
+        raise ArgError(
+            "migrations", "needs mode paired: the release driver runs migrations, ECS's native strategies do not"
+        )
     return BlueGreenSettings(
+        migrations=migrations,
         name=name,
         live_color=live,
         blue=colors["blue"],
@@ -726,6 +738,8 @@ class BlueGreenService(pulumi.ComponentResource):
                 probe_function_arn=args.get("probe_function_arn"),
                 blue=colors["blue"],
                 green=colors["green"],
+                migrations=self._migration_outputs(settings),
+                migration_task=self._migration_task(settings, args),
             )
         )
         self.register_outputs(
@@ -741,6 +755,36 @@ class BlueGreenService(pulumi.ComponentResource):
                 "notification_topic_arn": self.notification_topic_arn,
                 "release_outputs": self.release_outputs,
             }
+        )
+
+    # -- migrations (paired mode only) ----------------------------------------------------------------
+    @staticmethod
+    def _migration_outputs(settings: BlueGreenSettings) -> dict[str, Any] | None:
+        m = settings.migrations
+        if m is None:
+            return None
+        return build_migrations(
+            expand_command=m.expand_command,
+            compat_command=m.compat_command,
+            contract_command=m.contract_command,
+            contract_delay_seconds=m.contract_delay_seconds,
+            keep_warm_seconds=m.keep_warm_seconds,
+        )
+
+    def _migration_task(self, settings: BlueGreenSettings, args: BlueGreenServiceArgs) -> dict[str, Any] | None:
+        """A one-off task copies the idle color's definition (the new image replaces its image)."""
+        if settings.migrations is None:
+            return None
+        idle = settings.idle_color
+        return build_migration_task(
+            cluster_arn=args["cluster_arn"],
+            task_definition_arn=self.task_definitions[idle].arn,
+            container_name=settings.name,
+            subnet_ids=args["subnet_ids"],
+            security_group_ids=[self.security_group.id],
+            assign_public_ip="ENABLED" if settings.assign_public_ip is True else "DISABLED",
+            log_group_name=self.log_group.name,
+            log_stream_prefix=idle,
         )
 
     # -- shared by both modes ------------------------------------------------------------------------
@@ -957,7 +1001,7 @@ class BlueGreenService(pulumi.ComponentResource):
                         "container_port": settings.container_port,
                     }
                 ],
-                tags=color_tags[c],
+                tags={**color_tags[c], **(settings.migrations.tags() if settings.migrations else {})},
                 **self._service_options(settings, args),
             )
         return tasks, services

@@ -8,6 +8,15 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from ..contract.load_balancer import (
+    DEFAULT_DEREGISTRATION_DELAY_SECONDS as DEFAULT_DEREGISTRATION_DELAY_SECONDS,  # re-exported: services and fleets
+)
+from ..contract.load_balancer import (
+    DEFAULT_HEALTHY_THRESHOLD,
+    DEFAULT_INTERVAL_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
+    DEFAULT_UNHEALTHY_THRESHOLD,
+)
 from .defaults import DEFAULT_HEALTH_CHECK_PATH
 from .validation import ArgError, check_int, check_unknown_keys, int_setting, is_known
 
@@ -16,13 +25,8 @@ CATCH_ALL_PRIORITY = 50000
 MAX_RULE_CONDITION_VALUES = 5
 CATCH_ALL_PATH = "/*"
 
-DEFAULT_INTERVAL_SECONDS = 10
-DEFAULT_TIMEOUT_SECONDS = 5
-DEFAULT_HEALTHY_THRESHOLD = 2
-DEFAULT_UNHEALTHY_THRESHOLD = 2
+# The health check and deregistration defaults live in the contract: the rehearsal's HAProxy uses them too.
 DEFAULT_MATCHER = "200"
-DEFAULT_DEREGISTRATION_DELAY_SECONDS = 30
-"""Seconds a draining target keeps its in-flight requests (services and fleets)."""
 MAX_DEREGISTRATION_DELAY_SECONDS = 3600
 # ALB health check matcher for HTTP: codes 200-499, as "200", "200,302" or "200-299".
 MATCHER_CODES = (200, 499)

@@ -12,6 +12,7 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from ..contract.load_balancer import DEFAULT_IDLE_TIMEOUT_SECONDS
 from .addresses import exposure
 from .tags import check_tags, standard_tags
 from .validation import ArgError, check_bool, check_int, int_setting, is_known, require_inputs
@@ -26,7 +27,6 @@ SSL_POLICY = re.compile(r"^[A-Za-z0-9-]{1,128}$")
 MODERN_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 DEFAULT_TEST_LISTENER_PORT = 9000
 DEFAULT_PRODUCTION_CIDRS = ("0.0.0.0/0",)
-DEFAULT_IDLE_TIMEOUT_SECONDS = 60
 DEFAULT_CONTAINER_INSIGHTS = True
 HTTP_PORT, HTTPS_PORT = 80, 443
 WIRED_INPUTS = ("vpc_id", "public_subnet_ids")

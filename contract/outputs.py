@@ -9,6 +9,7 @@ know are ignored, so a driver keeps working against a stack exported by a newer 
 
     pulumi stack output services   ->  {name: ServiceOutputs}
     pulumi stack output fleets     ->  {name: FleetOutputs}
+    pulumi stack output featureFlags -> {name: FeatureFlagsOutputs}
 """
 
 from __future__ import annotations
@@ -59,6 +60,40 @@ class ColorOutputs:
 
 
 @dataclass(frozen=True)
+class MigrationOutputs:
+    """The schema migrations a service declares (stack config `services.<name>.migrations`)."""
+
+    expand_command: str | None
+    """Run before the new color starts (None: no expand)."""
+    compat_command: str | None
+    """The compatibility gate: the expand on a scratch copy, the old version smoke-tested on it."""
+    contract_command: str | None
+    """Run once the old color serves nothing (None: no contract)."""
+    contract_delay_seconds: int = field(metadata={"min": 0})
+    """Contract no sooner than this after promotion."""
+    keep_warm_seconds: int = field(metadata={"min": 0})
+    """The keep-warm the driver uses for this service when `--keep-warm` is not given."""
+
+
+@dataclass(frozen=True)
+class MigrationTaskOutputs:
+    """What the driver needs to run a migration command as a one-off ECS task of the new image."""
+
+    cluster_arn: str
+    task_definition_arn: str
+    """The definition the one-off task copies (roles, logs, size), with the new image and the command."""
+    container_name: str
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    """The service's own network: the task reaches the database as the service does."""
+    assign_public_ip: str
+    """`ENABLED` or `DISABLED`, as the service's tasks."""
+    log_group_name: str
+    log_stream_prefix: str
+    """awslogs stream prefix: a task's stream is `<prefix>/<container>/<task id>`."""
+
+
+@dataclass(frozen=True)
 class ServiceOutputs:
     """One entry of the stack output `services` (one BlueGreenService)."""
 
@@ -88,6 +123,10 @@ class ServiceOutputs:
     probe_function_arn: str | None = None
     """Lambda inside the VPC that runs pre-traffic checks (`contract/probe.py`); None: the driver
     checks from where it runs."""
+    migrations: MigrationOutputs | None = None
+    """The schema migrations the service declares (None: none)."""
+    migration_task: MigrationTaskOutputs | None = None
+    """How to run them as one-off ECS tasks (None: the driver runs them where it runs)."""
     name: str = _map_key()
 
     def color(self, color: Color) -> ColorOutputs:
@@ -125,6 +164,32 @@ class FleetOutputs:
     name: str = _map_key()
 
 
+@dataclass(frozen=True)
+class FeatureFlagsOutputs:
+    """One entry of the stack output `featureFlags` (one FeatureFlags flag set on AWS AppConfig)."""
+
+    config_path: str
+    """The config key of the flag set, e.g. `featureFlags.checkout`."""
+    application_id: str
+    application_name: str
+    environment_id: str
+    environment_name: str
+    configuration_profile_id: str
+    configuration_profile_name: str
+    deployment_strategy_id: str
+    """The flag set's own strategy (linear or exponential, with bake time), watched by its alarms."""
+    kill_switch_strategy_id: str
+    """All at once, no bake: the kill switch's deployment is over before a firing alarm can roll it back."""
+    flags: tuple[str, ...]
+    """The flag keys of the document."""
+    alarm_names: tuple[str, ...]
+    """The CloudWatch alarms AppConfig monitors (and the driver reads) during a flag change."""
+    agent_path: str
+    """Path of the flag set on the AppConfig agent:
+    `/applications/<app>/environments/<env>/configurations/<profile>`."""
+    name: str = _map_key()
+
+
 # -- build (component side) ----------------------------------------------------------------------------
 def _build(record: type, values: Mapping[str, Any]) -> dict[str, Any]:
     wired = [f.name for f in fields(record) if f.metadata.get("wire", True)]
@@ -141,13 +206,30 @@ def build_color(**values: Any) -> dict[str, Any]:
 
 
 def build_service(**values: Any) -> dict[str, Any]:
-    """The exported dict of one service; `blue`/`green` come from `build_color`, `weights` is a dict."""
+    """The exported dict of one service; `blue`/`green` come from `build_color`, `weights` is a dict,
+    `migrations`/`migration_task` from `build_migrations`/`build_migration_task` (optional: None)."""
+    values = {"migrations": None, "migration_task": None, **values}
     return _build(ServiceOutputs, values)
+
+
+def build_migrations(**values: Any) -> dict[str, Any]:
+    """The exported dict of a service's migrations; every MigrationOutputs field."""
+    return _build(MigrationOutputs, values)
+
+
+def build_migration_task(**values: Any) -> dict[str, Any]:
+    """The exported dict of the one-off migration task; every MigrationTaskOutputs field."""
+    return _build(MigrationTaskOutputs, values)
 
 
 def build_fleet(**values: Any) -> dict[str, Any]:
     """The exported dict of one fleet; every FleetOutputs field, plain or Output."""
     return _build(FleetOutputs, values)
+
+
+def build_feature_flags(**values: Any) -> dict[str, Any]:
+    """The exported dict of one flag set; every FeatureFlagsOutputs field, plain or Output."""
+    return _build(FeatureFlagsOutputs, values)
 
 
 # -- parse (driver side) -------------------------------------------------------------------------------
@@ -163,8 +245,9 @@ def _parse_value(kind: Any, value: Any, key: str, minimum: int | None) -> Any:
         if not isinstance(value, str):
             raise ContractError(key, f"expected a string, got {value!r}")
         return value
-    if origin in (typing.Union, types.UnionType):  # `str | None`
-        return None if _missing(value) else _parse_value(str, value, key, minimum)
+    if origin in (typing.Union, types.UnionType):  # `str | None`, `<record> | None`
+        inner = next(a for a in typing.get_args(kind) if a is not type(None))
+        return None if _missing(value) else _parse_value(inner, value, key, minimum)
     if kind is int:
         if _missing(value) or isinstance(value, bool):
             raise ContractError(key, "missing" if value is None else f"expected an integer, got {value!r}")
@@ -261,3 +344,13 @@ def parse_service(outputs: Mapping[str, Any], name: str) -> ServiceOutputs:
 def parse_fleet(outputs: Mapping[str, Any], name: str) -> FleetOutputs:
     """The entry `name` of the stack output `fleets`."""
     return _parse_entry(outputs, "fleets", FleetOutputs, name)
+
+
+def feature_flag_names(outputs: Mapping[str, Any]) -> list[str]:
+    """Names in the stack output `featureFlags`."""
+    return sorted(_entries(outputs, "featureFlags"))
+
+
+def parse_feature_flags(outputs: Mapping[str, Any], name: str) -> FeatureFlagsOutputs:
+    """The entry `name` of the stack output `featureFlags`."""
+    return _parse_entry(outputs, "featureFlags", FeatureFlagsOutputs, name)

@@ -55,6 +55,13 @@ class ResourceType(StrEnum):
     IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
     # Lambda
     LAMBDA_FUNCTION = "aws:lambda/function:Function"
+    # AppConfig (feature flags)
+    APPCONFIG_APPLICATION = "aws:appconfig/application:Application"
+    APPCONFIG_ENVIRONMENT = "aws:appconfig/environment:Environment"
+    APPCONFIG_PROFILE = "aws:appconfig/configurationProfile:ConfigurationProfile"
+    APPCONFIG_HOSTED_VERSION = "aws:appconfig/hostedConfigurationVersion:HostedConfigurationVersion"
+    APPCONFIG_STRATEGY = "aws:appconfig/deploymentStrategy:DeploymentStrategy"
+    APPCONFIG_DEPLOYMENT = "aws:appconfig/deployment:Deployment"
     # Kubernetes
     K8S_PROVIDER = "pulumi:providers:kubernetes"
     K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -71,3 +78,4 @@ class ResourceType(StrEnum):
     ROLLING_DEPLOYMENT = "zero-downtime:index:RollingDeployment"
     FLAGGER_CANARY_COMPONENT = "zero-downtime:index:FlaggerCanary"
     PRE_TRAFFIC_PROBE = "zero-downtime:index:PreTrafficProbe"
+    FEATURE_FLAGS = "zero-downtime:index:FeatureFlags"

@@ -27,6 +27,7 @@ from .compose import (
     AnalysisPlan,
     CheckRequest,
     Driver,
+    FlagRequest,
     FleetRequest,
     Runtime,
     ServiceRequest,
@@ -35,9 +36,11 @@ from .compose import (
     load_analysis_file,
 )
 from .core.analysis import AnalysisConfig
-from .core.errors import BusyError, DriverError, InputError, JournalError, PortError, StateError
+from .core.errors import BusyError, DriverError, FrozenError, InputError, JournalError, PortError, StateError
+from .core.flag import flag_target
 from .core.machine import Progress, Result
-from .core.plan import SyntheticBake, build_plan, parse_float_list, parse_int_list
+from .core.migrations import FROZEN, migration_facts
+from .core.plan import Migrations, Plan, SyntheticBake, build_plan, parse_float_list, parse_int_list
 from .core.status import Outcome, Record
 
 log = logging.getLogger("zero_downtime.driver")
@@ -59,6 +62,9 @@ class ExitCode(IntEnum):
     BUSY = 5
     """Another driver holds the service lock, another Pulumi update kept the stack busy, or the
     driver that runs the release had not finished an `abort` within `--wait`."""
+    FROZEN = 6
+    """`abort` refused: the release started its contract and is frozen, roll forward only
+    (fix the cause and run `resume`)."""
 
 
 EXIT_OF = {
@@ -106,12 +112,20 @@ FLAG_OF = {
     "probe_requests": "--probe-requests",
     "synthetic_path": "--synthetic-path",
     "hook": "--hook",
+    "expand_command": "--expand-command",
+    "compat_command": "--compat-command",
+    "contract_command": "--contract-command",
+    "contract_delay_seconds": "--contract-delay",
     "ami_id": "--ami",
     "timeout_seconds": "--refresh-timeout",
     "release": "--release",
     "limit": "--limit",
     "wait": "--wait",
     "timeout": "--timeout",
+    "flag": "--flag",
+    "flag_set": "--flag-set",
+    "verify_timeout_seconds": "--deploy-timeout",
+    "verify_poll_seconds": "--deploy-poll",
 }
 """Setting named by a core error -> the flag that sets it."""
 
@@ -204,7 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--pause-at", default=None, help="pause after these step weights, e.g. 25,50")
     d.add_argument("--pause-before-promote", action="store_true", help="wait for `promote` at 100%%")
     d.add_argument("--desired-count", type=int, default=None, help="tasks for the new color (default: live's)")
-    d.add_argument("--keep-warm", type=float, default=900.0, help="seconds the old color stays up")
+    d.add_argument(
+        "--keep-warm",
+        type=float,
+        default=None,
+        help="seconds the old color stays up (default: the stack's migrations.keepWarmSeconds, else 900)",
+    )
     d.add_argument("--health-timeout", type=float, default=600.0, help="seconds to wait for healthy targets")
     d.add_argument("--max-error-rate", type=float, default=0.05, help="rollback above (0-1)")
     d.add_argument("--max-p99", type=float, default=2.0, help="rollback above p99 seconds")
@@ -259,9 +278,25 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--hook", action="append", default=[], help="pre-traffic command (repeatable)")
     d.add_argument("--no-test-check", action="store_true", help="skip the HTTP check against the test listener")
     d.add_argument(
+        "--expand-command",
+        default=None,
+        help="schema expand, run before the new color starts (default: the stack's services.<name>.migrations)",
+    )
+    d.add_argument(
+        "--compat-command",
+        default=None,
+        help="compatibility gate: expand a scratch copy, smoke-test the old version on it (required with an expand)",
+    )
+    d.add_argument(
+        "--contract-command",
+        default=None,
+        help="schema contract, run once the old color serves nothing; from then on the release is frozen",
+    )
+    d.add_argument("--contract-delay", type=float, default=None, help="contract no sooner than this after promotion")
+    d.add_argument(
         "--synthetic-requests",
         type=int,
-        default=200,
+        default=800,
         help="synthetic requests to each color before any user traffic (0: no synthetic bake, no probes)",
     )
     d.add_argument("--synthetic-seconds", type=float, default=20.0, help="at most this long (at most 60)")
@@ -274,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the HTTP check runs: the stack's probe function in the VPC (probe), here (driver), "
         "or the probe function when the stack has one (auto, the default)",
     )
+
+    _flag_parser(sub, d)
 
     for name, text in (("status", "the latest release's state"), ("history", "past releases and their trail")):
         p = sub.add_parser(name, help=text)
@@ -305,6 +342,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FLAG_SHARED = frozenset(
+    {
+        "region",
+        "no_percentiles",
+        "strategy",
+        "steps",
+        "interval",
+        "intervals",
+        "step_percent",
+        "bake",
+        "pause_at",
+        "pause_before_promote",
+        "max_error_rate",
+        "max_p99",
+        "min_apdex",
+        "min_requests",
+        "threshold",
+        "poll",
+        "judge",
+        "alpha",
+        "beta",
+        "min_detectable_error_increase",
+        "min_detectable_latency_ratio",
+        "min_detectable_latency_seconds",
+    }
+)
+"""`deploy` flags that mean the same for `flag`: the plan (a step's weight is the percentage) and the analysis."""
+
+
+def _flag_parser(sub: Any, deploy: argparse.ArgumentParser) -> None:
+    f = sub.add_parser("flag", help="release a feature flag by percentage (AWS AppConfig); `abort` is its kill switch")
+    f.add_argument("--stack", required=True, help="Pulumi stack name (e.g. dev)")
+    f.add_argument("--flag-set", required=True, help="flag set name in the stack output featureFlags")
+    f.add_argument("--flag", required=True, help="flag key in the flag set")
+    f.add_argument("--work-dir", type=Path, default=Path.cwd(), help="Pulumi project directory (default: .)")
+    f.add_argument("--store", default=None, help="release store (default: the stack config key releaseStore)")
+    f.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    f.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    f.add_argument(
+        "--appconfig-strategy",
+        default=None,
+        help="AppConfig deployment strategy of each step, id or predefined name (default: the flag set's own)",
+    )
+    f.add_argument("--deploy-timeout", type=float, default=1800.0, help="seconds one step's deployment may take")
+    f.add_argument("--deploy-poll", type=float, default=15.0, help="seconds between deployment polls")
+    for action in deploy._actions:
+        if action.dest in FLAG_SHARED:
+            f._add_action(action)
+    f.set_defaults(split_tolerance=AnalysisConfig.split_tolerance)  # no split to check: bucketing decides it
+
+
 # -- rendering ---------------------------------------------------------------------------------
 class ProgressView:
     """Live progress lines on stderr (stdout stays clean for --json)."""
@@ -329,6 +417,13 @@ class ProgressView:
 
 
 def _detail(record: Record) -> str:
+    migration = record.detail.get("migration")
+    if isinstance(migration, dict):  # a migration command: its outcome and where its logs are
+        passed = "passed" if migration.get("passed") else "FAILED"
+        logs = migration.get("log_url") or ""
+        return f"{migration.get('phase')} {passed}: {migration.get('detail')}" + (
+            f" (logs: {logs})" if logs and logs not in str(migration.get("detail")) else ""
+        )
     verdict = record.detail.get("verdict")
     if isinstance(verdict, dict):
         return f"{verdict.get('outcome')} req={verdict.get('requests')} " + "; ".join(verdict.get("reasons", []))
@@ -439,6 +534,19 @@ def _synthetic(args: argparse.Namespace) -> SyntheticBake | None:
     )
 
 
+def _migrations(args: argparse.Namespace) -> Migrations | None:
+    """The migration flags; None when none is given (the stack's own, if any, apply then)."""
+    given = (args.expand_command, args.compat_command, args.contract_command, args.contract_delay)
+    if all(v is None for v in given):
+        return None
+    return Migrations(
+        expand_command=args.expand_command or "",
+        compat_command=args.compat_command or "",
+        contract_command=args.contract_command or "",
+        contract_delay_seconds=args.contract_delay or 0.0,
+    )
+
+
 def _analysis_file(path: Path | None, analysis: AnalysisConfig) -> tuple[AnalysisPlan | None, AnalysisConfig]:
     """The analysis file's checks, and `analysis` with its judge settings on top."""
     if path is None:
@@ -450,8 +558,9 @@ def _analysis_file(path: Path | None, analysis: AnalysisConfig) -> tuple[Analysi
         raise InputError("analysis_file", f"{path}: {exc.key.removeprefix('analysis_file.')}: {exc.problem}") from None
 
 
-def cmd_deploy(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
-    plan = build_plan(
+def _plan(args: argparse.Namespace, **extra: Any) -> Plan:
+    """The plan from the step flags every step-by-step release takes (`deploy`, `flag`)."""
+    return build_plan(
         args.strategy,
         steps=parse_int_list("steps", args.steps) if args.steps is not None else None,
         interval=args.interval,
@@ -460,8 +569,12 @@ def cmd_deploy(args: argparse.Namespace, rt: Runtime, out: Console, err: Console
         bake=args.bake,
         pause_at=parse_int_list("pause_at", args.pause_at) if args.pause_at else None,
         pause_before_promote=args.pause_before_promote,
-        synthetic=_synthetic(args),
+        **extra,
     )
+
+
+def cmd_deploy(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
+    plan = _plan(args, synthetic=_synthetic(args), migrations=_migrations(args))
     metric_checks, analysis = _analysis_file(args.analysis_file, _analysis(args))
     driver = _driver(args, rt, err)
     if args.ami is not None or args.ami_from_ssm:
@@ -491,6 +604,30 @@ def cmd_deploy(args: argparse.Namespace, rt: Runtime, out: Console, err: Console
         ),
     )
     return _report(driver.deploy_service(request), args.json, out)
+
+
+def cmd_flag(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
+    plan = _plan(args)
+    if not args.flag_set or any(c in args.flag_set for c in "/ "):
+        raise InputError("flag_set", f"must be a flag set name, got {args.flag_set!r}")
+    target = Target(
+        stack=args.stack,
+        service=flag_target(args.flag_set),
+        work_dir=args.work_dir,
+        store_url=args.store,
+        region=args.region,
+        percentiles=not args.no_percentiles,
+    )
+    driver = Driver(target, rt, on_progress=ProgressView(err), announce=lambda line: err.print(line, markup=False))
+    request = FlagRequest(
+        flag=args.flag,
+        plan=plan,
+        analysis=_analysis(args),
+        appconfig_strategy=args.appconfig_strategy,
+        timeout_seconds=args.deploy_timeout,
+        poll_seconds=args.deploy_poll,
+    )
+    return _report(driver.deploy_flag(request), args.json, out)
 
 
 def cmd_promote(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
@@ -558,6 +695,7 @@ def cmd_status(args: argparse.Namespace, rt: Runtime, out: Console, err: Console
         "step": None if s.step is None else s.step + 1,
         "steps": [step["weight"] for step in plan.get("steps", [])],
         "image": spec.get("image") or spec.get("ami_id"),
+        "flag": spec.get("flag"),
         "strategy": plan.get("strategy"),
         "stable_color": spec.get("stable_color"),
         "failed_checks": s.failed_checks,
@@ -568,6 +706,7 @@ def cmd_status(args: argparse.Namespace, rt: Runtime, out: Console, err: Console
         "lease_expires": lease.expires_at if lease and lease.live(rt.clock.now()) else None,
         "store": driver.journal.location,
         "unreadable_records": list(driver.journal.skipped),
+        **migration_facts(s),
     }
     if args.json:
         out.print_json(json.dumps(status, default=str))
@@ -576,6 +715,8 @@ def cmd_status(args: argparse.Namespace, rt: Runtime, out: Console, err: Console
         for key, value in status.items():
             table.add_row(key, escape(str(value)))
         out.print(table)
+        if status["frozen"]:
+            out.print(f"{FROZEN}: the contract started; `abort` is refused, `resume` continues", markup=False)
     return ExitCode.SUCCESS
 
 
@@ -604,7 +745,9 @@ def cmd_history(args: argparse.Namespace, rt: Runtime, out: Console, err: Consol
                 "release_id": rid,
                 "kind": last.status.kind,
                 "started": first.ts,
-                "image": last.status.spec.get("image") or last.status.spec.get("ami_id"),
+                "image": last.status.spec.get("image")
+                or last.status.spec.get("ami_id")
+                or last.status.spec.get("flag"),
                 "strategy": (last.status.spec.get("plan") or {}).get("strategy"),
                 "state": last.state,
                 "reason": last.status.reason,
@@ -630,6 +773,7 @@ def cmd_history(args: argparse.Namespace, rt: Runtime, out: Console, err: Consol
 
 COMMANDS = {
     "deploy": cmd_deploy,
+    "flag": cmd_flag,
     "status": cmd_status,
     "history": cmd_history,
     "promote": cmd_promote,
@@ -668,6 +812,9 @@ def main(
         err.print(f"refused: {message(exc)}", markup=False)
         err.print("nothing was changed")
         return ExitCode.REFUSED
+    except FrozenError as exc:
+        err.print(f"refused: {args.command}: {message(exc)}", markup=False)
+        return ExitCode.FROZEN
     except StateError as exc:
         err.print(f"refused: {args.command}: {message(exc)}", markup=False)
         return ExitCode.REFUSED

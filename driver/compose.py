@@ -23,17 +23,31 @@ from typing import Any
 
 import yaml
 
-from ..contract import COLORS, ContractError, FleetOutputs, ServiceOutputs, Weights, parse_fleet, parse_service
+from ..contract import (
+    COLORS,
+    ContractError,
+    FeatureFlagsOutputs,
+    FleetOutputs,
+    ServiceOutputs,
+    Weights,
+    parse_feature_flags,
+    parse_fleet,
+    parse_service,
+)
 from ..contract.probe import MAX_BURST_SECONDS, ProbeInputError, ProbeRequest
 from ..contract.release_state import CONFIG_KEY, ColorState, ServiceState, StoreKeys, parse_store_url
 from ..store import Blobs, StoreError, open_blobs
 from ..store.s3 import BucketCheck, ensure_bucket
+from .adapters.aws.appconfig import AppConfigFlagStore
 from .adapters.aws.clients import AWS_ERRORS, client, port_error
 from .adapters.aws.events import SnsPublisher
+from .adapters.aws.flag_metrics import CloudWatchFlagMetrics
 from .adapters.aws.instance_refresh import InstanceRefresher
 from .adapters.aws.metrics import CloudWatchMetrics, ColorAlarms, TargetGroupMetrics
+from .adapters.aws.migration_task import EcsMigrationRunner
 from .adapters.aws.router import ElbRuleRouter
 from .adapters.checks import CommandHook, HttpCheck, ProbeFunctionCheck
+from .adapters.migrations import CommandMigrationRunner
 from .adapters.pulumi_stack import StackLike, StackOps, select_stack
 from .adapters.release_store import DEFAULT_LEASE_SECONDS, Lease, ReleaseStore, live_leases
 from .adapters.sources import built_in_sources
@@ -41,16 +55,19 @@ from .adapters.stack_deployer import StackDeployer
 from .adapters.synthetic import ProbeSyntheticTraffic, run_here, run_in_function
 from .core.analysis import AnalysisConfig
 from .core.errors import InputError, PortError, StateError
+from .core.flag import TARGET_PREFIX, FlagPorts, FlagRelease, FlagSpec
 from .core.fleet import FleetPorts, FleetRelease, FleetSpec, released_version
 from .core.machine import Machine, Progress, Result, Strategy, latest_status
 from .core.metric_checks import ROOT as ANALYSIS_FILE
 from .core.metric_checks import AnalysisPlan, MetricJudge, MetricSource, parse_analysis_file
-from .core.plan import RUN_FROM, Plan, SyntheticBake
-from .core.ports import Clock, EventPublisher, NullPublisher, PreTrafficCheck, SystemClock
+from .core.migrations import refuse_if_frozen
+from .core.plan import RUN_FROM, Migrations, Plan, SyntheticBake
+from .core.ports import Clock, EventPublisher, MigrationRunner, NullPublisher, PreTrafficCheck, SystemClock
 from .core.service import ServicePorts, ServiceRelease, ServiceSpec
 from .core.status import FAILED, STOPPED, TERMINAL, Status
 
 STORE_DOCS = "docs/driver.md#the-release-store"
+DEFAULT_KEEP_WARM_SECONDS = 900.0
 
 
 @dataclass
@@ -132,7 +149,9 @@ class ServiceRequest:
     desired_count: int | None = None
     """Tasks for the new color (default: the live color's count)."""
     health_timeout_seconds: float = 600.0
-    keep_warm_seconds: float = 900.0
+    keep_warm_seconds: float | None = None
+    """Seconds the old color stays up after promotion (None: the service's declared
+    `migrations.keepWarmSeconds`, else `DEFAULT_KEEP_WARM_SECONDS`)."""
     checks: CheckRequest = field(default_factory=CheckRequest)
     metric_checks: AnalysisPlan | None = None
     """The analysis file's metric checks (`--analysis-file`), judged at every analysis check."""
@@ -147,6 +166,20 @@ class FleetRequest:
 
 
 MAX_ANALYSIS_FILE_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class FlagRequest:
+    """A flag release: `flag` of the flag set the Target names (`flags.<set>`), step by step."""
+
+    flag: str
+    plan: Plan
+    analysis: AnalysisConfig
+    appconfig_strategy: str | None = None
+    """AppConfig deployment strategy of each step (None: the flag set's own, alarm-monitored)."""
+    timeout_seconds: float = 1800.0
+    """How long one step's deployment may take to reach the hosts."""
+    poll_seconds: float = 15.0
 
 
 def load_analysis_file(path: Path) -> AnalysisPlan:
@@ -271,6 +304,7 @@ class Driver:
             count = request.desired_count
             if count is None:
                 count = max(1, state.color(stable).desired_count)
+            request = self._with_declared_migrations(request, service)
             spec = self._service_spec(request, stable, count, state, service)
             checks = self._checks(request.checks, spec, service)
             ports = self.service_ports(service, state, checks, spec.plan.synthetic, request.metric_checks)
@@ -313,6 +347,47 @@ class Driver:
             )
             return machine.run()
 
+    def deploy_flag(self, request: FlagRequest) -> Result:
+        """Move `request.flag` through the plan's percentages. Everything is checked before anything changes."""
+        flag_set = self.flag_set_name
+        FlagSpec(
+            stack=self.target.stack,
+            flag_set=flag_set,
+            flag=request.flag,
+            plan=request.plan,
+            analysis=request.analysis,
+            verify_timeout_seconds=request.timeout_seconds,
+            verify_poll_seconds=request.poll_seconds,
+        )  # refuse bad input before the stack opens
+        flags = self.flag_outputs()
+        if request.flag not in flags.flags:
+            raise InputError(
+                "flag", f"no flag {request.flag!r} in flag set {flag_set} (it has: {', '.join(flags.flags)})"
+            )
+        store = self.journal
+        with store.hold():
+            self._refuse_if_in_progress()
+            ports = self.flag_ports(flags, request.appconfig_strategy)
+            spec = FlagSpec(
+                stack=self.target.stack,
+                flag_set=flag_set,
+                flag=request.flag,
+                plan=request.plan,
+                analysis=request.analysis,
+                start_percentage=ports.store.percentage(request.flag),
+                verify_timeout_seconds=request.timeout_seconds,
+                verify_poll_seconds=request.poll_seconds,
+                project=project_name(self.target.work_dir),
+                resource=flag_resource(flags, request.flag),
+                appconfig_strategy=request.appconfig_strategy,
+            )
+            machine = self._start(FlagRelease(spec, ports), NullPublisher())
+            self.announce(
+                f"flag release {machine.status.release_id}: {flag_set}/{request.flag} from {spec.start_percentage}% "
+                f"through {[s.weight for s in spec.plan.steps]}% (store {store.location})"
+            )
+            return machine.run()
+
     def promote(self) -> Result:
         return self._continue(lambda m: m.promote(), check_drift=True)
 
@@ -324,6 +399,7 @@ class Driver:
         store and wait up to `wait_seconds` for its rollback (Outcome RUNNING if it is not done)."""
         store = self.journal
         status = latest_status(store)
+        refuse_if_frozen(status)  # before asking a running driver: a frozen release never rolls back
         if not store.held():
             return self._continue(lambda m: m.abort(reason))
         store.request_abort(status.release_id, reason)
@@ -557,12 +633,36 @@ class Driver:
             plan=request.plan,
             analysis=request.analysis,
             health_timeout_seconds=request.health_timeout_seconds,
-            keep_warm_seconds=request.keep_warm_seconds,
+            keep_warm_seconds=DEFAULT_KEEP_WARM_SECONDS
+            if request.keep_warm_seconds is None
+            else request.keep_warm_seconds,
             stable_desired_count=state.color(stable).desired_count if state else 1,  # type: ignore[arg-type]
             project=project_name(self.target.work_dir) if service else "",
             rule_arn=service.production_rule_arn if service else "",
             metric_checks=request.metric_checks.to_dict() if request.metric_checks else None,
+            stable_image=state.color(stable).image if state else "",  # type: ignore[arg-type]
         )
+
+    @staticmethod
+    def _with_declared_migrations(request: ServiceRequest, service: ServiceOutputs) -> ServiceRequest:
+        """The stack's declared migrations (`services.<name>.migrations`) when no flag gave any."""
+        declared = service.migrations
+        if declared is None:
+            return request
+        if request.keep_warm_seconds is None:
+            request = dataclasses.replace(request, keep_warm_seconds=float(declared.keep_warm_seconds))
+        if request.plan.migrations is not None:
+            return request
+        try:
+            migrations = Migrations(
+                expand_command=declared.expand_command or "",
+                compat_command=declared.compat_command or "",
+                contract_command=declared.contract_command or "",
+                contract_delay_seconds=float(declared.contract_delay_seconds),
+            )
+        except InputError as exc:
+            raise InputError(f"services.{service.name}.migrations", exc.problem) from None
+        return dataclasses.replace(request, plan=dataclasses.replace(request.plan, migrations=migrations))
 
     def _fleet_spec(
         self, ami: str, request: FleetRequest, fleet: FleetOutputs | None, released: int, previous: str
@@ -655,7 +755,20 @@ class Driver:
             tuple(checks),
             synthetic=self._synthetic(service, synthetic),
             metric_judge=self.metric_judge(metric_checks),
+            migrations=self.migration_runner(service),
         )
+
+    def migration_runner(self, service: ServiceOutputs, timeout_seconds: float = 1800.0) -> MigrationRunner:
+        # 1800 s per command, on deploy and on resume alike (docs/migrations.md).
+        """One-off ECS tasks when the stack exports a migration task for the service
+        (`services.<name>.migrationTask`), else local processes (logs under `.zdd/logs/migrations`)."""
+        task = service.migration_task
+        if task is not None:
+            return EcsMigrationRunner(
+                self._client("ecs"), task, self.rt.clock, timeout_seconds=timeout_seconds, region=self.target.region
+            )
+        log_dir = self.target.work_dir / ".zdd" / "logs" / "migrations"
+        return CommandMigrationRunner(log_dir, timeout_seconds=timeout_seconds)
 
     def _synthetic(self, service: ServiceOutputs, bake: SyntheticBake | None) -> ProbeSyntheticTraffic | None:
         """Bursts to the test and production URLs with the service's host name, from the probe
@@ -718,6 +831,34 @@ class Driver:
         ports.deployer.release_id = status.release_id  # type: ignore[attr-defined]
         return ServiceRelease(spec, ports), self.publisher(service)
 
+    @property
+    def flag_set_name(self) -> str:
+        """The flag set a `flags.<set>` target names."""
+        if not self.target.service.startswith(TARGET_PREFIX) or self.target.service == TARGET_PREFIX:
+            raise InputError("flag_set", f"expected {TARGET_PREFIX}<flag set>, got {self.target.service!r}")
+        return self.target.service.removeprefix(TARGET_PREFIX)
+
+    def flag_outputs(self) -> FeatureFlagsOutputs:
+        """The flag set's entry of the stack output `featureFlags`."""
+        try:
+            return parse_feature_flags(self.ops.outputs(), self.flag_set_name)
+        except ContractError as exc:
+            if exc.key == f"featureFlags.{self.flag_set_name}":
+                raise InputError("flag_set", f"unknown flag set {self.flag_set_name!r}: {exc.problem}") from None
+            raise InputError(exc.key, f"{exc.problem} in the stack output `featureFlags`") from None
+
+    def flag_ports(self, flags: FeatureFlagsOutputs, appconfig_strategy: str | None) -> FlagPorts:
+        return FlagPorts(
+            store=AppConfigFlagStore(self._client("appconfig"), flags, appconfig_strategy),
+            metrics=CloudWatchFlagMetrics(self._client("cloudwatch"), flags, percentiles=self.target.percentiles),
+        )
+
+    def _flag_strategy(self, status: Status) -> tuple[Strategy, EventPublisher]:
+        flags = self.flag_outputs()
+        spec = FlagSpec.from_dict(status.spec)
+        self._bound(status, flag_resource(flags, spec.flag))
+        return FlagRelease(spec, self.flag_ports(flags, spec.appconfig_strategy)), NullPublisher()
+
     def _fleet_strategy(self, status: Status) -> tuple[Strategy, EventPublisher]:
         fleet = self.fleet_outputs()
         self._bound(status, fleet.auto_scaling_group_name)
@@ -730,7 +871,7 @@ class Driver:
     @property
     def strategies(self) -> Mapping[str, Callable[[Status], tuple[Strategy, EventPublisher]]]:
         """Release kind -> how to rebuild its strategy from a recorded status."""
-        return {"service": self._service_strategy, "fleet": self._fleet_strategy}
+        return {"service": self._service_strategy, "fleet": self._fleet_strategy, "flag": self._flag_strategy}
 
     def _start(self, strategy: Strategy, publisher: EventPublisher) -> Machine:
         return Machine.start(strategy, self.journal, self.rt.clock, publisher=publisher, on_progress=self.on_progress)
@@ -783,10 +924,16 @@ class Driver:
             )
 
 
+def flag_resource(flags: FeatureFlagsOutputs, flag: str) -> str:
+    """What a flag release moves, bound into every record: `appconfig:<app>/<env>/<profile>#<flag>`."""
+    return f"appconfig:{flags.application_id}/{flags.environment_id}/{flags.configuration_profile_id}#{flag}"
+
+
 __all__ = [
     "AnalysisPlan",
     "CheckRequest",
     "Driver",
+    "FlagRequest",
     "FleetRequest",
     "Runtime",
     "ServiceRequest",

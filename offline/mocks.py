@@ -78,6 +78,82 @@ class ProviderRefusal(ValueError):
     """What the provider (or AWS, or the Kubernetes API server) would answer at `up`: the mocks raise it."""
 
 
+APPCONFIG_REQUIRED: dict[str, tuple[str, ...]] = {
+    # pulumi-aws appconfig: the inputs without which the provider (or the AppConfig API) refuses.
+    T.APPCONFIG_APPLICATION: ("name",),
+    T.APPCONFIG_ENVIRONMENT: ("applicationId", "name"),
+    T.APPCONFIG_PROFILE: ("applicationId", "locationUri", "name"),
+    T.APPCONFIG_HOSTED_VERSION: ("applicationId", "configurationProfileId", "content", "contentType"),
+    T.APPCONFIG_STRATEGY: ("deploymentDurationInMinutes", "growthFactor", "replicateTo", "name"),
+    T.APPCONFIG_DEPLOYMENT: (
+        "applicationId",
+        "configurationProfileId",
+        "configurationVersion",
+        "deploymentStrategyId",
+        "environmentId",
+    ),
+}
+APPCONFIG_ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
+    (T.APPCONFIG_PROFILE, "type"): ("AWS.AppConfig.FeatureFlags", "AWS.Freeform"),
+    (T.APPCONFIG_STRATEGY, "growthType"): ("LINEAR", "EXPONENTIAL"),
+    (T.APPCONFIG_STRATEGY, "replicateTo"): ("NONE", "SSM_DOCUMENT"),
+}
+APPCONFIG_RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    (T.APPCONFIG_STRATEGY, "growthFactor"): (1, 100),
+    (T.APPCONFIG_STRATEGY, "deploymentDurationInMinutes"): (0, 1440),
+    (T.APPCONFIG_STRATEGY, "finalBakeTimeInMinutes"): (0, 1440),
+}
+APPCONFIG_NAME_LIMITS = {
+    T.APPCONFIG_APPLICATION: 64,
+    T.APPCONFIG_ENVIRONMENT: 64,
+    T.APPCONFIG_STRATEGY: 64,
+    T.APPCONFIG_PROFILE: 128,
+}
+APPCONFIG_MAX_MONITORS = 5
+
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+"""Pulumi's marker of a secret value on the wire (the provider schema marks e.g. `content` secret)."""
+
+
+def unsecret(value: Any) -> Any:
+    """The plain value of an input the engine passes as a secret."""
+    if isinstance(value, dict) and SECRET_SIG in value:
+        return value.get("value")
+    return value
+
+
+def check_appconfig(args: pulumi.runtime.MockResourceArgs) -> None:
+    """Raise ProviderRefusal for AppConfig inputs the provider or AppConfig would refuse at `up`."""
+    t, inputs = args.typ, args.inputs
+    if t not in APPCONFIG_REQUIRED:
+        return
+    for key in APPCONFIG_REQUIRED[t]:
+        if inputs.get(key) in (None, ""):
+            raise ProviderRefusal(f"{t} {args.name!r}: {key} is required")
+    for (typ, key), allowed in APPCONFIG_ENUMS.items():
+        if typ == t and key in inputs and inputs[key] not in allowed:
+            raise ProviderRefusal(f"{t} {args.name!r}: {key} {inputs[key]!r} is not one of {', '.join(allowed)}")
+    for (typ, key), (low, high) in APPCONFIG_RANGES.items():
+        value = inputs.get(key)
+        if typ == t and value is not None and not low <= float(value) <= high:
+            raise ProviderRefusal(f"{t} {args.name!r}: {key} {value!r} is outside {low:g}-{high:g}")
+    limit, name = APPCONFIG_NAME_LIMITS.get(t), inputs.get("name")
+    if limit and isinstance(name, str) and not 1 <= len(name) <= limit:
+        raise ProviderRefusal(f"{t} {args.name!r}: name {name!r} must be 1-{limit} characters")
+    monitors = inputs.get("monitors") or []
+    if len(monitors) > APPCONFIG_MAX_MONITORS:
+        raise ProviderRefusal(f"{t} {args.name!r}: at most {APPCONFIG_MAX_MONITORS} monitors, got {len(monitors)}")
+    for monitor in monitors:
+        if not isinstance(monitor, dict) or not monitor.get("alarmArn"):
+            raise ProviderRefusal(f"{t} {args.name!r}: every monitor needs an alarmArn, got {monitor!r}")
+    if t == T.APPCONFIG_HOSTED_VERSION and inputs.get("contentType") == "application/json":
+        try:
+            json.loads(unsecret(inputs["content"]))
+        except ValueError as exc:
+            raise ProviderRefusal(f"{t} {args.name!r}: content is not JSON: {exc}") from None
+
+
 def check_physical_name(args: pulumi.runtime.MockResourceArgs) -> None:
     """Raise ProviderRefusal for a name the provider or AWS would refuse, as `up` would fail."""
     t, inputs = args.typ, args.inputs
@@ -245,6 +321,8 @@ def _outputs_for(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, 
         name = _physical_name(args)
         out = {"name": name, "arn": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"}
         rid = name
+    elif t.startswith("aws:appconfig/"):
+        rid, out = _appconfig_outputs(t, inputs, suffix)
     elif t == "aws:ec2/eip:Eip":
         rid = f"eipalloc-{suffix[:17]}"
         digits = int(suffix[:6], 16)
@@ -263,6 +341,30 @@ def _outputs_for(args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, 
         out = {"metadata": metadata}
         rid = f"{metadata['namespace']}/{metadata['name']}"
     return rid, {**inputs, **out}
+
+
+def _appconfig_outputs(t: str, inputs: dict[str, Any], suffix: str) -> tuple[str, dict[str, Any]]:
+    """AppConfig ids are 7 lowercase alphanumerics; composite resource ids join them with `:`."""
+    own = suffix[:7]
+    app = str(inputs.get("applicationId", own))
+    base = f"arn:aws:appconfig:{REGION}:{ACCOUNT_ID}:application/{app}"
+    if t == T.APPCONFIG_APPLICATION:
+        return own, {"arn": f"arn:aws:appconfig:{REGION}:{ACCOUNT_ID}:application/{own}"}
+    if t == T.APPCONFIG_ENVIRONMENT:
+        return f"{own}:{app}", {"environmentId": own, "arn": f"{base}/environment/{own}"}
+    if t == T.APPCONFIG_PROFILE:
+        return f"{own}:{app}", {"configurationProfileId": own, "arn": f"{base}/configurationprofile/{own}"}
+    if t == T.APPCONFIG_HOSTED_VERSION:
+        profile = inputs.get("configurationProfileId")
+        arn = f"{base}/configurationprofile/{profile}/hostedconfigurationversion/1"
+        return f"{app}/{profile}/1", {"versionNumber": 1, "arn": arn}
+    if t == T.APPCONFIG_STRATEGY:
+        return own, {"arn": f"arn:aws:appconfig:{REGION}:{ACCOUNT_ID}:deploymentstrategy/{own}"}
+    if t == T.APPCONFIG_DEPLOYMENT:
+        env = inputs.get("environmentId")
+        arn = f"{base}/environment/{env}/deployment/1"
+        return f"{app}/{env}/1", {"deploymentNumber": 1, "state": "COMPLETE", "arn": arn}
+    return own, {"arn": f"{base}/{own}"}  # pragma: no cover - types the components do not create
 
 
 def _call_result(args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
@@ -298,6 +400,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         check_physical_name(args)
+        check_appconfig(args)
         rid, outputs = _outputs_for(args)
         options = self.options.get((args.typ, args.name), {})
         self.resources.append(

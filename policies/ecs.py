@@ -10,7 +10,7 @@ from typing import Any
 
 from ..contract.types import ResourceType
 from .config import Setting
-from .props import as_bool, as_int, get, is_mapping, items, mapping
+from .props import as_bool, as_int, get, is_mapping, items, mapping, tags
 from .rules import ADVISORY, MANDATORY, GuardResourcePolicy
 
 SERVICE = (ResourceType.ECS_SERVICE,)
@@ -117,6 +117,35 @@ def check_native_strategy(props: Mapping[str, Any], config: Mapping[str, Any]) -
         yield (
             f"{strategy} deployment bake time is {shown}: the old revision is dropped before "
             f"alarms can fire. Set deploymentConfiguration.bakeTimeInMinutes to {minimum} or more."
+        )
+
+
+# Set by BlueGreenService on the ECS services of a service that declares migrations
+# (components/migrations.py); plain strings so this module imports no component.
+CONTRACT_DELAY_TAG = "zero-downtime:contract-delay-seconds"
+KEEP_WARM_TAG = "zero-downtime:keep-warm-seconds"
+
+
+def check_keep_warm_covers_contract_delay(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterator[str]:
+    """A service that declares schema migrations keeps its old color warm at least the contract
+    delay (plus a margin): until the contract may start, a rollback must find the old version up."""
+    found = tags(props)
+    if CONTRACT_DELAY_TAG not in found:
+        return
+    delay = as_int(found.get(CONTRACT_DELAY_TAG))
+    keep_warm = as_int(found.get(KEEP_WARM_TAG))
+    needed = (delay or 0) + config["minMarginSeconds"]
+    if delay is None:
+        yield (
+            f"tag {CONTRACT_DELAY_TAG} is {found.get(CONTRACT_DELAY_TAG)!r}, not a number of seconds: set "
+            "migrations.contractDelaySeconds on the service."
+        )
+    elif keep_warm is None or keep_warm < needed:
+        shown = "not declared" if keep_warm is None else f"{keep_warm}s"
+        yield (
+            f"the service declares migrations with a contract delay of {delay}s but keeps the old color warm "
+            f"{shown}: a rollback before the contract would find the old version gone. Set "
+            f"migrations.keepWarmSeconds to at least {needed} (or lower migrations.contractDelaySeconds)."
         )
 
 
@@ -235,6 +264,18 @@ POLICIES = [
         SERVICE,
         check_native_strategy,
         {"minBakeTimeMinutes": Setting("integer", 1, "Shortest bakeTimeInMinutes allowed.", 0, 1440)},
+    ),
+    GuardResourcePolicy(
+        "ecs-service-keep-warm-covers-contract-delay",
+        "ECS services that declare schema migrations keep the old color warm at least the contract delay.",
+        MANDATORY,
+        SERVICE,
+        check_keep_warm_covers_contract_delay,
+        {
+            "minMarginSeconds": Setting(
+                "integer", 0, "Seconds the keep-warm must exceed the contract delay by.", 0, 7 * 24 * 3600
+            )
+        },
     ),
     GuardResourcePolicy(
         "ecs-task-definition-no-privileged",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import autoscaling, ec2, ecs, elb, kubernetes, stack
+from . import appconfig, autoscaling, ec2, ecs, elb, kubernetes, stack
 from .rules import GuardPolicy
 
 PACK_NAME = "zero-downtime-guardrails"
@@ -14,6 +14,7 @@ def all_policies() -> list[GuardPolicy]:
         *elb.POLICIES,
         *ec2.POLICIES,
         *autoscaling.POLICIES,
+        *appconfig.POLICIES,
         *kubernetes.POLICIES,
         *stack.POLICIES,
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -14,6 +15,7 @@ from ..contract import other_color
 from .scenario import RehearsalResult
 
 VERSION_COLORS = {"v1": "#4C72B0", "v2": "#55A868", "v3": "#C44E52", "none": "#999999"}
+SYNTHETIC_COLOR = "#DD8452"  # the driver's synthetic bake and probes
 
 
 def _bins(result: RehearsalResult, width: float) -> tuple[list[float], dict[str, list[float]], list[float]]:
@@ -38,6 +40,35 @@ def _bins(result: RehearsalResult, width: float) -> tuple[list[float], dict[str,
             shares[v].append(100 * c.get(v, 0) / total)
         errors.append(100 * failed[i] / total)
     return centres, shares, errors
+
+
+CHAOS_COLOR = "#8E44AD"
+
+
+def _mark_synthetic(ax: Any, result: RehearsalResult) -> None:
+    """The driver's own requests, which the bars (user traffic only) leave out: each release's
+    synthetic bake shaded and labelled with its counts, and every probe a tick along the bottom."""
+    t0 = result.started_at
+    for run in result.releases.values():
+        first_shift = min((c.at for c in result.weight_history if run.start <= c.at <= run.end), default=run.end)
+        bake = [p for p in result.probes if run.start <= p.sent_at <= first_shift]
+        if bake:
+            start, end = min(p.sent_at for p in bake) - t0, max(p.done_at or p.sent_at for p in bake) - t0
+            ax.axvspan(start, max(end, start + 0.2), color=SYNTHETIC_COLOR, alpha=0.18, linewidth=0)
+            failed = sum(p.failed for p in bake)
+            ax.annotate(
+                f"synthetic bake {run.version}: {len(bake)} requests, {failed} failed",
+                (start, 50),
+                xytext=(2, 0),
+                textcoords="offset points",
+                color=SYNTHETIC_COLOR,
+                fontsize=8,
+                rotation=90,
+                va="center",
+            )
+    probes = [p.sent_at - t0 for p in result.probes]
+    if probes:
+        ax.plot(probes, [1.0] * len(probes), "|", color=SYNTHETIC_COLOR, markersize=6, label="synthetic request")
 
 
 def write_chart(result: RehearsalResult, path: Path, notes: list[str] | None = None, bin_seconds: float = 1.0) -> Path:
@@ -103,6 +134,22 @@ def write_chart(result: RehearsalResult, path: Path, notes: list[str] | None = N
                     rotation=90,
                     va="bottom",
                 )
+    _mark_synthetic(ax, result)
+    for event in result.chaos:  # `--chaos`: a line where each event hit, its effect shaded, its name
+        x = event.at - t0
+        ax.axvspan(x, max(x, event.until - t0), color=CHAOS_COLOR, alpha=0.12, linewidth=0)
+        ax.axvline(x, color=CHAOS_COLOR, linestyle=":", linewidth=2)
+        ax.annotate(
+            f"chaos: {event.kind}" + (" (failed)" if event.error else ""),
+            (x, 60),
+            xytext=(-10, 0),
+            textcoords="offset points",
+            color=CHAOS_COLOR,
+            fontsize=8,
+            fontweight="bold",
+            rotation=90,
+            va="center",
+        )
     handles, labels = ax.get_legend_handles_labels()
     h2, l2 = err_ax.get_legend_handles_labels()
     fig.legend(handles + h2, labels + l2, loc="lower center", ncol=len(labels) + 1, fontsize=9, frameon=False)

@@ -21,6 +21,8 @@ from rich.text import Text
 from ..driver.core.errors import BusyError, InputError, JournalError, PortError
 from ..driver.core.plan import Strategy, parse_int_list
 from ..store import StoreError
+from .chaos import KINDS as CHAOS_KINDS
+from .chaos import parse_chaos
 from .chart import write_chart
 from .haproxy_process import HaproxyFailed, HaproxyMissing, find_haproxy
 from .lifetime import SignalGuard
@@ -151,6 +153,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="hard bound on the load (default 900); at least the schedule: baseline + every step's bake "
         "+ keep-warm per release + settle",
     )
+    p.add_argument(
+        "--chaos",
+        default="",
+        metavar="EVENTS",
+        help="chaos during the good release: all, or a comma list of " + ", ".join(CHAOS_KINDS) + " (default none)",
+    )
+    p.add_argument(
+        "--lb-retries",
+        action="store_true",
+        help="let HAProxy retry failed connections on another instance (an ALB does not; the report says so)",
+    )
+    p.add_argument(
+        "--deregistration-delay",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="drain before SIGTERM (default: the stack's 30 s delay x0.05 = 1.5 s)",
+    )
     p.add_argument("--out", type=Path, default=d.out_dir, help="report/chart/journal dir (default out/rehearsal)")
     p.add_argument("--no-chart", action="store_true", help="do not write the PNG chart")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
@@ -160,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> RehearsalConfig:
     steps = tuple(parse_int_list("steps", args.steps)) if args.strategy == "canary" else None
     noise_error_rate, noise_jitter_ms = parse_noise(args.noise)
+    chaos = parse_chaos(args.chaos) if args.chaos else ()
     cfg = RehearsalConfig(
         rate=args.rate,
         instances=args.instances,
@@ -185,11 +206,14 @@ def config_from_args(args: argparse.Namespace) -> RehearsalConfig:
         noise_error_rate=noise_error_rate,
         noise_jitter_ms=noise_jitter_ms,
         metrics_lag_seconds=args.metrics_lag,
+        lb_retries=args.lb_retries,
+        deregistration_delay=args.deregistration_delay,
         synthetic=not args.no_synthetic,
         synthetic_requests=args.synthetic_requests,
         synthetic_seconds=args.synthetic_seconds,
         probe_requests=args.probe_requests,
         judge=args.judge,
+        chaos=chaos,
     )
     cfg.validate()
     return cfg

@@ -1,8 +1,11 @@
 """`Deployer` port on local processes: a color is a set of HAProxy slots with app instances.
 
 Deploying attaches new instances to the color's slots at weight 0 (`set server addr`, `state
-ready`); scaling down puts the slots in DRAIN, sends SIGTERM and waits for each instance's own
-graceful exit (readiness 503 -> HAProxy marks it down -> in-flight requests finish -> exit 0).
+ready`). Scaling down stops them the way ECS stops a task behind an ALB: deregister first (the
+slots go to DRAIN: no new requests), wait the deregistration delay while in-flight requests finish
+(it ends early once none is left, as ALB's does), and only then send SIGTERM; each instance's own
+graceful exit follows (readiness 503 -> in-flight requests finish -> exit 0). Requests still in
+flight when the delay ran out are recorded in the `StopRecord`, never hidden.
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ class StopRecord:
     color: Color
     at: float
     exit_codes: dict[str, int]
+    drained_seconds: float = 0.0  # how long the slots drained before SIGTERM
+    in_flight_at_sigterm: int = 0  # requests still in flight when the deregistration delay ran out
+    sigterm_at: float = 0.0  # epoch seconds the instances were sent SIGTERM
 
     @property
     def graceful(self) -> bool:
@@ -65,6 +71,8 @@ class LocalDeployer:
         *,
         drain_timeout_seconds: float = 15.0,
         lb_fall: int | None = None,
+        deregistration_delay_seconds: float = 1.5,
+        drain: bool = True,
     ) -> None:
         if haproxy.layout is None or haproxy.api is None:
             raise RuntimeError("start HAProxy before creating the deployer")
@@ -75,6 +83,10 @@ class LocalDeployer:
         self.releases = releases
         self.drain_timeout_seconds = drain_timeout_seconds
         self.lb_fall = lb_fall if lb_fall is not None else haproxy.check.fall
+        self.lb_interval_seconds = haproxy.check.interval_ms / 1000
+        self.deregistration_delay_seconds = deregistration_delay_seconds
+        # False only in tests that show what a stop without deregistration costs.
+        self.drain = drain
         self.slots: dict[str, Instance | None] = {s: None for c in ("blue", "green") for s in haproxy.layout.slots(c)}
         self.versions: dict[Color, str | None] = {"blue": None, "green": None}
         self.stops: list[StopRecord] = []
@@ -100,7 +112,11 @@ class LocalDeployer:
             raise PortError(f"desired_count for {color} must be 1-{len(free)}, got {desired_count}")
         if self.instances(color):
             self.scale_down(color)
-        env = {**release.env(), "APP_LB_FALL": str(self.lb_fall)}
+        env = {
+            **release.env(),
+            "APP_LB_FALL": str(self.lb_fall),
+            "APP_LB_INTERVAL_SECONDS": str(self.lb_interval_seconds),
+        }
         for slot in free[:desired_count]:
             try:
                 inst = self.supervisor.spawn_app(slot, env)
@@ -146,9 +162,13 @@ class LocalDeployer:
     def scale_down(self, color: Color) -> None:
         instances = self.instances(color)
         slots = self.attached(color)
-        for slot in slots:
-            with contextlib.suppress(RuntimeApiError):
-                self.api.set_state(BACKEND, slot, "drain")
+        drained, in_flight = 0.0, 0
+        if self.drain:
+            for slot in slots:
+                with contextlib.suppress(RuntimeApiError):
+                    self.api.set_state(BACKEND, slot, "drain")
+            drained, in_flight = self._wait_drained(slots)
+        sigterm_at = time.time()
         codes = self.supervisor.terminate(instances, self.drain_timeout_seconds)
         for slot in slots:
             with contextlib.suppress(RuntimeApiError):
@@ -158,4 +178,24 @@ class LocalDeployer:
         self.versions[color] = None
         # A forced exit is reported, not raised: the color already has no traffic, and a
         # PortError here would make the release roll back to capacity that is gone.
-        self.stops.append(StopRecord(color, time.time(), codes))
+        self.stops.append(StopRecord(color, time.time(), codes, drained, in_flight, sigterm_at))
+
+    def _wait_drained(self, slots: list[str]) -> tuple[float, int]:
+        """Wait up to the deregistration delay for the slots' in-flight requests to finish.
+
+        Returns (seconds waited, requests still in flight at the end)."""
+        start = time.monotonic()
+        deadline = start + self.deregistration_delay_seconds
+        in_flight = 0
+        while True:
+            try:
+                stats = self.api.show_stat(BACKEND)
+                in_flight = sum(stats[s].current_sessions for s in slots if s in stats)
+            except RuntimeApiError:
+                in_flight = 0  # HAProxy cannot say: wait the whole delay
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+            if in_flight == 0 or time.monotonic() >= deadline:
+                return time.monotonic() - start, in_flight
+            time.sleep(0.05)

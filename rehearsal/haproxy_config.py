@@ -9,6 +9,11 @@ picks the backend `test-<color>` named by a runtime map (`idle` -> color, set by
 servers mirror that color's slots and `track` their health, so the slots are checked once and a
 slot in maintenance or drain is out of both. Test traffic never reaches the production backend's
 counters, so the metrics source sees user traffic only.
+
+Like an ALB, the load balancer never retries a request by default: a target that closes a
+connection mid-request costs the user a 502 (or a 503 when no server could take it), which the load
+generator records. `retries=True` (the rehearsal's `--lb-retries`, for ingress controllers that do
+retry) adds HAProxy's connection-level retries and redispatch, and the report says they were on.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..contract import COLORS, Color
+from ..contract.load_balancer import DEFAULT_IDLE_TIMEOUT_SECONDS
 
 BACKEND = "app"
 FRONTEND = "public"
@@ -49,13 +55,15 @@ def slot_color(name: str) -> Color | None:
 
 @dataclass(frozen=True)
 class HealthCheck:
-    """HAProxy active health check on the readiness endpoint."""
+    """HAProxy active health check on the readiness endpoint (`lb_settings.py` derives it from the
+    stack's target group defaults). Like ALB's, one interval whatever the server's state."""
 
     path: str = "/ready"
     interval_ms: int = 500
-    fast_interval_ms: int = 250
+    fast_interval_ms: int = 500
     fall: int = 2
     rise: int = 2
+    timeout_ms: int = 500  # a check slower than this fails
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,9 @@ class HaproxyLayout:
     server_timeout_ms: int = 30_000
     test_bind: str | None = None  # the test listener (None: none)
     test_map_path: str = ""  # its runtime map file, required with `test_bind`
+    idle_timeout_ms: int = DEFAULT_IDLE_TIMEOUT_SECONDS * 1000  # ALB's idle timeout; the app's keep-alive outlives it
+    retries: bool = False  # ALB-like: no retries, no redispatch (`--lb-retries` turns them on)
+    state_file: str = ""  # server-state file loaded at start (a reload keeps runtime weights); "" = none
 
     def slots(self, color: Color) -> list[str]:
         return [slot_name(color, i) for i in range(1, self.slots_per_color + 1)]
@@ -85,9 +96,13 @@ def render_config(layout: HaproxyLayout) -> str:
     if layout.test_bind is not None and not layout.test_map_path:
         raise ValueError("test_map_path is required with test_bind")
     chk = layout.check
+    # With a state file (a reloadable HAProxy) slots start enabled at weight 0, DOWN by their checks:
+    # HAProxy 2.6 would keep the test listener's tracking servers in the maintenance inherited from
+    # `disabled` after a reload, although the state file brings their tracked slot back.
+    disabled = "" if layout.state_file else " disabled"
     servers = [
         # Placeholder address; `disabled` = maintenance until an instance is attached.
-        f"    server {name} 127.0.0.1:9 check weight 0 disabled"
+        f"    server {name} 127.0.0.1:9 check weight 0{disabled}"
         for color in COLORS
         for name in layout.slots(color)
     ]
@@ -97,18 +112,17 @@ def render_config(layout: HaproxyLayout) -> str:
         "    stats timeout 10s",
         "    maxconn 4096",
         "    nbthread 1",
+        *([f"    server-state-file {layout.state_file}"] if layout.state_file else []),
         "",
         "defaults",
         "    mode http",
+        *(["    load-server-state-from-file global"] if layout.state_file else []),
         f"    timeout connect {layout.connect_timeout_ms}ms",
         "    timeout client 30s",
         f"    timeout server {layout.server_timeout_ms}ms",
-        "    timeout http-keep-alive 10s",
-        # Connection-level failures (an instance closing an idle keep-alive connection as it
-        # exits) are retried on another server; application 5xx are never retried or hidden.
-        "    retries 3",
-        "    option redispatch 1",
-        "    retry-on conn-failure empty-response junk-response",
+        f"    timeout http-keep-alive {layout.idle_timeout_ms}ms",
+        f"    timeout check {chk.timeout_ms}ms",
+        *_retry_lines(layout.retries),
         "",
         f"frontend {FRONTEND}",
         f"    bind {layout.bind}",
@@ -131,6 +145,16 @@ def render_config(layout: HaproxyLayout) -> str:
     if layout.test_bind is not None:
         lines += _test_listener(layout)
     return "\n".join(lines)
+
+
+def _retry_lines(retries: bool) -> list[str]:
+    if not retries:
+        # An ALB does not retry: a failed connection or a target that dies mid-request is the user's
+        # error. HAProxy retries connection failures 3 times unless told otherwise.
+        return ["    retries 0"]
+    # Only when asked (`--lb-retries`): connection-level failures go to another server. The report
+    # says so, because the failures these hide would reach users behind an ALB.
+    return ["    retries 3", "    option redispatch 1", "    retry-on conn-failure empty-response junk-response"]
 
 
 def _test_listener(layout: HaproxyLayout) -> list[str]:

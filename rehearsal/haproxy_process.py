@@ -55,13 +55,24 @@ class HaproxyProcess:
     """Owns one HAProxy: config in `workdir`, listening socket, runtime API, process group."""
 
     def __init__(
-        self, workdir: Path, slots_per_color: int = 2, check: HealthCheck | None = None, marker: str = ""
+        self,
+        workdir: Path,
+        slots_per_color: int = 2,
+        check: HealthCheck | None = None,
+        marker: str = "",
+        *,
+        reloadable: bool = False,
+        retries: bool = False,
     ) -> None:
         self.binary = find_haproxy()
         self.workdir = workdir
         self.marker = marker or str(workdir)  # ZDD_REHEARSAL_RUN of its process
         self.slots_per_color = slots_per_color
         self.check = check or HealthCheck()
+        # Master-worker (`-W`) with a server-state file: a SIGUSR2 to the master reloads without
+        # dropping a connection or a runtime weight (rehearsal/chaos.py, `--chaos reload-haproxy`).
+        self.reloadable = reloadable
+        self.retries = retries  # ALB-like by default: no retries (haproxy_config.py)
         self.port = 0
         self.test_port = 0
         self.layout: HaproxyLayout | None = None
@@ -94,7 +105,11 @@ class HaproxyProcess:
             check=self.check,
             test_bind=f"fd@{fds[1]}",
             test_map_path=str(map_path),
+            retries=self.retries,
+            state_file=str(self.workdir / "server-state") if self.reloadable else "",
         )
+        if self.reloadable:
+            (self.workdir / "server-state").write_text("")  # nothing to load at the first start
         config_path = self.workdir / "haproxy.cfg"
         config_path.write_text(render_config(self.layout))
         env = marked_env(self.marker)
@@ -111,7 +126,7 @@ class HaproxyProcess:
                 raise HaproxyFailed(f"HAProxy rejected {config_path}:\n{check.stderr.strip()}")
             with self._log_path.open("wb") as log:
                 self._proc = subprocess.Popen(
-                    tethered([self.binary, "-db", "-f", str(config_path)]),
+                    tethered([self.binary, *(["-W"] if self.reloadable else []), "-db", "-f", str(config_path)]),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,

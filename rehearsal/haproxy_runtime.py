@@ -26,6 +26,7 @@ class ServerStat:
     sessions_total: int
     check_status: str
     address: str
+    current_sessions: int = 0  # requests in flight on this server now (`scur`)
 
     @property
     def responses(self) -> int:
@@ -125,5 +126,6 @@ class RuntimeApi:
                 sessions_total=int(row.get("stot") or 0),
                 check_status=row.get("check_status", ""),
                 address=row.get("addr", ""),
+                current_sessions=int(row.get("scur") or 0),
             )
         return servers

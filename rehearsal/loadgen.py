@@ -19,6 +19,7 @@ import httpx
 from .haproxy_config import SERVED_BY_HEADER, SERVER_TIME_HEADER
 
 FAULT_HEADER = "x-app-fault"  # app/service.py; the rehearsal does not import the app
+BREAKER_HEADER = "x-app-breaker"  # app/service.py, on /work when the app has a downstream
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Record:
     error: str | None = None
     server_seconds: float | None = None  # HAProxy's measure of the server's response time
     fault: str | None = None  # x-app-fault: "noise" (background) or "injected" on the app's own 500s
+    breaker: str | None = None  # x-app-breaker: the instance's downstream circuit breaker after the call
 
     @property
     def background(self) -> bool:
@@ -149,6 +151,7 @@ class LoadGenerator:
                     server=response.headers.get(SERVED_BY_HEADER),
                     server_seconds=header_seconds(response.headers.get(SERVER_TIME_HEADER)),
                     fault=response.headers.get(FAULT_HEADER),
+                    breaker=response.headers.get(BREAKER_HEADER),
                 )
             )
         except httpx.HTTPError as exc:

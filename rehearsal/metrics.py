@@ -67,6 +67,8 @@ class HaproxyMetrics:
         self.samples: deque[Sample] = deque(maxlen=max_samples)
         self.max_latencies = max_latencies
         self._lock = threading.Lock()
+        self._raw: dict[str, tuple[int, int]] = {}  # last counters read, per server
+        self._base: dict[str, tuple[int, int]] = {}  # counted before the last counter reset (a reload)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -74,13 +76,21 @@ class HaproxyMetrics:
         """Read `show stat` now and keep the snapshot."""
         requests: dict[Color, int] = {"blue": 0, "green": 0}
         errors: dict[Color, int] = {"blue": 0, "green": 0}
-        for name, stat in self.api.show_stat(BACKEND).items():
-            color = slot_color(name)
-            if color is not None:
-                requests[color] += stat.responses
-                errors[color] += stat.errors_5xx
-        snap = Sample(self.clock(), requests, errors)
+        stats = self.api.show_stat(BACKEND)
         with self._lock:
+            for name, stat in stats.items():
+                color = slot_color(name)
+                if color is None:
+                    continue
+                # A reload starts a new worker whose counters start at 0: keep them cumulative.
+                raw = (stat.responses, stat.errors_5xx)
+                last, base = self._raw.get(name, (0, 0)), self._base.get(name, (0, 0))
+                if raw[0] < last[0] or raw[1] < last[1]:
+                    base = self._base[name] = (base[0] + last[0], base[1] + last[1])
+                self._raw[name] = raw
+                requests[color] += base[0] + raw[0]
+                errors[color] += base[1] + raw[1]
+            snap = Sample(self.clock(), requests, errors)
             self.samples.append(snap)
         return snap
 

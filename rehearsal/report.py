@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..contract import Weights
+from .chaos import chaos_summary, headline
 from .loadgen import Record
 from .scenario import BAD, GOOD, RehearsalConfig, RehearsalResult
 from .synthetic import Probe
@@ -55,6 +56,8 @@ class Summary:
     leftover_processes: int
     release_traffic: dict[str, int] = field(default_factory=dict)
     """Responses each released version served during its release (0: the release got no traffic)."""
+    in_flight_at_sigterm: int = 0
+    """Requests still in flight on stopping instances when their deregistration delay ran out."""
     settings: dict[str, Any] = field(default_factory=dict)
     """What made the run realistic or not: noise, metrics lag, synthetic bake/probes, judge."""
     good_release_failed_beyond_background: int | None = None
@@ -69,6 +72,9 @@ class Summary:
     """Synthetic responses each released version served during its release."""
     bad_release_caught_before_users: bool | None = None
     """The faulty release was rolled back before its version served any user request."""
+    chaos: dict[str, Any] = field(default_factory=dict)
+    """`--chaos`: each event (moment, figures, failed requests it explains), failures no event explains,
+    the circuit breakers' transitions (rehearsal/chaos.py). Empty without chaos."""
     expectations: dict[str, bool] = field(default_factory=dict)
 
     @property
@@ -106,6 +112,7 @@ def settings_of(cfg: RehearsalConfig) -> dict[str, Any]:
         "steps": list(cfg.steps) if cfg.steps is not None else None,
         "interval": cfg.interval,
         "fault": {"error_rate": cfg.bad_error_rate, "latency_ms": cfg.bad_latency_ms},
+        "load_balancer": {"retries": cfg.lb_retries, "behaviour": cfg.load_balancer().describe()},
     }
 
 
@@ -182,6 +189,7 @@ def summarize(result: RehearsalResult) -> Summary:
         graceful_stops=sum(code == 0 for s in result.stops for code in s.exit_codes.values()),
         forced_stops=sum(code != 0 for s in result.stops for code in s.exit_codes.values()),
         leftover_processes=len(result.leftover_pids),
+        in_flight_at_sigterm=sum(s.in_flight_at_sigterm for s in result.stops),
         release_traffic={
             version: sum(r.version == version for r in _in(records, run.start, run.end))
             for version, run in result.releases.items()
@@ -208,14 +216,23 @@ def summarize(result: RehearsalResult) -> Summary:
         )
     expectations: dict[str, bool] = {"no processes left behind": not result.leftover_pids}
     # A release that served nothing proves nothing (e.g. the load stopped at --max-seconds before it).
+    if result.config.chaos:
+        window = (good.start, good.end) if good is not None else None
+        chaos = chaos_summary(result.chaos, result.chaos_missed, records, window, result.started_at)
+        summary = replace(summary, chaos=chaos)
     if good is not None:
         expectations["good release got traffic"] = summary.release_traffic.get(GOOD, 0) > 0
         expectations["good release succeeded"] = summary.good_release_state == "SUCCEEDED"
-        if result.config.noise_error_rate > 0:
+        if summary.chaos:  # failures are judged per chaos event instead (below)
+            expectations.update(summary.chaos["expectations"])
+        elif result.config.noise_error_rate > 0:
             beyond = summary.good_release_failed_beyond_background
             expectations["0 failed requests beyond the background during the good release"] = beyond == 0
         else:
-            expectations["0 failed requests during the good release"] = summary.good_release_failed == 0
+            name = "0 failed requests during the good release"
+            if result.config.lb_retries:  # say what made it so: an ALB would not have retried
+                name += " (with HAProxy retries ON, not ALB-like)"
+            expectations[name] = summary.good_release_failed == 0
     if bad is not None:
         # Synthetic requests count here: a fault caught before any user request did get traffic.
         served = summary.release_traffic.get(BAD, 0) + summary.release_synthetic.get(BAD, 0)
@@ -249,6 +266,7 @@ def describe_settings(settings: dict[str, Any]) -> list[tuple[str, str]]:
         ("metrics lag", f"{settings.get('metrics_lag_seconds', 0):g} s"),
         ("synthetic bake + probes", probing),
         ("judge", str(settings.get("judge", "-"))),
+        ("load balancer", str(settings.get("load_balancer", {}).get("behaviour", "-"))),
     ]
 
 
@@ -304,11 +322,38 @@ def render(summary: Summary, console: Console) -> None:
         sent = ", ".join(f"{n} via {via}" for via, n in sorted(summary.synthetic_requests.items()))
         facts.add_row("synthetic requests sent", sent)
     facts.add_row("instances stopped", f"{summary.graceful_stops} gracefully, {summary.forced_stops} forced")
+    facts.add_row("requests in flight at SIGTERM (after the drain)", str(summary.in_flight_at_sigterm))
     facts.add_row("processes left behind", str(summary.leftover_processes))
     console.print(facts)
+    if summary.chaos:
+        render_chaos(summary.chaos, console)
     for name, passed in summary.expectations.items():
         mark = "[green]PASS[/]" if passed else "[red]FAIL[/]"
         console.print(f"{mark} {name}")
+
+
+def render_chaos(chaos: dict[str, Any], console: Console) -> None:
+    table = Table(title="Chaos during the good release", title_justify="left")
+    for column in ("event", "at", "effect over", "failed requests", "figures"):
+        table.add_column(column)
+    for row in chaos["events"]:
+        figures = headline(row)
+        kinds = ", ".join(f"{k}: {n}" for k, n in row["failed_by_kind"].items())
+        failed = f"{row['failed_requests']}" + (f" ({kinds})" if kinds else "")
+        if row["error"]:
+            figures = f"[red]did not happen: {row['error']}[/]"
+        table.add_row(
+            row["kind"], f"{row['at_seconds']:.1f} s", f"{row['until_seconds']:.1f} s", failed, figures or "-"
+        )
+    for kind in chaos["missed"]:
+        table.add_row(kind, "-", "-", "-", "[red]never fired (the release ended before its moment)[/]")
+    console.print(table)
+    console.print(
+        f"failed requests of the good release no chaos event explains: {chaos['failed_unexplained_in_good_release']}"
+    )
+    opened = [c for c in chaos["breaker_changes"] if c["to"] == "open"]
+    if chaos["breaker_changes"]:
+        console.print(f"circuit breaker transitions: {len(chaos['breaker_changes'])}, {len(opened)} to open")
 
 
 def chart_notes(summary: Summary) -> list[str]:
@@ -320,6 +365,8 @@ def chart_notes(summary: Summary) -> list[str]:
             f"noise {'on' if realism['background noise'] != 'off' else 'off'}, "
             f"lag {realism['metrics lag']}, synthetic {'on' if summary.settings['synthetic']['on'] else 'off'}"
         )
+    if summary.settings.get("load_balancer", {}).get("retries"):
+        notes.append("HAProxy retries ON (not ALB-like)")
     if summary.good_release_state is not None:
         notes.append(f"good release: {summary.good_release_failed} failed of {summary.good_release_requests}")
     if summary.bad_release_state is not None:

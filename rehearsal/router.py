@@ -8,6 +8,7 @@ before, during and after a canary.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ class HaproxyRouter:
         self.test_map_path = test_map_path  # the test listener's map (None: no test listener)
         self.history: list[WeightChange] = []
         self.live: Color | None = None
+        self.lock = threading.RLock()  # weight changes one at a time (the driver's, and `respread`'s)
 
     @property
     def idle(self) -> Color | None:
@@ -69,6 +71,22 @@ class HaproxyRouter:
         return None if self.live is None else other_color(self.live)
 
     def set_weights(self, weights: Weights) -> None:
+        with self.lock:
+            self._apply(weights)
+            self.history.append(WeightChange(self.clock(), weights))
+            live = next((color for color in COLORS if weights.of(color) == 100), self.live)
+            if live != self.live and live is not None:
+                self._point_test_listener(live)
+
+    def respread(self) -> None:
+        """Apply the last weights again over the slots attached now, after one was lost or came back:
+        ALB weighs target groups, so a color keeps its share while one of its targets is gone. No new
+        history entry: the release did not move traffic."""
+        with self.lock:
+            if self.history:
+                self._apply(self.history[-1].weights)
+
+    def _apply(self, weights: Weights) -> None:
         plan: dict[str, int] = {}
         for color in COLORS:
             slots = self.attached(color)
@@ -84,10 +102,6 @@ class HaproxyRouter:
         for slot, weight in current.items():
             if slot not in plan and weight:
                 self.api.set_weight(BACKEND, slot, 0)
-        self.history.append(WeightChange(self.clock(), weights))
-        live = next((color for color in COLORS if weights.of(color) == 100), self.live)
-        if live != self.live and live is not None:
-            self._point_test_listener(live)
 
     def _point_test_listener(self, live: Color) -> None:
         # Production weights are already applied: a test-listener failure must not fail them (a

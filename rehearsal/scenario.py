@@ -25,10 +25,12 @@ from ..driver.core.plan import Plan, Strategy, SyntheticBake, build_plan
 from ..driver.core.ports import MetricsSource, SystemClock
 from ..driver.core.service import ServicePorts, ServiceRelease, ServiceSpec
 from ..store.local import LocalBlobs
+from .chaos import KILL_DRIVER, Chaos, ChaosEvent, placement
 from .checks import standard_checks
 from .deployer import AppRelease, LocalDeployer, StopRecord
-from .haproxy_config import HealthCheck
+from .driver_process import PortServer, run_release
 from .haproxy_process import HaproxyProcess, find_haproxy
+from .lb_settings import LoadBalancerSettings
 from .lifetime import kill_marked, marked_processes, shielded, workdir
 from .loadgen import LoadGenerator, Record
 from .metrics import MAX_LAG_SECONDS, HaproxyMetrics, LaggedMetrics
@@ -85,10 +87,13 @@ class RehearsalConfig:
     noise_jitter_ms: float = 0.0  # background latency, uniform 0..this, in every version
     metrics_lag_seconds: float = 0.0  # what the driver's metrics source shows is this old (`--metrics-lag`)
     synthetic: bool = True  # synthetic bake before user traffic + probes at every check (`--no-synthetic`)
-    synthetic_requests: int = 100
+    synthetic_requests: int = 800
     synthetic_seconds: float = 5.0
     probe_requests: int = 10
     judge: str | None = None  # the analysis judge (`--judge`); None: the driver's default
+    lb_retries: bool = False  # HAProxy retries and redispatch (`--lb-retries`); an ALB has neither
+    deregistration_delay: float | None = None  # drain seconds before SIGTERM (`--deregistration-delay`)
+    chaos: tuple[str, ...] = ()  # chaos events during the good release (`--chaos`, rehearsal/chaos.py)
 
     def synthetic_bake(self, strategy: str) -> SyntheticBake | None:
         """The plan's synthetic bake: none when switched off, or for all-at-once (it checks nothing)."""
@@ -124,12 +129,18 @@ class RehearsalConfig:
                 parts[f"release {version} synthetic bake"] = 2 * plan.synthetic.seconds
             parts[f"release {version} steps"] = plan.total_bake_seconds
             parts[f"{version} keep-warm"] = self.keep_warm_seconds
+            if version == GOOD and KILL_DRIVER in self.chaos:  # the resumed driver bakes its step again
+                parts["kill-driver: step baked again"] = self.interval
         parts["settle"] = self.settle_seconds
         return parts
 
     def min_seconds(self) -> float:
         """The shortest `--max-seconds` that keeps the load on for the whole schedule."""
         return sum(self.schedule().values())
+
+    def load_balancer(self) -> LoadBalancerSettings:
+        """The rehearsal's HAProxy: ALB-like, from the stack's defaults (lb_settings.py)."""
+        return LoadBalancerSettings(retries=self.lb_retries, deregistration_delay=self.deregistration_delay)
 
     def analysis(self) -> AnalysisConfig:
         return AnalysisConfig(
@@ -163,9 +174,14 @@ class RehearsalConfig:
         for flag, ok, message in checks:
             if not ok:
                 raise ValueError(f"{flag}: {message}")
-        self.good_plan()
+        good_plan = self.good_plan()
         self.bad_plan()
         self.analysis()
+        self.load_balancer().validate()
+        if self.chaos:
+            if not self.run_good:
+                raise ValueError("--chaos: needs the good release (--only good or both)")
+            placement(self.chaos, len(good_plan.steps))
         needed = self.min_seconds()
         if self.max_seconds < needed:
             parts = " + ".join(f"{name} {seconds:g}" for name, seconds in self.schedule().items())
@@ -209,6 +225,9 @@ class RehearsalResult:
     leftover_pids: list[int] = field(default_factory=list)
     workdir: str = ""  # the run's temporary directory (removed at the end)
     probes: list[Probe] = field(default_factory=list)  # synthetic requests (bakes and probes), not user traffic
+    chaos: list[ChaosEvent] = field(default_factory=list)  # chaos events as they happened (`--chaos`)
+    chaos_missed: list[str] = field(default_factory=list)  # chosen events that never fired
+    load_balancer: str = ""  # how the load balancer behaved (retries on or off, drain, health check)
 
 
 class Observer:
@@ -250,8 +269,21 @@ def _run(cfg: RehearsalConfig, obs: Observer, work: Path) -> RehearsalResult:
             "(a process still running, or of another host); nothing was started"
         )
     marker = str(work)  # ZDD_REHEARSAL_RUN of every process of this run
-    check = HealthCheck()
-    haproxy = HaproxyProcess(work, slots_per_color=cfg.instances, check=check, marker=marker)
+    lb = cfg.load_balancer()
+    check = lb.health_check()
+    chaos = (
+        Chaos(cfg.chaos, GOOD, len(cfg.good_plan().steps), cfg.good_plan().steps[0].bake_seconds) if cfg.chaos else None
+    )
+    if chaos is not None:
+        obs = chaos.observer(obs)
+    haproxy = HaproxyProcess(
+        work,
+        slots_per_color=cfg.instances,
+        check=check,
+        marker=marker,
+        reloadable=chaos is not None and chaos.reloadable,
+        retries=lb.retries,
+    )
     supervisor = Supervisor(work, marker)
     loadgen: LoadGenerator | None = None
     metrics: HaproxyMetrics | None = None
@@ -270,6 +302,8 @@ def _run(cfg: RehearsalConfig, obs: Observer, work: Path) -> RehearsalResult:
             metrics.stop()
         if synthetic is not None:
             synthetic.close()
+        if chaos is not None:
+            chaos.close()
         supervisor.stop_all()
         haproxy.stop()
         kill_marked(marker)  # a process whose handle was lost (e.g. a signal inside Popen)
@@ -287,16 +321,22 @@ def _run(cfg: RehearsalConfig, obs: Observer, work: Path) -> RehearsalResult:
             haproxy.start()
             assert haproxy.api is not None and haproxy.layout is not None
             noise = {"noise_error_rate": cfg.noise_error_rate, "noise_jitter_ms": cfg.noise_jitter_ms}
+            env = chaos.app_env() if chaos is not None else {}
             deployer = LocalDeployer(
                 haproxy,
                 supervisor,
                 {
-                    BASE: AppRelease(BASE, **noise),
-                    GOOD: AppRelease(GOOD, **noise),
-                    BAD: AppRelease(BAD, error_rate=cfg.bad_error_rate, added_latency_ms=cfg.bad_latency_ms, **noise),
+                    BASE: AppRelease(BASE, **noise, extra_env=env),
+                    GOOD: AppRelease(GOOD, **noise, extra_env=env),
+                    BAD: AppRelease(
+                        BAD, error_rate=cfg.bad_error_rate, added_latency_ms=cfg.bad_latency_ms, **noise, extra_env=env
+                    ),
                 },
+                deregistration_delay_seconds=lb.drain_seconds,
             )
             router = HaproxyRouter(haproxy.api, deployer.attached, test_map_path=haproxy.layout.test_map_path)
+            if chaos is not None:
+                chaos.bind(haproxy, deployer, router)
             deployer.deploy_idle("blue", BASE, cfg.instances)
             if not deployer.wait_healthy("blue", 30):
                 raise RehearsalError("blue v1 did not become healthy behind HAProxy within 30s")
@@ -328,7 +368,11 @@ def _run(cfg: RehearsalConfig, obs: Observer, work: Path) -> RehearsalResult:
                     continue
                 label = "good" if version == GOOD else "faulty"
                 obs.phase(f"release {version} ({label}, {plan.strategy.value}) to {other_color(live)}")
-                run = _release(cfg, journal, ports_for(live, version), version, live, plan, obs)
+                if chaos is not None and chaos.drives_release(version):
+                    ports = ports_for(live, version)
+                    run = _release_in_driver_process(cfg, journal, ports, version, live, plan, obs, chaos, work)
+                else:
+                    run = _release(cfg, journal, ports_for(live, version), version, live, plan, obs)
                 releases[version] = run
                 phases.append(Phase(f"release {version} ({label})", run.start, run.end))
                 if run.result.state == "SUCCEEDED":
@@ -359,6 +403,9 @@ def _run(cfg: RehearsalConfig, obs: Observer, work: Path) -> RehearsalResult:
         leftover_pids=leftovers or [],
         workdir=str(work),
         probes=sorted(synthetic.probes if synthetic else [], key=lambda p: p.sent_at),
+        chaos=sorted(chaos.events, key=lambda e: e.at) if chaos is not None else [],
+        chaos_missed=chaos.missed() if chaos is not None else [],
+        load_balancer=lb.describe(),
     )
 
 
@@ -390,7 +437,57 @@ def _release(
     plan: Plan,
     obs: Observer,
 ) -> ReleaseRun:
-    spec = ServiceSpec(
+    spec = _spec(cfg, version, stable, plan)
+    start = time.time()
+    with journal.hold():
+        machine = Machine.start(
+            ServiceRelease(spec, ports), journal, SystemClock(), on_progress=lambda p: obs.progress(version, p)
+        )
+        result = machine.run()
+    return ReleaseRun(version, stable, plan, result, start, time.time())
+
+
+def _release_in_driver_process(
+    cfg: RehearsalConfig,
+    journal: ReleaseStore,
+    ports: ServicePorts,
+    version: str,
+    stable: Color,
+    plan: Plan,
+    obs: Observer,
+    chaos: Chaos,
+    work: Path,
+) -> ReleaseRun:
+    """The release in a separate driver process (`--chaos kill-driver`), resumed by another after its kill."""
+    server = PortServer(ports, lambda p: obs.progress(version, p))
+    driver: list[int] = []
+    chaos.driver_pid = lambda: driver[-1] if driver else None
+    start = time.time()
+    try:
+        ran = run_release(
+            server,
+            cfg.out_dir / "store",
+            (PROJECT, STACK, SERVICE),
+            _spec(cfg, version, stable, plan),
+            workdir=work,
+            marker=str(work),
+            timeout_seconds=cfg.max_seconds,
+            on_start=lambda proc: driver.append(proc.pid),
+            killed=chaos.driver_killed,
+            journal=journal,
+        )
+    except RuntimeError as exc:
+        raise RehearsalError(f"--chaos kill-driver: {exc}") from exc
+    finally:
+        chaos.driver_pid = lambda: None
+        server.close()
+    if ran.resumed_at is not None:
+        chaos.driver_resumed(ran.resumed_at, ran.resumed_in or "", ran.pids[-1])
+    return ReleaseRun(version, stable, plan, ran.result, start, time.time())
+
+
+def _spec(cfg: RehearsalConfig, version: str, stable: Color, plan: Plan) -> ServiceSpec:
+    return ServiceSpec(
         stack=STACK,
         service=SERVICE,
         image=version,
@@ -406,10 +503,3 @@ def _release(
         project=PROJECT,
         rule_arn="haproxy:backend/app",
     )
-    start = time.time()
-    with journal.hold():
-        machine = Machine.start(
-            ServiceRelease(spec, ports), journal, SystemClock(), on_progress=lambda p: obs.progress(version, p)
-        )
-        result = machine.run()
-    return ReleaseRun(version, stable, plan, result, start, time.time())

@@ -30,8 +30,8 @@ def to_camel(key: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-FREE_FORM_MAPS = frozenset({"environment", "secrets", "tags", "env", "labels", "metadata"})
-"""Args whose keys are the user's own names (variables, tags, labels): never renamed in a key path."""
+FREE_FORM_MAPS = frozenset({"environment", "secrets", "tags", "env", "labels", "metadata", "flags"})
+"""Args whose keys are the user's own names (variables, tags, labels, flag keys): never renamed in a key path."""
 
 
 def camel_path(arg_key: str) -> str:

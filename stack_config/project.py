@@ -41,7 +41,7 @@ DECLARED: dict[str, str] = {
     "allowEmpty": "boolean",
 }
 """The scalar keys Pulumi.yaml declares, with their declared types (tests keep both equal)."""
-OBJECTS = ("services", "fleets", "alarms", "tags", "kubernetes")
+OBJECTS = ("services", "fleets", "alarms", "tags", "kubernetes", "featureFlags")
 """The object-valued keys Pulumi.yaml documents (its schema cannot type objects)."""
 ALLOW_EMPTY = "allowEmpty"
 SECRET_KEYS = frozenset({"kubernetes"})
@@ -105,11 +105,11 @@ def find_secret(value: Any, path: str) -> str | None:
 def _deploys_something(objects: Mapping[str, Any]) -> bool | None:
     """True when a section declares something to deploy; None when a section is malformed (its
     own parser names the key then)."""
-    services, fleets, kubernetes = (objects.get(k) for k in ("services", "fleets", "kubernetes"))
-    if any(v is not None and not isinstance(v, Mapping) for v in (services, fleets, kubernetes)):
+    services, fleets, kubernetes, flags = (objects.get(k) for k in ("services", "fleets", "kubernetes", "featureFlags"))
+    if any(v is not None and not isinstance(v, Mapping) for v in (services, fleets, kubernetes, flags)):
         return None
     kubernetes_on = kubernetes is not None and kubernetes.get("enabled", True) is not False
-    return bool(services) or bool(fleets) or kubernetes_on
+    return bool(services) or bool(fleets) or kubernetes_on or bool(flags)
 
 
 def check_project_config(config: pulumi.Config) -> None:

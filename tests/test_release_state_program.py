@@ -142,7 +142,7 @@ def test_a_missing_bucket_fails_the_program_rather_than_fall_back_to_git(
 def test_the_next_image_is_spec_for_the_driver_and_never_applied(tmp_path: Path) -> None:
     ev = evaluate_program("dev", overrides={"services": _dev_services(image="registry.example.com/shop/web:9.9.9")})
     images = {r.name: r.inputs["containerDefinitions"] for r in ev.of_type(ResourceType.ECS_TASK_DEFINITION)}
-    assert all("9.9.9" not in str(defs) for defs in images.values())
+    assert images and all("9.9.9" not in str(defs) for defs in images.values())
     with pytest.raises(ValueError, match=r"services\.web\.image: must be an image reference without whitespace"):
         evaluate_program("dev", overrides={"services": _dev_services(image="bad image")})
 

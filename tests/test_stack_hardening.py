@@ -71,7 +71,7 @@ def test_declared_keys_are_exactly_those_of_pulumi_yaml() -> None:
     declared = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())["config"]
     assert {k: v["type"] for k, v in declared.items()} == DECLARED, "stack_config/project.py DECLARED must follow"
     comments = (PROJECT_ROOT / "Pulumi.yaml").read_text()
-    assert all(f"#   {key}" in comments for key in OBJECTS), "every object key is documented in Pulumi.yaml"
+    assert OBJECTS and all(f"#   {key}" in comments for key in OBJECTS), "every object key is documented in Pulumi.yaml"
 
 
 def test_a_misspelt_section_is_refused_instead_of_emptying_the_stack() -> None:
@@ -219,7 +219,7 @@ def test_stack_wide_values_name_their_key(config: dict[str, Any]) -> None:
 def test_secrets_by_arn_are_accepted_and_reach_the_task_definition() -> None:
     ev = evaluate_program("dev", overrides={"services": dev_services(secrets={"DB_PASSWORD": SM_ARN})})
     definitions = [json.loads(t.inputs["containerDefinitions"]) for t in ev.of_type(T.ECS_TASK_DEFINITION)]
-    assert all(d[0]["secrets"] == [{"name": "DB_PASSWORD", "valueFrom": SM_ARN}] for d in definitions)
+    assert definitions and all(d[0]["secrets"] == [{"name": "DB_PASSWORD", "valueFrom": SM_ARN}] for d in definitions)
 
 
 # --- security --------------------------------------------------------------------------------------

@@ -108,7 +108,8 @@ def test_a_host_name_the_rule_would_not_route_is_refused() -> None:
 def test_without_the_probe_the_driver_checks_from_where_it_runs() -> None:
     ev = evaluate_program("dev", overrides={"preTrafficProbe": False})
     assert ev.of_type(T.LAMBDA_FUNCTION) == []
-    assert all(out["probeFunctionArn"] is None for out in service_outputs(ev).values())
+    outputs = service_outputs(ev)
+    assert outputs and all(out["probeFunctionArn"] is None for out in outputs.values())
     [alb_sg] = [r for r in ev.of_type(T.SECURITY_GROUP) if r.name == "edge-alb-sg"]
     assert not any("probe" in rule["description"] for rule in alb_sg.inputs["ingress"])
 

@@ -121,20 +121,38 @@ class CommandHook:
         self.name = f"hook {self.argv[0]}"
 
     def run(self) -> CheckResult:
+        ran = run_command(self.argv, self.env, self.timeout)
+        return CheckResult(self.name, ran.exit_code == 0, ran.detail)
 
-        try:
-            proc = subprocess.run(
-                self.argv,
-                env={**os.environ, **self.env},
-                capture_output=True,
-                text=True,
-                timeout=self.timeout,
-                check=False,
-            )
-        except FileNotFoundError:
-            return CheckResult(self.name, False, f"command not found: {self.argv[0]}")
-        except subprocess.TimeoutExpired:
-            return CheckResult(self.name, False, f"timed out after {self.timeout:g}s")
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-        detail = f"exit {proc.returncode}" + (": " + " | ".join(tail) if tail else "")
-        return CheckResult(self.name, proc.returncode == 0, detail)
+
+class CommandRun:
+    """How a command ended: its exit code (None: it did not run to an exit), a one-line detail
+    (exit code and the last lines), and its whole output."""
+
+    def __init__(self, exit_code: int | None, detail: str, output: str = "") -> None:
+        self.exit_code = exit_code
+        self.detail = detail
+        self.output = output
+
+
+def run_command(argv: list[str], env: Mapping[str, str], timeout_seconds: float) -> CommandRun:
+    """Run `argv` (no shell) with `env` on top of ours, bounded by `timeout_seconds`."""
+    try:
+        proc = subprocess.run(
+            argv,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout_seconds,
+            check=False,
+        )
+    except FileNotFoundError:
+        return CommandRun(None, f"command not found: {argv[0]}")
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or b"") + (exc.stderr or b"")
+        text = out.decode(errors="replace") if isinstance(out, bytes) else str(out)
+        return CommandRun(None, f"timed out after {timeout_seconds:g}s", text)
+    output = proc.stdout + proc.stderr
+    tail = output.strip().splitlines()[-3:]
+    detail = f"exit {proc.returncode}" + (": " + " | ".join(tail) if tail else "")
+    return CommandRun(proc.returncode, detail, output)

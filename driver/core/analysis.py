@@ -37,6 +37,14 @@ conclusive (a point estimate over a threshold, or the p99 ratio without samples)
 `threshold` failed checks, as Flagger's `failedChecks >= threshold` does. The threshold judge's
 failures are never conclusive: its Wilson bound is not built for repeated looks.
 
+Settled tests. A sequential test stops once it has crossed a boundary: Wald's error bounds hold
+for the first crossing, not for looks taken after it. So a verdict names the comparisons that
+accepted (`Verdict.accepted`), and the caller passes them back as `settled` for the rest of the
+step: they are not run again there. The absolute guards, the alarms and the metric checks still
+judge every look, so a fault that starts after the acceptance is caught by them, and the next step
+runs fresh tests. Without this latch a good release can cross the accept boundary and later, by
+chance, the fail boundary within one bake (both false rollbacks of the first simulation).
+
 `check_split` judges the observed split: the share of requests the new color served against the
 weight that was set.
 """
@@ -60,6 +68,9 @@ DEFAULT_MAX_P99_SECONDS = 2.0
 DEFAULT_MIN_APDEX = 0.8
 WILSON_Z = 1.96
 JUDGES = ("sequential", "threshold")
+ERROR_SPRT, LATENCY_RANK = "error_sprt", "latency_rank"
+SETTLED_TESTS = (ERROR_SPRT, LATENCY_RANK)
+"""The sequential comparisons that stop once they accept (see "Settled tests" above)."""
 
 
 def _number(value: object) -> bool:
@@ -179,12 +190,14 @@ class AnalysisConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> AnalysisConfig:
-        """From `to_dict` output. Records journaled before a field existed lack it: its default applies."""
+        """From `to_dict` output. Records journaled before a field existed lack it: its default
+        applies, except `judge`: a release journaled without one was started before the sequential
+        judge existed, and a resume after an upgrade finishes it with the judge it started with."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise InputError(f"analysis.{unknown[0]}", "unknown analysis setting")
-        return cls(**data)  # type: ignore[arg-type]
+        return cls(**{"judge": "threshold", **data})  # type: ignore[arg-type]
 
 
 class Judgement(StrEnum):
@@ -201,12 +214,15 @@ class Verdict:
     figures: dict[str, object] = field(default_factory=dict)
     conclusive: bool = False
     """The caller may roll back on this verdict alone (see the module docstring)."""
+    accepted: frozenset[str] = frozenset()
+    """Sequential tests that accepted in this check (`SETTLED_TESTS`): pass them back as `settled`."""
 
     def to_dict(self) -> dict[str, object]:
         return {
             "outcome": self.outcome.value,
             "reasons": list(self.reasons),
             "conclusive": self.conclusive,
+            **({"accepted": sorted(self.accepted)} if self.accepted else {}),
             **self.figures,
         }
 
@@ -331,8 +347,13 @@ def evaluate(
     stable: WindowMetrics | None,
     alarms: AlarmStatus,
     cfg: AnalysisConfig,
+    settled: frozenset[str] = frozenset(),
 ) -> Verdict:
-    """One analysis check of the new color against the guards and the stable color."""
+    """One analysis check of the new color against the guards and the stable color.
+
+    `settled`: sequential tests that already accepted in this step (`Verdict.accepted` of an
+    earlier check); they are not run again.
+    """
     figures: dict[str, object] = {
         "judge": cfg.judge,
         "requests": new.requests,
@@ -352,15 +373,24 @@ def evaluate(
         )
     if cfg.judge == "threshold":
         return _threshold(new, stable, cfg, figures)
-    return _sequential(new, stable, cfg, figures)
+    unknown = settled - set(SETTLED_TESTS)
+    if unknown:
+        raise ValueError(f"settled: unknown tests {sorted(unknown)}; known: {list(SETTLED_TESTS)}")
+    return _sequential(new, stable, cfg, figures, settled)
 
 
-def _verdict(failures: list[str], conclusive: bool, waiting: list[str], figures: dict[str, object]) -> Verdict:
+def _verdict(
+    failures: list[str],
+    conclusive: bool,
+    waiting: list[str],
+    figures: dict[str, object],
+    accepted: frozenset[str] = frozenset(),
+) -> Verdict:
     if failures:
-        return Verdict(Judgement.FAIL, tuple(failures), figures, conclusive=conclusive)
+        return Verdict(Judgement.FAIL, tuple(failures), figures, conclusive=conclusive, accepted=accepted)
     if waiting:
-        return Verdict(Judgement.INCONCLUSIVE, tuple(waiting), figures)
-    return Verdict(Judgement.PASS, (), figures)
+        return Verdict(Judgement.INCONCLUSIVE, tuple(waiting), figures, accepted=accepted)
+    return Verdict(Judgement.PASS, (), figures, accepted=accepted)
 
 
 def _threshold(
@@ -425,6 +455,7 @@ class _Findings:
     failures: list[str] = field(default_factory=list)
     conclusive: bool = False
     waiting: list[str] = field(default_factory=list)
+    accepted: set[str] = field(default_factory=set)
 
     def fail(self, reason: str, *, conclusive: bool) -> None:
         self.failures.append(reason)
@@ -432,20 +463,28 @@ class _Findings:
 
 
 def _sequential(
-    new: WindowMetrics, stable: WindowMetrics | None, cfg: AnalysisConfig, figures: dict[str, object]
+    new: WindowMetrics,
+    stable: WindowMetrics | None,
+    cfg: AnalysisConfig,
+    figures: dict[str, object],
+    settled: frozenset[str],
 ) -> Verdict:
     found = _Findings()
     enough = new.requests >= cfg.min_requests
     # Stable evidence for a comparison; without it (fleets, the 100% step) only the guards judge.
     baseline = stable if stable is not None and stable.requests >= cfg.min_requests else None
     _error_guard(new, cfg, enough, found, figures)
-    if baseline is not None:
+    if ERROR_SPRT in settled:
+        figures[ERROR_SPRT] = {"settled": "accepted earlier in the step"}
+    elif baseline is not None:
         _error_sprt(new, baseline, cfg, found, figures)
     if not enough:
         found.waiting.append(f"{new.requests} of {cfg.min_requests} required requests")
     if new.latencies:
         _latency_guard(new, cfg, enough, found, figures)
-        if baseline is not None and baseline.latencies:
+        if LATENCY_RANK in settled:
+            figures[LATENCY_RANK] = {"settled": "accepted earlier in the step"}
+        elif baseline is not None and baseline.latencies:
             _latency_rank(new.latencies, baseline.latencies, cfg, found, figures)
     elif enough:
         # No samples (ALB's CloudWatch metrics): the threshold judge's p99 rules.
@@ -459,7 +498,7 @@ def _sequential(
                 found.fail(reason, conclusive=False)
     if enough and new.apdex is not None and new.apdex < cfg.min_apdex:
         found.fail(f"apdex {new.apdex:.3f} < {cfg.min_apdex:.3f}", conclusive=False)
-    return _verdict(found.failures, found.conclusive, found.waiting, figures)
+    return _verdict(found.failures, found.conclusive, found.waiting, figures, frozenset(found.accepted))
 
 
 def _error_guard(
@@ -495,6 +534,8 @@ def _error_sprt(
         found.waiting.append(
             f"error rate {new_rate:.2%} against stable {stable_rate:.2%}: not yet shown equal (LLR {llr:.2f})"
         )
+    else:
+        found.accepted.add(ERROR_SPRT)
 
 
 def _latency_guard(
@@ -555,14 +596,22 @@ def _latency_rank(
         found.waiting.append(
             f"latency: median {new_median:.3f}s against stable {stable_median:.3f}s, not yet shown within {effect}"
         )
+    else:
+        found.accepted.add(LATENCY_RANK)
 
 
 # -- the observed split ------------------------------------------------------------------------------
 def check_split(new_requests: int, stable_requests: int, expected_new_percent: int, cfg: AnalysisConfig) -> Verdict:
     """Is the share of requests on the new color the weight that was set?
 
-    FAIL (conclusive) when the share is beyond `split_tolerance` percentage points of the weight,
+    FAIL when the share is beyond `split_tolerance` percentage points of the weight,
     significantly: a binomial test against the nearer edge of the tolerance band, at `split_alpha`.
+    Not conclusive: it counts toward `threshold` failed checks. A window that starts at a weight
+    change holds requests sent at the old weights (in flight, or counted by a metrics period that
+    straddles the change), and a first check on few requests can show that; the window grows with
+    every check and dilutes it, while a split that is really wrong keeps failing. (The 20-run
+    rehearsal bench showed it: a good release rolled back on its first check at 100%, "85.7% of 56
+    requests".)
     PASS once at least `split_min_requests` requests were seen and the share is inside the band.
     Otherwise INCONCLUSIVE. Weights of 0 and 100 work: before the old color is scaled down, it must
     be getting (next to) nothing.
@@ -593,7 +642,6 @@ def check_split(new_requests: int, stable_requests: int, expected_new_percent: i
                 Judgement.FAIL,
                 (f"{said}: more than {cfg.split_tolerance:g} points off (p={p:.2g})",),
                 figures,
-                conclusive=True,
             )
         return Verdict(
             Judgement.INCONCLUSIVE,

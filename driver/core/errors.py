@@ -11,6 +11,7 @@ How the CLI treats each family:
 | ------------ | -------------------------------------------------------------- | ---- |
 | InputError   | refused input; nothing was changed                            | 2    |
 | StateError   | the command does not apply to the release's current state     | 2    |
+| FrozenError  | `abort` of a release whose contract started: roll forward only | 6    |
 | BusyError    | another driver holds the service, or another update the stack | 5    |
 | FencedOut    | another driver took over mid-release; this one stopped         | 5    |
 | PortError    | an adapter could not do what it was asked                      | 1    |
@@ -38,6 +39,11 @@ class InputError(DriverError, ValueError):
 
 class StateError(DriverError):
     """A command that does not apply to the release's current state (e.g. promote when not paused)."""
+
+
+class FrozenError(StateError):
+    """The release has started its contract: it is frozen, roll forward only. No command moves
+    traffic back to the old version (the CLI exits 6)."""
 
 
 class BusyError(DriverError):

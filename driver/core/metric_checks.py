@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from ...contract import Color
@@ -535,10 +535,13 @@ def combine(first: Verdict, second: Verdict) -> Verdict:
     outcome = max(first.outcome, second.outcome, key=RANK.__getitem__)
     worst = [v for v in (first, second) if v.outcome is outcome]
     reasons = tuple(r for v in worst for r in v.reasons)
-    merged = Verdict(outcome=outcome, reasons=reasons, figures={**first.figures, **second.figures})
-    if any(getattr(v, "conclusive", False) for v in worst):  # the judge rewrite's flag, where present
-        merged = replace(merged, conclusive=True)  # type: ignore[call-arg]
-    return merged
+    return Verdict(
+        outcome=outcome,
+        reasons=reasons,
+        figures={**first.figures, **second.figures},
+        conclusive=any(v.conclusive for v in worst),
+        accepted=first.accepted | second.accepted,
+    )
 
 
 __all__ = [

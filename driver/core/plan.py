@@ -8,6 +8,8 @@ setting to its key.
 from __future__ import annotations
 
 import itertools
+import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -15,9 +17,13 @@ from .errors import InputError
 
 MAX_STEPS = 100
 MAX_SYNTHETIC_REQUESTS = 100_000
+LOOK_FRACTIONS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
+"""Where the synthetic bake is judged: after these shares of its requests (`SyntheticBake.parts`)."""
 RUN_FROM = ("auto", "driver", "probe")
 DEFAULT_CANARY_STEPS = (1, 10, 100)
 MAX_INTERVAL_SECONDS = 24 * 3600  # ECS caps bake time at 1440 minutes; we keep the same bound.
+MAX_CONTRACT_DELAY_SECONDS = 7 * 24 * 3600
+MAX_COMMAND_CHARS = 4096
 
 
 class Strategy(StrEnum):
@@ -60,7 +66,7 @@ class SyntheticBake:
     through the test listener at every analysis check of every bake: evidence with no metrics lag.
     """
 
-    requests: int = 200
+    requests: int = 800
     seconds: float = 20.0
     probe_requests: int = 20
     path: str = "/"
@@ -78,6 +84,14 @@ class SyntheticBake:
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_SYNTHETIC_REQUESTS:
                 raise InputError(key, f"must be an integer {low}-{MAX_SYNTHETIC_REQUESTS}, got {value!r}")
         _check_interval("synthetic_seconds", self.seconds)
+
+    def parts(self) -> list[tuple[int, float]]:
+        """The bake in parts, (requests, seconds) each, judged after each part: the requests so far
+        at `LOOK_FRACTIONS` of the whole. Small parts first, so a gross fault is caught after a
+        sixteenth of the bake, and large ones last, where a small fault needs the numbers."""
+        cumulative = sorted({max(1, round(self.requests * f)) for f in LOOK_FRACTIONS})
+        counts = [b - a for a, b in zip([0, *cumulative], cumulative, strict=False)]
+        return [(n, self.seconds * n / self.requests) for n in counts]
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -100,6 +114,72 @@ class SyntheticBake:
 
 
 @dataclass(frozen=True)
+class Migrations:
+    """Schema migrations around a service release: expand before the new color starts, contract
+    once the old version serves nothing (docs/migrations.md).
+
+    The commands run through the `MigrationRunner` port: a local process, or a one-off ECS task of
+    the new image on AWS. `compat_command` is the compatibility gate: it applies the expand to a
+    scratch copy of the schema and smoke-tests the old version against it, before the production
+    schema changes. Each command must be safe to run twice (a resumed release repeats it).
+    """
+
+    expand_command: str = ""
+    compat_command: str = ""
+    contract_command: str = ""
+    contract_delay_seconds: float = 0.0
+    """Contract no earlier than this long after promotion (the old color stays warm at least this long)."""
+
+    def __post_init__(self) -> None:
+        for key in ("expand_command", "compat_command", "contract_command"):
+            value = getattr(self, key)
+            if not isinstance(value, str):
+                raise InputError(key, f"must be a command string, got {value!r}")
+            if len(value) > MAX_COMMAND_CHARS:
+                raise InputError(key, f"must be at most {MAX_COMMAND_CHARS} characters, got {len(value)}")
+            try:
+                shlex.split(value)
+            except ValueError as exc:
+                raise InputError(key, f"cannot split {value!r} into arguments: {exc}") from None
+            if value and not shlex.split(value):
+                raise InputError(key, f"must name a program, got {value!r}")
+        if not self.expand_command and not self.contract_command:
+            raise InputError("expand_command", "a migration needs an expand command, a contract command or both")
+        if self.expand_command and not self.compat_command:
+            raise InputError(
+                "compat_command",
+                "required with an expand command: the compatibility gate smoke-tests the old version "
+                "against the expanded schema before production's schema changes",
+            )
+        if self.compat_command and not self.expand_command:
+            raise InputError("compat_command", "gates an expand; give it with an expand command")
+        delay = self.contract_delay_seconds
+        if not isinstance(delay, int | float) or isinstance(delay, bool) or delay != delay:
+            raise InputError("contract_delay_seconds", f"must be a number of seconds, got {delay!r}")
+        if not 0 <= delay <= MAX_CONTRACT_DELAY_SECONDS:
+            raise InputError("contract_delay_seconds", f"must be 0-{MAX_CONTRACT_DELAY_SECONDS} seconds, got {delay!r}")
+        if delay and not self.contract_command:
+            raise InputError("contract_delay_seconds", "delays a contract; give it with a contract command")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "expand_command": self.expand_command,
+            "compat_command": self.compat_command,
+            "contract_command": self.contract_command,
+            "contract_delay_seconds": self.contract_delay_seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Migrations:
+        return cls(
+            expand_command=str(data.get("expand_command") or ""),
+            compat_command=str(data.get("compat_command") or ""),
+            contract_command=str(data.get("contract_command") or ""),
+            contract_delay_seconds=float(data.get("contract_delay_seconds") or 0.0),  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True)
 class Plan:
     """The validated steps of one release, whether pre-traffic checks gate the first one, and the
     synthetic bake before it (None: no synthetic load)."""
@@ -108,6 +188,8 @@ class Plan:
     steps: tuple[Step, ...]
     pre_traffic_checks: bool = True
     synthetic: SyntheticBake | None = None
+    migrations: Migrations | None = None
+    """Expand before the new color starts, contract after promotion (None: no schema change)."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -115,17 +197,19 @@ class Plan:
             "steps": [s.to_dict() for s in self.steps],
             "pre_traffic_checks": self.pre_traffic_checks,
             "synthetic": self.synthetic.to_dict() if self.synthetic else None,
+            "migrations": self.migrations.to_dict() if self.migrations else None,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Plan:
         steps = tuple(Step.from_dict(s) for s in data["steps"])  # type: ignore[attr-defined]
-        synthetic = data.get("synthetic")
+        synthetic, migrations = data.get("synthetic"), data.get("migrations")
         return cls(
             strategy=Strategy(str(data["strategy"])),
             steps=steps,
             pre_traffic_checks=bool(data.get("pre_traffic_checks", True)),
             synthetic=SyntheticBake.from_dict(synthetic) if isinstance(synthetic, dict) else None,  # type: ignore[arg-type]
+            migrations=Migrations.from_dict(migrations) if isinstance(migrations, dict) else None,
         )
 
     @property
@@ -192,6 +276,7 @@ def build_plan(
     pause_at: list[int] | None = None,
     pause_before_promote: bool = False,
     synthetic: SyntheticBake | None = None,
+    migrations: Migrations | None = None,
 ) -> Plan:
     """Turn strategy flags into a validated `Plan`.
 
@@ -248,7 +333,7 @@ def build_plan(
     )
     if synthetic is not None and not checks:
         raise InputError("synthetic_requests", "all-at-once checks nothing before traffic; use another strategy")
-    return Plan(strategy=strat, steps=built, pre_traffic_checks=checks, synthetic=synthetic)
+    return Plan(strategy=strat, steps=built, pre_traffic_checks=checks, synthetic=synthetic, migrations=migrations)
 
 
 def _bakes_for(weights: tuple[int, ...], interval: float, intervals: list[float] | None) -> list[float]:

@@ -11,12 +11,15 @@ clock (tests/driver/fakes.py).
 | Deployer        | stack_deployer.py `StackDeployer`           | deployer.py `LocalDeployer`        |
 | PreTrafficCheck | checks.py `HttpCheck`, `CommandHook`        | checks.py                          |
 | SyntheticTraffic| synthetic.py (driver or probe function)     | synthetic.py                       |
+| MigrationRunner | aws/migration_task.py `EcsMigrationRunner`  | migrations.py `CommandMigrationRunner` |
 | EventPublisher  | aws/events.py `SnsPublisher`                | `NullPublisher` below              |
 | Journal         | release_store.py `ReleaseStore` (S3)        | release_store.py (local files)     |
 | FleetStack      | pulumi_stack.py `StackOps`                  | -                                  |
 | FleetStates     | release_store.py `ReleaseStore`             | -                                  |
 | Refresher       | aws/instance_refresh.py `InstanceRefresher` | -                                  |
 | FleetMetrics    | aws/metrics.py `TargetGroupMetrics`         | -                                  |
+| FlagStore       | aws/appconfig.py `AppConfigFlagStore`       | adapters/flag_file.py `FileFlagStore` |
+| FlagMetrics     | aws/flag_metrics.py `CloudWatchFlagMetrics` | flag_release.py `VariantMetrics`   |
 | Clock           | `SystemClock` below                         | `SystemClock` below                |
 
 Conventions every implementation keeps:
@@ -116,6 +119,30 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class MigrationResult:
+    """How one migration command ended (expand, compat or contract)."""
+
+    phase: str
+    passed: bool
+    detail: str = ""
+    exit_code: int | None = None
+    log_url: str = ""
+    """Where its output is: the CloudWatch console URL of the task's log stream, or a local log file."""
+    task: str = ""
+    """The ECS task ARN (or the local process id) that ran it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "passed": self.passed,
+            "detail": self.detail,
+            "exit_code": self.exit_code,
+            "log_url": self.log_url,
+            "task": self.task,
+        }
+
+
+@dataclass(frozen=True)
 class ReleaseEvent:
     """A notable transition, for optional publishing (SNS on AWS)."""
 
@@ -210,6 +237,16 @@ class MetricsSource(Protocol):
 
     def alarms(self, color: Color) -> AlarmStatus:
         """Current alarm state of `color`. A source without alarms returns `AlarmStatus()`."""
+        ...
+
+
+@runtime_checkable
+class MigrationRunner(Protocol):
+    """Runs one schema migration command to its end (bounded) and reports its exit."""
+
+    def run(self, phase: str, command: str, image: str, env: Mapping[str, str]) -> MigrationResult:
+        """Run `command` (`phase`: expand, compat or contract) with `image`; a command that exits
+        non-zero is `passed=False`. PortError only when it could not be run or awaited."""
         ...
 
 
@@ -361,6 +398,36 @@ class FleetMetrics(Protocol):
     def window(self, start: float, end: float) -> WindowMetrics: ...
 
     def alarms(self) -> AlarmStatus: ...
+
+
+@runtime_checkable
+class FlagStore(Protocol):
+    """Where a flag set's document lives, and how a change reaches the service (flag releases)."""
+
+    def set_percentage(self, flag: str, percentage: int) -> None:
+        """Write `flag` at `percentage` (0: disabled, the kill switch) and start serving it; every
+        other flag stays as it is. Idempotent. PortError when the store refuses."""
+        ...
+
+    def percentage(self, flag: str) -> int:
+        """The percentage the service is served now (AppConfig: of the last completed deployment)."""
+        ...
+
+
+Variant = Literal["on", "off"]
+
+
+@runtime_checkable
+class FlagMetrics(Protocol):
+    """Requests split by what a flag gave them: `on` (the flagged path) and `off` (the baseline)."""
+
+    def window(self, flag: str, variant: Variant, start: float, end: float) -> WindowMetrics:
+        """What the requests evaluated to `variant` of `flag` got between `start` and `end`."""
+        ...
+
+    def alarms(self) -> AlarmStatus:
+        """The flag set's alarms (the ones AppConfig monitors too)."""
+        ...
 
 
 # -- the simple implementations every platform shares ---------------------------------------------------

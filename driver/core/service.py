@@ -28,15 +28,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 from ...contract import Color, Weights, other_color
-from .analysis import AnalysisConfig, Judgement, Verdict, check_split, evaluate
+from .analysis import SETTLED_TESTS, AnalysisConfig, Judgement, Verdict, check_split, evaluate
+from .bake import bake_check
 from .errors import InputError, PortError
 from .machine import Machine, Progress, StrategyBase
 from .metric_checks import MetricJudge, combine
+from .migrations import MIGRATION_STATES, MigrationPhases, is_frozen, refuse_if_frozen
 from .plan import Plan
-from .ports import AlarmStatus, Deployer, MetricsSource, PreTrafficCheck, SyntheticTraffic, TrafficRouter, WindowMetrics
+from .ports import (
+    AlarmStatus,
+    Deployer,
+    MetricsSource,
+    MigrationRunner,
+    PreTrafficCheck,
+    SyntheticTraffic,
+    TrafficRouter,
+    WindowMetrics,
+)
 from .status import FAILED, PAUSED, PENDING, ROLLED_BACK, ROLLING_BACK, SUCCEEDED, Status
 
 log = logging.getLogger(__name__)
@@ -92,6 +104,9 @@ class ServiceSpec:
     """The production listener rule the release moves: part of every record's binding."""
     metric_checks: dict[str, Any] | None = None
     """The analysis file's checks (`AnalysisPlan.to_dict()`), journaled so `resume` judges alike."""
+    stable_image: str = ""
+    """The old version's image (migration commands get it as ZDD_OLD_IMAGE; a rollback after the old
+    color was scaled down, before the contract, redeploys it)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, str) or not self.image.strip():
@@ -119,6 +134,13 @@ class ServiceSpec:
         sc = self.stable_desired_count
         if not isinstance(sc, int) or isinstance(sc, bool) or not 0 <= sc <= MAX_DESIRED_COUNT:
             raise InputError("stable_desired_count", f"must be an integer 0-{MAX_DESIRED_COUNT}, got {sc!r}")
+        migrations = self.plan.migrations
+        if migrations is not None and self.keep_warm_seconds < migrations.contract_delay_seconds:
+            raise InputError(
+                "keep_warm_seconds",
+                f"must be at least the contract delay ({migrations.contract_delay_seconds:g}s) in a release with "
+                f"migrations, got {self.keep_warm_seconds:g}s: the old color stays warm until the contract may start",
+            )
 
     @property
     def new_color(self) -> Color:
@@ -150,6 +172,8 @@ class ServicePorts:
     """Required when the plan has a synthetic bake."""
     metric_judge: MetricJudge | None = None
     """The analysis file's metric checks, judged at every bake check beside the built-in analysis."""
+    migrations: MigrationRunner | None = None
+    """Runs the plan's migration commands; required when the plan has migrations."""
 
 
 class ServiceRelease(StrategyBase):
@@ -171,8 +195,11 @@ class ServiceRelease(StrategyBase):
         self.target = spec.service
         self.resource = spec.rule_arn
         self.steps = len(spec.plan.steps)
+        self.phases = self._phases()
+        first = self.phases.first_state() if self.phases else DEPLOYING_IDLE
         self.handlers = {
-            PENDING: lambda m: m.enter(DEPLOYING_IDLE),
+            **(self.phases.handlers if self.phases else {}),
+            PENDING: lambda m: m.enter(first),
             DEPLOYING_IDLE: self._deploy_idle,
             WAITING_HEALTHY: self._wait_healthy,
             PRE_TRAFFIC_CHECKS: self._pre_traffic_checks,
@@ -191,8 +218,39 @@ class ServiceRelease(StrategyBase):
     def start_message(self) -> str:
         return f"release of {self.spec.image} to {self.spec.new_color} started"
 
+    def _phases(self) -> MigrationPhases | None:
+        migrations = self.spec.plan.migrations
+        if migrations is None:
+            return None
+        return MigrationPhases(
+            migrations,
+            self.ports.migrations,
+            router=self.ports.router,
+            deployer=self.ports.deployer,
+            new_color=self.spec.new_color,
+            stable_color=self.spec.stable_color,
+            new_image=self.spec.image,
+            old_image=self.spec.stable_image,
+            env={"ZDD_STACK": self.spec.stack, "ZDD_SERVICE": self.spec.service, "ZDD_COLOR": self.spec.new_color},
+            poll_seconds=self.spec.verify_poll_seconds,
+            wait_seconds=self.spec.verify_timeout_seconds,
+            after_expand=DEPLOYING_IDLE,
+        )
+
+    def abortable(self, status: Status) -> bool:
+        return status.state != ROLLING_BACK and not is_frozen(status)
+
+    def may_abort(self, status: Status) -> bool:
+        refuse_if_frozen(status)
+        return True
+
+    def on_error(self, m: Machine, exc: PortError) -> bool:
+        return self.phases is not None and self.phases.on_error(m, exc)
+
     def on_resume(self, m: Machine) -> None:
         s = m.status
+        if self.phases is not None and self.phases.on_resume(m):
+            return
         if s.state == FAILED:
             # FAILED means a rollback did not finish; rollback is idempotent, so finish it.
             m.enter(ROLLING_BACK, reason=f"resume: retry rollback ({s.reason})")
@@ -212,6 +270,8 @@ class ServiceRelease(StrategyBase):
                 m.enter(BAKING, step=s.step, facts={"step_started_at": m.now()})
 
     def on_promote(self, m: Machine) -> None:
+        if self.phases is not None and self.phases.on_promote(m):
+            return
         step = _step(m.status)
         m.record("promote", note="promoted by operator")
         self._after_step(m, step, honour_pause=False)
@@ -219,8 +279,10 @@ class ServiceRelease(StrategyBase):
     def weights_in(self, status: Status) -> Weights | None:
         if status.state in (ROLLING_BACK, ROLLED_BACK, FAILED):
             return Weights.all_to(self.spec.stable_color)
-        if status.state in (PROMOTING, KEEPING_WARM, SUCCEEDED):
+        if status.state in (PROMOTING, KEEPING_WARM, SUCCEEDED, *MIGRATION_STATES[2:]) or is_frozen(status):
             return Weights.all_to(self.spec.new_color)
+        if status.state in MIGRATION_STATES:
+            return Weights.all_to(self.spec.stable_color)
         return None if status.step is None else self._weights_for(status.step)
 
     # -- states ---------------------------------------------------------------------------------------
@@ -258,16 +320,28 @@ class ServiceRelease(StrategyBase):
         bake, traffic = self.spec.plan.synthetic, self.ports.synthetic
         if bake is None or traffic is None:
             raise PortError("the plan has a synthetic bake but the release was given no synthetic traffic port")
-        try:
-            stable = traffic.send("production", bake.requests, bake.seconds)
-            new = traffic.send("test", bake.requests, bake.seconds)
-        except PortError as exc:
-            # No burst went out: nothing learnt about the new version. The first step decides.
-            m.enter(SHIFTING, step=0, detail={"synthetic": {"unavailable": str(exc)}})
-            return
+        stable = new = None
+        verdict, looks = Verdict(Judgement.INCONCLUSIVE), 0
+        for n, seconds in bake.parts():
+            # Sent in parts, judged after each: a conclusive FAIL (always valid, however often it
+            # is looked at) stops the bake early; otherwise the last look decides.
+            try:
+                got_stable = traffic.send("production", n, seconds)
+                got_new = traffic.send("test", n, seconds)
+            except PortError as exc:
+                if stable is None or new is None:
+                    # No burst went out: nothing learnt about the new version. The first step decides.
+                    m.enter(SHIFTING, step=0, detail={"synthetic": {"unavailable": str(exc)}})
+                    return
+                break  # judge what came back
+            stable = got_stable if stable is None else stable.plus(got_stable)
+            new = got_new if new is None else new.plus(got_new)
+            verdict, looks = evaluate(new, stable, AlarmStatus(), self.spec.analysis), looks + 1
+            if verdict.outcome is Judgement.FAIL and verdict.conclusive:
+                break
+        assert stable is not None and new is not None
         self._baseline = stable
-        verdict = evaluate(new, stable, AlarmStatus(), self.spec.analysis)
-        figures = {"verdict": verdict.to_dict(), "stable": _summary(stable), "new": _summary(new)}
+        figures = {"verdict": verdict.to_dict(), "stable": _summary(stable), "new": _summary(new), "looks": looks}
         if verdict.outcome is Judgement.FAIL:
             m.record("check", detail={"synthetic": figures})
             m.begin_rollback("synthetic bake, before any user request: " + "; ".join(verdict.reasons))
@@ -291,35 +365,11 @@ class ServiceRelease(StrategyBase):
         m.enter(BAKING, step=index, facts={"step_started_at": m.now()}, detail={"observed": observed.as_dict()})
 
     def _bake(self, m: Machine, index: int) -> None:
-        step, cfg = self.spec.plan.steps[index], self.spec.analysis
-        started = float(m.status.facts.get("step_started_at", m.now()))
-        bake_end = started + step.bake_seconds
-        give_up = bake_end + step.bake_seconds * self.spec.extension_factor
-        remaining = bake_end - m.now()
-        # Sleep to the next poll, but not past the end of the bake.
-        m.sleep(cfg.poll_seconds if remaining <= 0 else min(cfg.poll_seconds, remaining))
-        if m.abort_requested():
-            return  # the loop turns the request into a rollback before the next step
-        now = m.now()
-        verdict = self._check(index, started, now)
-        failed = m.status.failed_checks + (verdict.outcome is Judgement.FAIL)
-        self._report_check(m, index, verdict, failed, bake_end - now)
-        if verdict.outcome is Judgement.ALARM:
-            m.begin_rollback("; ".join(verdict.reasons))
-            return
-        m.record("check", detail={"verdict": verdict.to_dict()}, failed_checks=failed)
-        if verdict.outcome is Judgement.FAIL:
-            if verdict.conclusive:
-                m.begin_rollback("conclusive: " + "; ".join(verdict.reasons))
-            elif failed >= cfg.threshold:
-                m.begin_rollback(f"{failed} failed checks (threshold {cfg.threshold}): " + "; ".join(verdict.reasons))
-            return
-        if now < bake_end:
-            return
-        if verdict.outcome is Judgement.PASS:
+        step = self.spec.plan.steps[index]
+        check = partial(self._check, index)
+        report = partial(self._report_check, m, index)
+        if bake_check(m, index, step, self.spec.analysis, self.spec.extension_factor, check, report):
             self._after_step(m, index, honour_pause=True)
-        elif now >= give_up:
-            m.begin_rollback("not enough evidence to pass the step: " + "; ".join(verdict.reasons))
 
     def _after_step(self, m: Machine, index: int, *, honour_pause: bool) -> None:
         if honour_pause and self.spec.plan.steps[index].pause:
@@ -362,11 +412,15 @@ class ServiceRelease(StrategyBase):
             )
             return
         self.ports.deployer.scale_down(self.spec.stable_color)
-        m.enter(SUCCEEDED, reason=f"{self.spec.new_color} is live")
+        if self.phases is not None:
+            self.phases.after_keep_warm(m, since)
+        else:
+            m.enter(SUCCEEDED, reason=f"{self.spec.new_color} is live")
 
     def _rollback(self, m: Machine) -> None:
         stable = self.spec.stable_color
         target = Weights.all_to(stable)
+        self._restore_stable(m)
         refused = self._rollback_refused(stable, target)
         if refused:
             m.fail(f"{m.status.reason}; rollback refused by the interlock: {refused}")
@@ -397,6 +451,18 @@ class ServiceRelease(StrategyBase):
         m.enter(ROLLED_BACK)
 
     # -- helpers ---------------------------------------------------------------------------------------
+    def _restore_stable(self, m: Machine) -> None:
+        """Before the contract, the old color may already be scaled down (CONTRACT_CHECK): a rollback
+        then deploys the old image on it again and waits for it, before traffic moves back."""
+        spec = self.spec
+        if "stable_scaled_down_at" not in m.status.facts or not spec.stable_image:
+            return
+        if not self._short_of_healthy(spec.stable_color, spec.stable_desired_count):
+            return
+        m.record("restore_stable", note=f"redeploy {spec.stable_image} on {spec.stable_color} before moving traffic")
+        self.ports.deployer.deploy_idle(spec.stable_color, spec.stable_image, max(1, spec.stable_desired_count))
+        self.ports.deployer.wait_healthy(spec.stable_color, spec.health_timeout_seconds)
+
     def _short_of_healthy(self, color: Color, needed: int) -> str:
         """Why `color` may not take traffic now ("" when it may)."""
         needed = max(1, needed)
@@ -419,19 +485,28 @@ class ServiceRelease(StrategyBase):
         where = f"traffic stays at {observed.as_dict()}" if observed else "traffic was not moved"
         return f"{short}; {where}; run `resume` once {stable} is healthy"
 
-    def _check(self, index: int, start: float, end: float) -> Verdict:
-        """One analysis check of step `index`: user traffic, probes, and the observed split."""
+    @staticmethod
+    def _tests_of(settled: frozenset[str], source: str) -> frozenset[str]:
+        prefix = source + ":"
+        return frozenset(t[len(prefix) :] for t in settled if t.startswith(prefix)) & frozenset(SETTLED_TESTS)
+
+    def _check(self, index: int, start: float, end: float, settled: frozenset[str] = frozenset()) -> Verdict:
+        """One analysis check of step `index`: user traffic, probes, and the observed split.
+        `settled`: the tests that accepted earlier in the step (`bake.settled_in`)."""
         cfg = self.spec.analysis
         new = self.ports.metrics.window(self.spec.new_color, start, end)
         stable = self.ports.metrics.window(self.spec.stable_color, start, end)
         alarms = self.ports.metrics.alarms(self.spec.new_color)
-        users = evaluate(new, stable, alarms, cfg)
+        users = evaluate(new, stable, alarms, cfg, self._tests_of(settled, "users"))
         if users.outcome is Judgement.ALARM:
             return users
         if self.ports.metric_judge is not None:
             metric = self.ports.metric_judge.judge(self.spec.new_color, self.spec.stable_color, start, end)
             users = combine(users, metric)
-        probes = self._probe(index)
+        probes = self._probe(index, self._tests_of(settled, "probes"))
+        accepted = frozenset(f"users:{t}" for t in users.accepted)
+        if probes is not None:
+            accepted |= frozenset(f"probes:{t}" for t in probes.accepted)
         split = check_split(new.requests, stable.requests, self.spec.plan.steps[index].weight, cfg)
         figures = {**users.figures, "split": split.to_dict()}
         if probes is not None:
@@ -444,6 +519,7 @@ class ServiceRelease(StrategyBase):
                 tuple(label + r for label, v in failing for r in v.reasons),
                 figures,
                 conclusive=any(v.conclusive for _, v in failing),
+                accepted=accepted,
             )
         # The first step is small (1% by default): user traffic may be too thin to show anything in
         # its bake, so there the probes' evidence may stand in for it. Later steps need users'.
@@ -456,10 +532,10 @@ class ServiceRelease(StrategyBase):
         if split.outcome is not Judgement.PASS:
             waiting += [f"observed split: {r}" for r in split.reasons] or ["observed split: not confirmed yet"]
         if waiting:
-            return Verdict(Judgement.INCONCLUSIVE, tuple(waiting), figures)
-        return Verdict(Judgement.PASS, (), figures)
+            return Verdict(Judgement.INCONCLUSIVE, tuple(waiting), figures, accepted=accepted)
+        return Verdict(Judgement.PASS, (), figures, accepted=accepted)
 
-    def _probe(self, index: int) -> Verdict | None:
+    def _probe(self, index: int, settled: frozenset[str] = frozenset()) -> Verdict | None:
         """Probes through the test listener (the new color only), added up over the step, judged
         against the stable color's synthetic baseline (thresholds only after a resume)."""
         bake, traffic = self.spec.plan.synthetic, self.ports.synthetic
@@ -474,7 +550,7 @@ class ServiceRelease(StrategyBase):
             self._probe_step, self._probe_total = index, sent
         else:
             self._probe_total = self._probe_total.plus(sent)
-        return evaluate(self._probe_total, self._baseline, AlarmStatus(), self.spec.analysis)
+        return evaluate(self._probe_total, self._baseline, AlarmStatus(), self.spec.analysis, settled)
 
     def _split(self, start: float, end: float, expected_new_percent: int) -> Verdict:
         new = self.ports.metrics.window(self.spec.new_color, start, end)

@@ -270,7 +270,7 @@ def test_native_mode_hands_the_rules_to_ecs() -> None:
     for rule in ev.of_type(T.LISTENER_RULE):
         assert rule.ignore_changes == ["actions"], rule.name
     paired_rules = build(base_args()).of_type(T.LISTENER_RULE)
-    assert all(rule.ignore_changes == [] for rule in paired_rules)
+    assert paired_rules and all(rule.ignore_changes == [] for rule in paired_rules)
 
     svc = one(ev, T.ECS_SERVICE, "web-svc")
     tg_arn = {c: one(ev, T.TARGET_GROUP, f"web-{c}-tg").outputs["arn"] for c in ("blue", "green")}

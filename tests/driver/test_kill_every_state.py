@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from zero_downtime.contract.release_state import StoreKeys
 from zero_downtime.driver.cli import ExitCode
+from zero_downtime.driver.core.flag import FORWARD_STATES as FLAG_FORWARD_STATES
 from zero_downtime.driver.core.service import FORWARD_STATES
 
 from tests.driver.conftest import StoreSetup
+from tests.driver.flag_world import FAST_FLAG, FLAG, FlagWorld
 from tests.driver.release_world import FAST, SERVICE, Killed, World, recorded
 
 STRATEGIES = {
@@ -79,3 +81,30 @@ def local_world(aws: dict[str, Any], tmp_path: Path, listener: str) -> World:
 @pytest.mark.parametrize(("strategy", "state", "action"), CASES)
 def test_killed_in_every_state_local_store(local_world: World, strategy: str, state: str, action: str) -> None:
     _kill_and_continue(local_world, strategy, state, action)
+
+
+# -- flag releases (`zdd-release flag`): every state of the flag strategy, resumed or aborted ---------
+FLAG_STATES = [*FLAG_FORWARD_STATES, "ROLLING_BACK"]
+
+
+@pytest.fixture
+def flag_world(aws: dict[str, Any], tmp_path: Path) -> FlagWorld:
+    return FlagWorld(aws, StoreSetup("local", f"file://{tmp_path / 'store'}"), tmp_path)
+
+
+@pytest.mark.parametrize("action", ["resume", "abort"])
+@pytest.mark.parametrize("state", FLAG_STATES)
+def test_flag_release_killed_in_every_state(flag_world: FlagWorld, state: str, action: str) -> None:
+    """After a kill in `state` and a continue from another checkout: the flag is served at 100%
+    (resumed to the end) or 0% (aborted, or it was rolling back), and the journal reads in order."""
+    if state == "ROLLING_BACK":
+        flag_world.on_error_rate = 0.5
+    with pytest.raises(Killed):
+        flag_world.run("flag", "--flag", FLAG, *FAST_FLAG, die_when=recorded(state))
+    flag_world.expire_leases()
+    code, out, err = flag_world.run(action, "--json")
+    rolled_back = action == "abort" or state == "ROLLING_BACK"
+    assert code == (ExitCode.ROLLED_BACK if rolled_back else ExitCode.SUCCESS), err
+    assert flag_world.appconfig.served_percentage() == (0 if rolled_back else 100)
+    seqs = [d["seq"] for d in json.loads(out)["decisions"]]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)

@@ -117,6 +117,7 @@ def test_every_record_holds_the_whole_status(tmp_path: Path) -> None:
     machine, _, journal = _machine(tmp_path)
     machine.run()
     serving = [r for r in journal.records(machine.status.release_id) if r.state == SERVING]
+    assert serving
     assert all(r.status.facts["warmed_at"] == pytest.approx(1_700_000_005.0) for r in serving)
     assert all(r.status.spec == {"size": 2} and r.status.kind == "toy" for r in serving)
 

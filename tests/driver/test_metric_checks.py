@@ -417,7 +417,7 @@ def test_a_failure_wins_over_another_checks_missing_evidence() -> None:
     }
     verdict = MetricJudge(plan, sources).judge("green", "blue", 0, 60)
     assert verdict.outcome is Judgement.FAIL
-    assert all(r.startswith("error-rate:") for r in verdict.reasons)
+    assert verdict.reasons and all(r.startswith("error-rate:") for r in verdict.reasons)
     assert verdict.figures["metric_checks"]["p99"]["outcome"] == "inconclusive"  # type: ignore[index]
 
 

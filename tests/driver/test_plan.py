@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from zero_downtime.driver.core.errors import InputError
-from zero_downtime.driver.core.plan import build_plan, parse_float_list, parse_int_list
+from zero_downtime.driver.core.plan import SyntheticBake, build_plan, parse_float_list, parse_int_list
 
 
 def test_canary_steps_and_per_step_intervals() -> None:
@@ -99,3 +99,12 @@ def test_unparsable_lists_name_the_setting(text: str) -> None:
         parse_int_list("steps", text)
     with pytest.raises(InputError, match=r"^intervals: "):
         parse_float_list("intervals", text)
+
+
+def test_the_synthetic_bake_is_judged_in_growing_parts_that_add_up() -> None:
+    parts = SyntheticBake(requests=800, seconds=20).parts()
+    assert [n for n, _ in parts] == [50, 50, 100, 200, 400]  # judged at 1/16, 1/8, 1/4, 1/2 and all
+    assert sum(s for _, s in parts) == pytest.approx(20)
+    for requests in (1, 2, 3, 15, 16, 17, 100, 799):
+        got = SyntheticBake(requests=requests).parts()
+        assert sum(n for n, _ in got) == requests and all(n >= 1 for n, _ in got), requests

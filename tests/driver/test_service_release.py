@@ -13,12 +13,17 @@ import pytest
 from zero_downtime.contract import Weights
 from zero_downtime.driver.adapters.release_store import ReleaseStore
 from zero_downtime.driver.core.analysis import AnalysisConfig
-from zero_downtime.driver.core.errors import StateError
+from zero_downtime.driver.core.errors import PortError, StateError
 from zero_downtime.driver.core.machine import Machine, Progress, latest_status
 from zero_downtime.driver.core.metric_checks import MetricJudge, MetricSample, parse_analysis_file
 from zero_downtime.driver.core.plan import SyntheticBake, build_plan
 from zero_downtime.driver.core.ports import WindowMetrics
-from zero_downtime.driver.core.service import FORWARD_STATES, ServicePorts, ServiceRelease, ServiceSpec
+from zero_downtime.driver.core.service import (
+    FORWARD_STATES,
+    ServicePorts,
+    ServiceRelease,
+    ServiceSpec,
+)
 from zero_downtime.driver.core.status import ROLLED_BACK, SUCCEEDED
 from zero_downtime.store.local import LocalBlobs
 
@@ -227,7 +232,7 @@ def test_failed_pre_traffic_check_rolls_back_before_any_traffic(world: World) ->
     ctl = run(world, make_spec())
     _rolled_back_to_blue(world, ctl)
     assert "pre-traffic check http failed" in ctl.status.reason
-    assert all(w == Weights(100, 0) for w in world.router.writes)
+    assert world.router.writes and all(w == Weights(100, 0) for w in world.router.writes)
 
 
 def test_deploy_error_rolls_back(world: World) -> None:
@@ -464,7 +469,7 @@ def test_shift_to_a_color_short_of_healthy_targets_is_refused(world: World) -> N
     ctl = run(world, make_spec())
     assert ctl.status.state == "ROLLED_BACK"
     assert "interlock: green has 1 healthy target of 2 needed; traffic stays where it is" in ctl.status.reason
-    assert all(w == Weights(100, 0) for w in world.router.writes)  # green never got traffic
+    assert world.router.writes and all(w == Weights(100, 0) for w in world.router.writes)  # green never got traffic
 
 
 def test_rollback_to_a_color_without_healthy_targets_keeps_traffic_and_says_why(world: World) -> None:
@@ -521,13 +526,46 @@ def _errors(rate: float) -> Callable[[int], WindowMetrics]:
 
 def test_a_gross_fault_is_rolled_back_in_the_synthetic_bake_before_any_user_request(world: World) -> None:
     world.synthetic.test = _errors(0.3)
-    ctl = run(world, make_spec())
+    ctl = run(world, make_spec(analysis=AnalysisConfig(min_requests=20, poll_seconds=15)))
     _rolled_back_to_blue(world, ctl)
     assert ctl.status.reason.startswith("synthetic bake, before any user request: ")
     states = [s for s, _ in transitions(world, ctl.status.release_id)]
     assert "SHIFTING" not in states and "BAKING" not in states
-    assert all(w == Weights(100, 0) for w in world.router.writes), "no weight ever moved to green"
-    assert [(via, n) for via, n, _ in world.synthetic.calls] == [("production", 100), ("test", 100)]
+    assert world.router.writes and all(w == Weights(100, 0) for w in world.router.writes), "no weight moved to green"
+    # 30% errors are conclusive after one of the first, small parts: the rest is never sent.
+    [check] = [r for r in world.journal.records(ctl.status.release_id) if r.event == "check"]
+    looks, parts = check.detail["synthetic"]["looks"], SyntheticBake(requests=100).parts()
+    assert looks < len(parts)
+    sent = [(via, n) for via, n, _ in world.synthetic.calls]
+    assert sent == [(via, n) for n, _ in parts[:looks] for via in ("production", "test")]
+
+
+def test_a_bake_cut_short_by_the_sender_is_judged_on_what_came_back(world: World) -> None:
+    # The burst sender fails on the third part: the two parts that came back are judged (clean
+    # here, so too little evidence: no verdict), and the record says how many were.
+    def test_listener(n: int) -> WindowMetrics:
+        if sum(via == "test" for via, _, _ in world.synthetic.calls) == 3:
+            raise PortError("the probe function could not be invoked")
+        return WindowMetrics(n, 0, 0.05, latencies=(0.05,) * n)
+
+    world.synthetic.test = test_listener
+    ctl = run(world, make_spec(analysis=AnalysisConfig(min_requests=20, poll_seconds=15)))
+    assert ctl.status.state == SUCCEEDED, ctl.status.reason
+    [shift] = [r for r in world.journal.records(ctl.status.release_id) if r.state == "SHIFTING" and r.status.step == 0]
+    first_two = sum(n for n, _ in SyntheticBake(requests=100).parts()[:2])
+    assert shift.detail["synthetic"]["looks"] == 2
+    assert shift.detail["synthetic"]["new"]["requests"] == first_two
+
+
+def test_a_fault_the_bake_can_only_suspect_is_judged_on_the_whole_bake(world: World) -> None:
+    # 8% errors with the threshold judge: never conclusive, so every part goes out, and the
+    # last look's failure (8% > 5% with min_requests) rolls back before any user request.
+    world.synthetic.test = _errors(0.08)
+    ctl = run(world, make_spec(analysis=AnalysisConfig(min_requests=20, poll_seconds=15, judge="threshold")))
+    _rolled_back_to_blue(world, ctl)
+    assert ctl.status.reason.startswith("synthetic bake, before any user request: ")
+    parts = SyntheticBake(requests=100).parts()
+    assert [n for via, n, _ in world.synthetic.calls if via == "test"] == [n for n, _ in parts]
 
 
 def test_a_healthy_synthetic_bake_records_both_sides_and_moves_on(world: World) -> None:
@@ -548,11 +586,14 @@ def test_no_synthetic_answer_is_no_verdict_and_the_first_step_decides(world: Wor
 
 def test_probes_through_the_test_listener_catch_what_user_metrics_do_not_show_yet(world: World) -> None:
     # The metrics source lags (no data for the new color yet), the probes see the fault at once.
-    world.synthetic.test = lambda n: WindowMetrics(n, 0, 0.05) if len(world.synthetic.calls) <= 2 else _errors(0.5)(n)
+    bake_calls = 2 * len(SyntheticBake(requests=100).parts())  # the bake: a stable and a test burst per part
+    world.synthetic.test = lambda n: (
+        WindowMetrics(n, 0, 0.05) if len(world.synthetic.calls) <= bake_calls else _errors(0.5)(n)
+    )
     ctl = run(world, make_spec(analysis=AnalysisConfig(min_requests=20, threshold=2, judge="threshold")))
     _rolled_back_to_blue(world, ctl)
     assert "probes: error rate" in ctl.status.reason
-    probe_calls = [c for c in world.synthetic.calls[2:]]
+    probe_calls = [c for c in world.synthetic.calls[bake_calls:]]
     assert probe_calls and all(via == "test" and n == 10 for via, n, _ in probe_calls)
 
 
@@ -563,6 +604,25 @@ def test_a_split_other_than_the_one_set_rolls_back(world: World) -> None:
     ctl = run(world, make_spec(analysis=AnalysisConfig(min_requests=20, threshold=1, judge="threshold")))
     _rolled_back_to_blue(world, ctl)
     assert "observed split: " in ctl.status.reason
+
+
+def test_a_wrong_split_on_the_first_check_alone_does_not_roll_back(world: World) -> None:
+    # The first check of the 10% step sees old-weight requests (nothing on green yet); later
+    # checks see the split that was set. Counted once, below the threshold of 2: no rollback.
+    def new(start: float, end: float) -> WindowMetrics:
+        n = int((end - start) * 10 * world.router.weights.green / 100)
+        stale = end - start <= 15 and world.router.weights.green == 10
+        return WindowMetrics(0 if stale else n, 0, 0.05)
+
+    world.metrics.new_fn = new
+    world.metrics.stable_fn = lambda s, e: WindowMetrics(int((e - s) * 10 * world.router.weights.blue / 100), 0, 0.05)
+    spec = make_spec(analysis=AnalysisConfig(min_requests=5, threshold=2, poll_seconds=15, judge="threshold"))
+    ctl = run(world, spec)
+    assert ctl.status.state == SUCCEEDED, ctl.status.reason
+    first = next(
+        r for r in world.journal.records(ctl.status.release_id) if r.event == "check" and "verdict" in r.detail
+    )
+    assert first.detail["verdict"]["outcome"] == "fail" and not first.detail["verdict"]["conclusive"]
 
 
 def test_the_old_color_is_not_scaled_down_while_it_still_serves(world: World) -> None:
@@ -639,3 +699,74 @@ def test_a_dry_run_check_is_reported_and_never_rolls_back(world: World) -> None:
     records = world.journal.records(ctl.status.release_id)
     checks = [r.detail["verdict"] for r in records if r.event == "check" and "verdict" in r.detail]
     assert any("app-errors" in json.dumps(v.get("metric_checks_dry_run_failed", "")) for v in checks)
+
+
+# -- settled sequential tests ----------------------------------------------------------------
+def _settles_then_drifts(world: World) -> None:
+    """100 req/s split by the router. In the 10% step the new color is clean for the first check,
+    then 4% errors: enough for the SPRT to fail it, not for the 5% guard."""
+
+    def window(color_share: float, bad_after: float | None) -> Callable[[float, float], WindowMetrics]:
+        def fn(start: float, end: float) -> WindowMetrics:
+            n = int((end - start) * 100 * color_share())
+            rate = 0.04 if bad_after is not None and end - start > bad_after else 0.0
+            return WindowMetrics(requests=n, errors_5xx=int(n * rate), p99_seconds=0.05)
+
+        return fn
+
+    green = lambda: world.router.weights.green / 100  # noqa: E731
+    world.metrics.new_fn = lambda s, e: window(green, 15.0 if world.router.weights.green == 10 else None)(s, e)
+    world.metrics.stable_fn = lambda s, e: WindowMetrics(
+        requests=(n := int((e - s) * 100 * (1 - green()))), errors_5xx=n // 200, p99_seconds=0.05
+    )
+
+
+def test_an_sprt_accepted_in_a_step_is_journaled_and_not_asked_again_in_that_step(world: World) -> None:
+    _settles_then_drifts(world)
+    spec = make_spec(analysis=AnalysisConfig(min_requests=20, poll_seconds=15), synthetic=None)
+    ctl = run(world, spec)
+    assert ctl.status.state == SUCCEEDED, ctl.status.reason
+    checks = [r for r in world.journal.records(ctl.status.release_id) if r.event == "check" and r.status.step == 0]
+    assert checks[0].detail["verdict"]["accepted"] == ["users:error_sprt"]
+    assert checks[0].status.facts["settled"] == {"step": 0, "tests": ["users:error_sprt"]}
+    assert checks[1].detail["verdict"]["error_sprt"] == {"settled": "accepted earlier in the step"}
+    assert checks[1].detail["verdict"]["error_rate"] == pytest.approx(0.04)
+
+
+def test_a_resumed_step_keeps_its_settled_tests(world: World) -> None:
+    _settles_then_drifts(world)
+    spec = make_spec(analysis=AnalysisConfig(min_requests=20, poll_seconds=15), synthetic=None)
+    seen: list[Progress] = []
+
+    def die_at_second_check(p: Progress) -> None:
+        seen.append(p)
+        # The third BAKING progress: entering the step, its first check, then its second check.
+        if p.state == "BAKING" and p.step == 0 and sum(q.state == "BAKING" for q in seen) == 3:
+            raise Killed("second check")
+
+    ctl = world.start(spec, on_progress=die_at_second_check)
+    with pytest.raises(Killed):
+        ctl.run()
+    resumed = world.load()
+    assert resumed.status.facts["settled"] == {"step": 0, "tests": ["users:error_sprt"]}
+    resumed.run()
+    assert resumed.status.state == SUCCEEDED, resumed.status.reason
+
+
+def test_a_later_step_runs_a_fresh_sprt(world: World) -> None:
+    _settles_then_drifts(world)
+
+    # The 10% step settles, then drifts (tolerated there); the 50% step has 4% errors from its
+    # first request: its SPRT starts fresh, nothing settled carries over, and it fails.
+    def new(s: float, e: float) -> WindowMetrics:
+        weight = world.router.weights.green
+        n = int((e - s) * 100 * weight / 100)
+        bad = weight == 50 or (weight == 10 and e - s > 15)
+        return WindowMetrics(requests=n, errors_5xx=int(n * 0.04) if bad else 0, p99_seconds=0.05)
+
+    world.metrics.new_fn = new
+    ctl = run(world, make_spec(analysis=AnalysisConfig(min_requests=20, poll_seconds=15), synthetic=None))
+    _rolled_back_to_blue(world, ctl)
+    assert "SPRT" in ctl.status.reason
+    failed_in = [r for r in world.journal.records(ctl.status.release_id) if r.event == "check"][-1]
+    assert failed_in.status.step == 1 and "settled" not in failed_in.detail["verdict"]["error_sprt"]

@@ -95,7 +95,7 @@ def test_every_package_folder_is_listed_under_the_namespace() -> None:
     assert listed == on_disk, (
         f"pyproject packages differ from the folders: missing {on_disk - listed}, extra {listed - on_disk}"
     )
-    assert all(p.startswith(f"{NAMESPACE}.") for p in listed)
+    assert listed and all(p.startswith(f"{NAMESPACE}.") for p in listed)
     assert set(SETUPTOOLS["package-dir"]) == {f"{NAMESPACE}.{folder}" for folder in EXTRA_OF}
 
 

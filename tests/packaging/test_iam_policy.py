@@ -21,6 +21,8 @@ CLIENTS = {
     "asg": "autoscaling",
     "sns": "sns",
     "lambda_client": "lambda",
+    "appconfig": "appconfig",
+    "ecs": "ecs",
 }
 # boto3 operations whose IAM action is not the operation's own name
 ACTION_OF = {
@@ -32,7 +34,7 @@ ACTION_OF = {
     "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
     "s3:PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
 }
-CALL = re.compile(r"\b(?:self\.)?(elbv2|cw|asg|sns|lambda_client|client)\.([a-z_0-9]+)\(")
+CALL = re.compile(r"\b(?:self\.)?(elbv2|cw|asg|sns|lambda_client|appconfig|ecs|client)\.([a-z_0-9]+)\(")
 PAGINATOR = re.compile(r'get_paginator\("([a-z_0-9]+)"\)')
 INIT_ONLY = {"create_bucket", "head_bucket", "get_bucket_versioning", "put_bucket_versioning"}
 INIT_ONLY |= {"get_bucket_encryption", "put_bucket_encryption", "get_public_access_block", "put_public_access_block"}
@@ -41,6 +43,9 @@ INIT_ONLY |= {"get_bucket_encryption", "put_bucket_encryption", "get_public_acce
 IMPLIED = {
     "autoscaling:StartInstanceRefresh": {"ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"},
     "autoscaling:RollbackInstanceRefresh": {"ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"},
+    # a migration task's definition names the service's roles, which the caller passes to ECS
+    "ecs:RegisterTaskDefinition": {"iam:PassRole"},
+    "ecs:RunTask": {"iam:PassRole"},
 }
 
 
@@ -87,6 +92,7 @@ def test_the_source_scan_finds_the_calls_it_must() -> None:
     driver, init = _calls()
     assert {"elasticloadbalancing:ModifyRule", "s3:PutObject", "s3:ListBucket", "ssm:GetParameter"} <= driver
     assert {"ec2:RunInstances", "ec2:CreateTags", "iam:PassRole", "lambda:InvokeFunction"} <= driver
+    assert {"appconfig:CreateHostedConfigurationVersion", "appconfig:StartDeployment"} <= driver
     assert {"s3:CreateBucket", "s3:PutBucketVersioning", "s3:PutBucketPublicAccessBlock"} <= init
 
 
@@ -132,3 +138,29 @@ def test_the_driver_may_invoke_only_our_functions() -> None:
     invoke = _statement("lambda:InvokeFunction")
     assert invoke["Resource"].startswith("arn:aws:lambda:") and ":function:" in invoke["Resource"]
     assert invoke["Condition"]["StringEquals"]["aws:ResourceTag/managed-by"] == "pulumi-zero-downtime"
+
+
+def test_flag_releases_write_and_deploy_only_our_flag_sets() -> None:
+    doc = json.loads((REPO_ROOT / "docs" / "driver-iam-policy.json").read_text())
+    appconfig = [s for s in doc["Statement"] if any(str(a).startswith("appconfig:") for a in _listed(s["Action"]))]
+    assert appconfig and all(s["Resource"] != "*" for s in appconfig)
+    for action in ("appconfig:CreateHostedConfigurationVersion", "appconfig:StartDeployment"):
+        statement = _statement(action)
+        assert statement["Condition"]["StringEquals"]["aws:ResourceTag/managed-by"] == "pulumi-zero-downtime"
+    assert _statement("appconfig:StopDeployment")["Resource"].endswith(":application/*/environment/*/deployment/*")
+
+
+def _listed(action: str | list[str]) -> list[str]:
+    return [action] if isinstance(action, str) else action
+
+
+def test_migration_tasks_pass_roles_to_ecs_tasks_only_and_run_only_task_definitions() -> None:
+    doc = json.loads((REPO_ROOT / "docs" / "driver-iam-policy.json").read_text())
+    passes = [s for s in doc["Statement"] if s["Action"] == "iam:PassRole"]
+    to_ecs = [s for s in passes if s["Condition"]["StringEquals"]["iam:PassedToService"] == "ecs-tasks.amazonaws.com"]
+    assert to_ecs and all(s["Resource"] != "*" for s in passes)
+    run = _statement("ecs:RunTask")
+    assert run["Resource"].endswith(":task-definition/*") and "ecs:cluster" in run["Condition"]["ArnLike"]
+    follow = next(s for s in doc["Statement"] if "ecs:DescribeTasks" in _listed(s["Action"]))
+    assert follow["Resource"].endswith(":task/*")
+    assert set(_listed(follow["Action"])) == {"ecs:DescribeTasks", "ecs:StopTask"}

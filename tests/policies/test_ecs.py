@@ -16,6 +16,8 @@ SECRETS = "ecs-task-definition-no-plaintext-secrets"
 READ_ONLY = "ecs-task-definition-read-only-root"
 LOGGING = "ecs-task-definition-logging"
 SECRET_REFS = "ecs-task-definition-secret-references"
+KEEP_WARM = "ecs-service-keep-warm-covers-contract-delay"
+DELAY_TAG, WARM_TAG = "zero-downtime:contract-delay-seconds", "zero-downtime:keep-warm-seconds"
 SM_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/db-AbCdEf"
 SSM_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/shop/db/password"
 
@@ -191,6 +193,29 @@ CASES = [
     Case("logging-compliant", LOGGING, task()),
     Case("logging-missing", LOGGING, task(logConfiguration=None), expect=["no logConfiguration"]),
     Case("logging-no-driver", LOGGING, task(logConfiguration={"options": {}}), expect=["no logConfiguration"]),
+    # migrations: the keep-warm covers the contract delay (issue 15)
+    Case("keep-warm-compliant", KEEP_WARM, svc(tags={DELAY_TAG: "600", WARM_TAG: "900"})),
+    Case("keep-warm-no-migrations", KEEP_WARM, svc(tags={"service": "web"})),
+    Case(
+        "keep-warm-shorter-than-delay",
+        KEEP_WARM,
+        svc(tags={DELAY_TAG: "600", WARM_TAG: "300"}),
+        expect=["contract delay of 600s but keeps the old color warm 300s: a rollback"],
+    ),
+    Case(
+        "keep-warm-missing",
+        KEEP_WARM,
+        svc(tags={DELAY_TAG: "600"}),
+        expect=["keeps the old color warm not declared"],
+    ),
+    Case("keep-warm-delay-not-a-number", KEEP_WARM, svc(tags={DELAY_TAG: "soon", WARM_TAG: "900"}), expect=["soon"]),
+    Case(
+        "keep-warm-override-margin",
+        KEEP_WARM,
+        svc(tags={DELAY_TAG: "600", WARM_TAG: "900"}),
+        config={"minMarginSeconds": 600},
+        expect=["at least 1200"],
+    ),
 ]
 
 

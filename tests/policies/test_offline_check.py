@@ -66,7 +66,7 @@ def test_grouped_by_resource_with_mandatory_first(mistakes: Evaluation) -> None:
     resources = [urn.rsplit("::", 1)[-1] for urn, _ in groups]
     assert resources[-1] == "task", "the advisory-only resource comes last"
     assert len(resources) == len(set(resources)), "one group per resource"
-    assert all(v.level == "advisory" for v in groups[-1][1])
+    assert groups[-1][1] and all(v.level == "advisory" for v in groups[-1][1])
     assert report.exit_code == EXIT_MANDATORY
 
 

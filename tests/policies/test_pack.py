@@ -11,7 +11,7 @@ from zero_downtime.policies.pack import all_policies
 from zero_downtime.policies.props import urn_name
 from zero_downtime.policies.rules import ADVISORY, MANDATORY
 
-from tests.policies import test_autoscaling, test_ec2, test_ecs, test_elb, test_kubernetes, test_stack
+from tests.policies import test_appconfig, test_autoscaling, test_ec2, test_ecs, test_elb, test_kubernetes, test_stack
 from tests.policies.support import Case, run
 
 ALL_CASES: list[Case] = [
@@ -19,10 +19,11 @@ ALL_CASES: list[Case] = [
     *test_elb.CASES,
     *test_ec2.CASES,
     *test_autoscaling.CASES,
+    *test_appconfig.CASES,
     *test_kubernetes.CASES,
     *test_stack.CASES,
 ]
-SERVICES = ("ecs", "elb", "ec2", "autoscaling", "kubernetes", "flagger")
+SERVICES = ("ecs", "elb", "ec2", "autoscaling", "kubernetes", "flagger", "appconfig")
 NAME = re.compile(rf"^({'|'.join(SERVICES)})-[a-z0-9]+(-[a-z0-9]+)+$")
 POLICY_NAMES = [p.name for p in all_policies()]
 

@@ -145,7 +145,7 @@ def test_an_emf_line_meets_the_specification() -> None:
     directive = doc["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "ZeroDowntime/App"
     assert ["Service", "Color"] in directive["Dimensions"]
-    assert all(m["StorageResolution"] == 1 for m in directive["Metrics"])
+    assert directive["Metrics"] and all(m["StorageResolution"] == 1 for m in directive["Metrics"])
     assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
         "Requests": "Count",
         "Errors": "Count",

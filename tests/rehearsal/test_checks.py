@@ -18,7 +18,7 @@ def test_checks_pass_for_the_released_version_and_fail_for_another(tmp_path: Pat
         empty = standard_checks(lambda: none, "v2")[0].run()
     finally:
         supervisor.stop_all()
-    assert all(r.passed for r in good.values()), good
+    assert good and all(r.passed for r in good.values()), good
     assert wrong["ready"].passed and not wrong["version"].passed
     assert "green-1" in wrong["version"].detail and "green-2" in wrong["version"].detail
     assert not empty.passed and "no instances" in empty.detail

@@ -66,6 +66,8 @@ def test_missing_haproxy_gives_a_clear_message_and_no_traceback(tmp_path: Path) 
         (["--threshold", "0"], "--threshold"),
         (["--bad-error-rate", "2"], "--bad-error-rate"),
         (["--instances", "0"], "--instances"),
+        (["--deregistration-delay", "61"], "--deregistration-delay"),
+        (["--deregistration-delay", "-1"], "--deregistration-delay"),
     ],
     ids=lambda v: v if isinstance(v, str) else " ".join(v),
 )

@@ -60,3 +60,36 @@ def test_split_is_exact_for_equal_fleets_and_uneven_ones_round_trip() -> None:
 def test_percents_refuses_all_zero() -> None:
     with pytest.raises(PortError, match="503"):
         percents({"blue": 0, "green": 0})
+
+
+# -- ALB-like by default (issue 17) ---------------------------------------------------------------
+def test_default_config_never_retries_like_an_alb() -> None:
+    text = render_config(HaproxyLayout(bind="127.0.0.1:8080", socket_path="/tmp/x.sock"))
+    lines = [line.strip() for line in text.splitlines()]
+    assert "retries 0" in lines
+    assert not [line for line in lines if "redispatch" in line or line.startswith("retry-on")]
+
+
+def test_retries_only_when_asked() -> None:
+    text = render_config(HaproxyLayout(bind="127.0.0.1:8080", socket_path="/tmp/x.sock", retries=True))
+    lines = [line.strip() for line in text.splitlines()]
+    assert {"retries 3", "option redispatch 1"} <= set(lines)
+    assert "retries 0" not in lines
+
+
+def test_health_check_comes_from_the_load_balancer_settings() -> None:
+    from zero_downtime.rehearsal.lb_settings import LoadBalancerSettings
+
+    lb = LoadBalancerSettings(interval_seconds=20, healthy_threshold=3, unhealthy_threshold=4, time_scale=0.1)
+    text = render_config(HaproxyLayout(bind="127.0.0.1:8080", socket_path="/tmp/x.sock", check=lb.health_check()))
+    assert "default-server inter 2000ms fastinter 2000ms downinter 2000ms fall 4 rise 3" in text
+    assert lb.drain_seconds == 3.0  # the stack's 30 s deregistration delay, x0.1
+
+
+@pytest.mark.parametrize("retries", [False, True])
+def test_haproxy_accepts_both_retry_settings(haproxy_binary: str, tmp_path: Path, retries: bool) -> None:
+    cfg = tmp_path / "haproxy.cfg"
+    layout = HaproxyLayout(bind="127.0.0.1:18999", socket_path=str(tmp_path / "a.sock"), retries=retries)
+    cfg.write_text(render_config(layout))
+    check = subprocess.run([haproxy_binary, "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stderr

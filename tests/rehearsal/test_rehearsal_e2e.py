@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from zero_downtime.rehearsal import chart as chart_module
 from zero_downtime.rehearsal.chart import write_chart
 from zero_downtime.rehearsal.report import Summary, chart_notes, summarize
 from zero_downtime.rehearsal.scenario import BAD, GOOD, RehearsalConfig, RehearsalResult, run_rehearsal
@@ -24,6 +26,7 @@ CONFIG = RehearsalConfig(
     settle_seconds=1,
     bad_error_rate=0.3,
     max_seconds=300,
+    synthetic_requests=200,  # a quarter of the default: the suite's CPU; `make run` sends the default
 )
 
 
@@ -102,8 +105,21 @@ def test_no_app_or_haproxy_process_survives(rehearsal: RehearsalResult) -> None:
     assert ours == []
 
 
-def test_report_and_chart_are_written(rehearsal: RehearsalResult, summary: Summary, tmp_path: Path) -> None:
+def test_report_and_chart_are_written(
+    rehearsal: RehearsalResult, summary: Summary, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    figures: list[Any] = []
+    real_close = chart_module.plt.close
+    monkeypatch.setattr(chart_module.plt, "close", lambda fig: (figures.append(fig), real_close(fig)))
     png = write_chart(rehearsal, tmp_path / "chart.png", chart_notes(summary))
+    # The synthetic requests, which the bars leave out, are marked: each release's bake, labelled
+    # with the count the driver sent, and a tick per request.
+    labels = [t.get_text() for t in figures[0].axes[0].texts]
+    bakes = [label for label in labels if label.startswith("synthetic bake ")]
+    assert [b.split(":")[0] for b in bakes] == ["synthetic bake v2", "synthetic bake v3"]
+    sent = sum(n for via, n in summary.synthetic_requests.items())
+    [ticks] = [line for line in figures[0].axes[0].lines if line.get_label() == "synthetic request"]
+    assert len(ticks.get_xdata()) == sent
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 20_000
     data = json.loads(json.dumps(summary.to_dict()))

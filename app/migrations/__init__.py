@@ -1,0 +1,1 @@
+"""Alembic revisions of the sample's people table (docs/migrations.md); run by `app/migrate.py`."""

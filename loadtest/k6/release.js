@@ -1,0 +1,84 @@
+// Steady load on your stack while `zdd-release deploy` runs, judged like the driver's analysis.
+//
+//   k6 run -e BASE_URL=https://api.example.com loadtest/k6/release.js
+//   k6 run -e BASE_URL=https://api.example.com -e RATE=50 -e DURATION=15m -e PATH_QUERY=/health \
+//          -e ABORT=true loadtest/k6/release.js
+//
+// Thresholds come from thresholds.json beside this file, which holds the driver's analysis defaults
+// (driver/core/analysis.py; a test fails when they drift apart):
+//   - http_req_failed <= max_error_rate: 5xx answers and requests with no answer, as the driver counts
+//     (4xx are the client's and are not failures: the response callback below says so);
+//   - p(99) of http_req_waiting <= max_p99_seconds: the time to the first byte, the closest k6 has to
+//     ALB's TargetResponseTime (it also holds the network between k6 and the load balancer);
+//   - at least min_requests requests.
+// If your release overrides the driver's thresholds (an analysis file, --max-error-rate, --max-p99),
+// edit thresholds.json the same way. k6 judges the whole run; the driver judges every step's window.
+//
+// Environment: BASE_URL (required), PATH_QUERY (default /work?user=), RATE requests/s (default 20),
+// DURATION (default 10m), USERS distinct user ids appended to PATH_QUERY (default 1000),
+// VERSION_HEADER (default x-app-version), ABORT=true to stop the run at the first crossed threshold.
+
+import http from 'k6/http';
+import { check } from 'k6';
+import { Counter } from 'k6/metrics';
+
+const limits = JSON.parse(open('./thresholds.json'));
+
+const BASE_URL = (__ENV.BASE_URL || '').replace(/\/+$/, '');
+const PATH_QUERY = __ENV.PATH_QUERY || '/work?user=';
+const RATE = Number(__ENV.RATE || 20);
+const DURATION = __ENV.DURATION || '10m';
+const USERS = Number(__ENV.USERS || 1000);
+const VERSION_HEADER = __ENV.VERSION_HEADER || 'x-app-version';
+const ABORT = __ENV.ABORT === 'true';
+
+if (!/^https?:\/\//.test(BASE_URL)) {
+  throw new Error('BASE_URL: set it to your stack\'s URL, e.g. -e BASE_URL=https://api.example.com');
+}
+if (!(RATE > 0 && RATE <= 10000)) {
+  throw new Error(`RATE: must be in (0, 10000] requests/s, got ${__ENV.RATE}`);
+}
+if (!(Number.isInteger(USERS) && USERS >= 1)) {
+  throw new Error(`USERS: must be a whole number >= 1, got ${__ENV.USERS}`);
+}
+
+// A 4xx is an answer: only 5xx and no answer fail a request, as in the driver's analysis.
+http.setResponseCallback(http.expectedStatuses({ min: 200, max: 499 }));
+
+const byVersion = new Counter('responses_by_version');
+
+export const options = {
+  scenarios: {
+    release: {
+      executor: 'constant-arrival-rate',
+      rate: RATE,
+      timeUnit: '1s',
+      duration: DURATION,
+      preAllocatedVUs: Math.max(2, Math.ceil(RATE / 2)),
+      maxVUs: Math.max(10, RATE * 4),
+    },
+  },
+  thresholds: {
+    http_req_failed: [
+      { threshold: `rate<=${limits.max_error_rate}`, abortOnFail: ABORT, delayAbortEval: '30s' },
+    ],
+    http_req_waiting: [
+      { threshold: `p(99)<=${limits.max_p99_seconds * 1000}`, abortOnFail: ABORT, delayAbortEval: '30s' },
+    ],
+    http_reqs: [`count>=${limits.min_requests}`],
+  },
+  summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(99)', 'max'],
+};
+
+export default function () {
+  const user = `u${Math.floor(Math.random() * USERS)}`;
+  const res = http.get(`${BASE_URL}${PATH_QUERY}${user}`, { tags: { name: 'release-load' } });
+  byVersion.add(1, { version: res.headers[headerKey(res.headers, VERSION_HEADER)] || 'none' });
+  check(res, { 'answered without a 5xx': (r) => r.status > 0 && r.status < 500 });
+}
+
+// k6 canonicalizes header names (X-App-Version); find ours whatever its case.
+export function headerKey(headers, name) {
+  const wanted = name.toLowerCase();
+  return Object.keys(headers || {}).find((key) => key.toLowerCase() === wanted);
+}

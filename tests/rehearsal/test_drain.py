@@ -1,0 +1,238 @@
+"""Stopping instances behind an ALB-like HAProxy (no retries): what the drain saves, and what it costs
+to remove it.
+
+* The deployer stops a color as ECS stops tasks behind an ALB: deregister (HAProxy DRAIN), wait
+  the deregistration delay while in-flight requests finish, then SIGTERM. Under load, nothing
+  fails and no request reaches an instance after its SIGTERM.
+* With both drains removed (the deployer sends SIGTERM at once, the app exits at once), requests
+  fail: the load balancer keeps sending to the instance until its health check notices, and
+  without retries each of those is the user's error (HAProxy's retries, on before issue 17, resent
+  most of them to another instance and hid them).
+* The app's own SIGTERM handling, on a real process without a load balancer: readiness fails at
+  once, the process keeps serving for at least fall x interval, the request in flight finishes,
+  and it exits 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from zero_downtime.app.lifecycle import Lifecycle
+from zero_downtime.contract import Weights
+from zero_downtime.rehearsal.deployer import AppRelease, LocalDeployer
+from zero_downtime.rehearsal.haproxy_config import HaproxyLayout, render_config
+from zero_downtime.rehearsal.haproxy_process import HaproxyProcess
+from zero_downtime.rehearsal.lb_settings import LoadBalancerSettings
+from zero_downtime.rehearsal.loadgen import LoadGenerator, Record
+from zero_downtime.rehearsal.processes import Supervisor
+from zero_downtime.rehearsal.router import HaproxyRouter
+
+pytestmark = pytest.mark.timeout(120)
+
+# Slow enough that requests are in flight at any moment of the stop.
+SLOW_MS = 150.0
+
+
+@dataclass
+class Stack:
+    haproxy: HaproxyProcess
+    supervisor: Supervisor
+    deployer: LocalDeployer
+    router: HaproxyRouter
+
+
+def _stack(tmp_path: Path, *, retries: bool, drain: bool) -> Iterator[Stack]:
+    lb = LoadBalancerSettings(retries=retries)
+    haproxy = HaproxyProcess(tmp_path, slots_per_color=2, check=lb.health_check(), retries=retries)
+    supervisor = Supervisor(tmp_path)
+    # Without the drain the app exits as soon as it gets SIGTERM: APP_DRAIN_TIMEOUT_SECONDS=0.
+    extra = {} if drain else {"APP_DRAIN_TIMEOUT_SECONDS": "0"}
+    releases = {
+        "v1": AppRelease("v1", added_latency_ms=SLOW_MS, extra_env=extra),
+        "v2": AppRelease("v2", added_latency_ms=SLOW_MS, extra_env=extra),
+    }
+    try:
+        haproxy.start()
+        assert haproxy.api is not None and haproxy.layout is not None
+        deployer = LocalDeployer(
+            haproxy,
+            supervisor,
+            releases,
+            drain_timeout_seconds=10,
+            deregistration_delay_seconds=lb.drain_seconds,
+            drain=drain,
+        )
+        router = HaproxyRouter(haproxy.api, deployer.attached, test_map_path=haproxy.layout.test_map_path)
+        yield Stack(haproxy, supervisor, deployer, router)
+    finally:
+        supervisor.stop_all()
+        haproxy.stop()
+
+
+@pytest.fixture
+def drained(haproxy_binary: str, tmp_path: Path) -> Iterator[Stack]:
+    yield from _stack(tmp_path, retries=False, drain=True)
+
+
+@pytest.fixture
+def undrained(haproxy_binary: str, tmp_path: Path) -> Iterator[Stack]:
+    yield from _stack(tmp_path, retries=False, drain=False)
+
+
+def _stop_green_under_load(stack: Stack) -> tuple[list[Record], float]:
+    """Blue and green share traffic; green is stopped while it still has its share."""
+    for color, image in (("blue", "v1"), ("green", "v2")):
+        stack.deployer.deploy_idle(color, image, 2)  # type: ignore[arg-type]
+        assert stack.deployer.wait_healthy(color, 20)  # type: ignore[arg-type]
+    stack.router.set_weights(Weights(blue=50, green=50))
+    load = LoadGenerator(stack.haproxy.url, rate=120, max_requests=900, max_seconds=6)
+    load.start()
+    time.sleep(1.5)
+    stack.deployer.scale_down("green")
+    time.sleep(1.0)  # load goes on after green is gone
+    load.stop()
+    load.join(15)
+    [stop] = stack.deployer.stops
+    return load.snapshot(), stop.sigterm_at
+
+
+def test_drain_then_sigterm_drops_nothing_without_retries(drained: Stack) -> None:
+    assert drained.haproxy.layout is not None and not drained.haproxy.layout.retries
+    records, sigterm_at = _stop_green_under_load(drained)
+    [stop] = drained.deployer.stops
+    assert stop.graceful and stop.in_flight_at_sigterm == 0
+    assert len(records) >= 200
+    assert sum(r.version == "v2" for r in records) > 20  # green served its share before the stop
+    assert [r for r in records if r.failed] == []
+    # Deregistered first: after its SIGTERM no request even reached green ...
+    assert [r for r in records if r.version == "v2" and r.sent_at > sigterm_at] == []
+    # ... and SIGTERM waited for the requests in flight at the drain (the client sees an answer a
+    # little after HAProxy does, hence the margin; without the wait some finish 0-150 ms later).
+    assert stop.drained_seconds > 0
+    assert [r for r in records if r.version == "v2" and r.done_at > sigterm_at + 0.05] == []
+
+
+def test_without_any_drain_requests_fail_when_the_lb_does_not_retry(undrained: Stack) -> None:
+    assert undrained.haproxy.layout is not None and not undrained.haproxy.layout.retries
+    records, _ = _stop_green_under_load(undrained)
+    failed = [r for r in records if r.failed]
+    # The app is healthy throughout: every failure is the stop's (refused or cut connections).
+    assert failed, "stopping green without a drain failed no request: the test would not notice a missing drain"
+    assert {r.status for r in failed} <= {0, 502, 503, 504}
+
+
+# -- the app's SIGTERM handling ---------------------------------------------------------------------
+def test_app_fails_readiness_then_waits_fall_x_interval_and_finishes_in_flight(tmp_path: Path) -> None:
+    fall, interval = 2, 0.5
+    supervisor = Supervisor(tmp_path)
+    try:
+        inst = supervisor.spawn_app(
+            "solo",
+            {
+                "APP_VERSION": "v1",
+                "APP_LB_FALL": str(fall),
+                "APP_LB_INTERVAL_SECONDS": str(interval),
+                "APP_ADDED_LATENCY_MS": "1500",
+                "APP_DRAIN_QUIET_SECONDS": "0.1",
+            },
+        )
+        slow: dict[str, int] = {}
+        client = httpx.Client(base_url=inst.url, timeout=10)
+        in_flight = threading.Thread(target=lambda: slow.update(status=client.get("/work").status_code))
+        in_flight.start()
+        time.sleep(0.3)  # the slow request is in flight
+        sigterm_at = time.monotonic()
+        inst.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.1)
+        readiness: list[tuple[float, int]] = []
+        with httpx.Client(base_url=inst.url, timeout=2) as probe:
+            while inst.alive and time.monotonic() - sigterm_at < 8:  # the load balancer's checks
+                try:
+                    readiness.append((time.monotonic() - sigterm_at, probe.get("/ready").status_code))
+                except httpx.HTTPError:
+                    break
+                time.sleep(0.1)
+        code = inst.proc.wait(timeout=10)
+        exited_after = time.monotonic() - sigterm_at
+        in_flight.join(10)
+        client.close()
+    finally:
+        supervisor.stop_all()
+    assert code == 0
+    assert readiness and {status for _, status in readiness} == {503}  # failing readiness from the first check
+    # It kept answering (so an LB could take it out) for at least fall x interval after SIGTERM ...
+    assert max(t for t, _ in readiness) >= fall * interval * 0.9
+    assert exited_after >= fall * interval
+    # ... and the request in flight at SIGTERM finished.
+    assert slow == {"status": 200}
+
+
+def test_lifecycle_waits_at_least_fall_x_interval_even_when_checks_come_fast() -> None:
+    life = Lifecycle(lb_fall=2, lb_interval_seconds=1.0, quiet_seconds=0.1, timeout_seconds=30)
+    life.begin_drain()
+    t0 = life.draining_since
+    assert t0 is not None
+    life.probe_failed()
+    life.probe_failed()  # two failed checks already, and quiet
+    assert not life.released_by_lb(now=t0 + 1.99)
+    assert life.released_by_lb(now=t0 + 2.0)
+
+
+# -- settings ---------------------------------------------------------------------------------------
+def test_rehearsal_lb_defaults_come_from_the_stacks_alb_defaults() -> None:
+    from zero_downtime.contract import load_balancer as alb
+
+    lb = LoadBalancerSettings()
+    check = lb.health_check()
+    assert (check.fall, check.rise) == (alb.DEFAULT_UNHEALTHY_THRESHOLD, alb.DEFAULT_HEALTHY_THRESHOLD)
+    assert check.interval_ms == round(alb.DEFAULT_INTERVAL_SECONDS * lb.time_scale * 1000)
+    assert lb.drain_seconds == alb.DEFAULT_DEREGISTRATION_DELAY_SECONDS * lb.time_scale
+    assert not lb.retries
+    assert "no retries" in lb.describe()
+    assert "retries ON" in LoadBalancerSettings(retries=True).describe()
+
+
+def test_app_keep_alive_outlives_the_load_balancers_idle_timeout() -> None:
+    from zero_downtime.app.__main__ import DEFAULT_KEEP_ALIVE_SECONDS
+    from zero_downtime.contract.load_balancer import DEFAULT_IDLE_TIMEOUT_SECONDS
+
+    text = render_config(HaproxyLayout(bind="127.0.0.1:1", socket_path="/tmp/x.sock"))
+    idle = next(line.split()[-1] for line in text.splitlines() if "timeout http-keep-alive" in line)
+    assert idle == f"{DEFAULT_IDLE_TIMEOUT_SECONDS * 1000}ms"
+    assert DEFAULT_KEEP_ALIVE_SECONDS > DEFAULT_IDLE_TIMEOUT_SECONDS
+
+
+# -- the report says how the load balancer behaved ------------------------------------------------
+def test_report_says_when_haproxy_retries_were_on() -> None:
+    from rich.console import Console
+    from zero_downtime.rehearsal.deployer import StopRecord
+    from zero_downtime.rehearsal.report import chart_notes, render, summarize
+    from zero_downtime.rehearsal.scenario import GOOD, RehearsalConfig
+
+    from .test_realism import _rec, _result
+
+    for retries in (False, True):
+        result = _result(RehearsalConfig(lb_retries=retries), [_rec(1.0, GOOD)], [], restored_at=12.0)
+        result.stops = [StopRecord("blue", 5.0, {"blue-1": 0}, drained_seconds=1.5, in_flight_at_sigterm=2)]
+        summary = summarize(result)
+        console = Console(record=True, width=200)
+        render(summary, console)
+        text = console.export_text()
+        assert summary.settings["load_balancer"]["retries"] is retries
+        assert summary.in_flight_at_sigterm == 2  # what the drain could not finish is counted, not hidden
+        assert "requests in flight at SIGTERM (after the drain)" in text
+        named = [name for name in summary.expectations if name.startswith("0 failed requests during the good")]
+        assert len(named) == 1
+        if retries:
+            assert "retries ON" in text and "not ALB-like" in named[0]
+            assert "HAProxy retries ON (not ALB-like)" in chart_notes(summary)
+        else:
+            assert "no retries, like an ALB" in text and "retries ON" not in text
+            assert not [note for note in chart_notes(summary) if "retries" in note]
