@@ -172,6 +172,7 @@ def main() -> int:
     parser.add_argument("--lag-interval", type=float, default=None, help="their bake seconds (default lag + 15)")
     parser.add_argument("--rows", default="", help="only rows whose name contains this text")
     parser.add_argument("--row", action="append", default=[], help="only the row of exactly this name (repeatable)")
+    parser.add_argument("--judges", default=",".join(JUDGES), help="comma list of judges (default: both, side by side)")
     args = parser.parse_args()
     if not 1 <= args.runs <= 1000:
         parser.error("--runs must be 1-1000")
@@ -179,7 +180,10 @@ def main() -> int:
     plan = [r for r in rows(args) if args.rows in r.name and (not args.row or r.name in args.row)]
     if not plan:
         parser.error(f"no row matches; the rows: {', '.join(r.name for r in rows(args))}")
-    variants = [(row, judge) for row in plan for judge in JUDGES]
+    judges = [j for j in JUDGES if j in args.judges.split(",")]
+    if not judges:
+        parser.error(f"--judges: none of {args.judges!r} is a judge; the judges: {','.join(JUDGES)}")
+    variants = [(row, judge) for row in plan for judge in judges]
     bounds = {}
     for row, judge in variants:
         cli = [*row.args, *(["--judge", judge] if judge else [])]
