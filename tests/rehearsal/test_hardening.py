@@ -104,6 +104,52 @@ def listening_ports(pids: list[int]) -> set[int]:
     return ports
 
 
+def listeners(port: int) -> set[int]:
+    """Pids of the processes that listen on 127.0.0.1:port now (from /proc/net/tcp and fds)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])
+    pids = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] in inodes:
+                        pids.add(int(pid))
+    return pids
+
+
+def seconds_since_boot() -> float:
+    return float(Path("/proc/uptime").read_text().split()[0])
+
+
+def started_at(pid: int) -> float:
+    """When the process started, in seconds since boot (/proc/<pid>/stat field 22)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def held_since(ports: set[int], stopped_at: float) -> list[int]:
+    """The ports still listened on by a process that started before `stopped_at` (seconds since
+    boot): one of the run's, or one it left. A port the kernel has since handed to a process started
+    later (other tests run in parallel and bind port 0) does not count."""
+    held = []
+    for port in sorted(ports):
+        if port_is_free(port):
+            continue
+        owners = []
+        for pid in listeners(port):
+            with contextlib.suppress(OSError):
+                owners.append(started_at(pid))
+        if any(start < stopped_at for start in owners):
+            held.append(port)
+    return held
+
+
 def port_is_free(port: int) -> bool:
     """Can a new server listen on 127.0.0.1:port? (SO_REUSEADDR: TIME_WAIT left by a killed
     connection is not a listener, and never blocks a server restarting on its port.)"""
@@ -211,12 +257,13 @@ def test_sigkill_of_the_rehearsal_leaves_no_process_and_no_port(start_rehearsal,
     children = wait_for_release(run)
     ports = listening_ports(children)
     assert len(ports) >= 5  # HAProxy's and each instance's
+    killed_at = seconds_since_boot()
     run.proc.kill()  # SIGKILL: no finally, no handler runs in the rehearsal
     run.proc.wait(timeout=10)
     wait_until(lambda: not tagged(run.tag), 15)
     left = tagged(run.tag)
     assert left == [], f"left running: {[cmdline(p) for p in left]}"
-    assert sorted(p for p in ports if not port_is_free(p)) == []
+    assert held_since(ports, killed_at) == []
     # Its run directory is removed by the next run (its lock died with it); another test's run may
     # have swept it already.
     lifetime.sweep_dead_workdirs()
@@ -227,6 +274,7 @@ def test_two_quick_sigterms_still_stop_every_process(start_rehearsal, tmp_path: 
     run = start_rehearsal(*SHORT, "--out", str(tmp_path / "out"))
     children = wait_for_release(run)
     ports = listening_ports(children)
+    stopped_at = seconds_since_boot()
     run.proc.send_signal(signal.SIGTERM)
     # More SIGTERMs, 5 ms apart, until it exits: some land while it is cleaning up.
     sent = 1
@@ -240,7 +288,7 @@ def test_two_quick_sigterms_still_stop_every_process(start_rehearsal, tmp_path: 
     assert "every process started by the rehearsal was stopped (none is left)" in output
     assert "Traceback" not in output
     assert tagged(run.tag) == []
-    assert sorted(p for p in ports if not port_is_free(p)) == []
+    assert held_since(ports, stopped_at) == []
 
 
 def test_a_tethered_child_dies_with_its_parent(tmp_path: Path) -> None:
@@ -475,3 +523,13 @@ def test_a_release_that_got_no_traffic_fails_an_expectation() -> None:
     served = RehearsalResult(**{**result.__dict__, "records": _records(0, 10, GOOD) + _records(10, 15, BAD)})
     expectations = summarize(served).expectations
     assert expectations["good release got traffic"] and expectations["faulty release got traffic"]
+
+
+def test_a_port_counts_as_held_only_by_a_listener_that_started_before_the_stop() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        port = sock.getsockname()[1]
+        assert held_since({port}, seconds_since_boot()) == [port]  # this process is older
+        assert held_since({port}, 0.0) == []  # a listener that started after the "stop"
+    assert held_since({port}, seconds_since_boot()) == []  # closed: free
