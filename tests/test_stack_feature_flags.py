@@ -31,7 +31,9 @@ def test_a_flag_set_monitors_both_colors_composite_alarms_of_the_named_service()
     assert env.inputs["name"] == "prod"  # the stack name by default
     assert env.inputs["tags"]["stack"] == "prod"
     assert list(check_alarm_monitors(env.inputs, {"prod": False, "prodStacks": ["prod"]})) == []
-    strategy, _kill_switch = ev.of_type(T.APPCONFIG_STRATEGY)
+    # Two strategies in no fixed order: the set's own, and the kill switch (tagged by purpose).
+    strategies = ev.of_type(T.APPCONFIG_STRATEGY)
+    [strategy] = [s for s in strategies if s.inputs.get("tags", {}).get("purpose") != "kill-switch"]
     assert (strategy.inputs["growthType"], strategy.inputs["finalBakeTimeInMinutes"]) == ("EXPONENTIAL", 15)
     parsed = parse_feature_flags(ev.outputs, "checkout")
     assert parsed.flags == ("dark_mode", "new-checkout")

@@ -51,7 +51,10 @@ def test_it_creates_a_hosted_feature_flag_profile_with_the_configured_flags() ->
 
 def test_the_first_version_is_deployed_to_the_environment_with_the_set_s_strategy() -> None:
     ev = flags(strategy={"growth_type": "EXPONENTIAL", "growth_factor": 2, "final_bake_time_minutes": 30})
-    strategy, kill = ev.of_type(T.APPCONFIG_STRATEGY)
+    # Two strategies, registered in no fixed order: told apart by their purpose tag.
+    strategies = ev.of_type(T.APPCONFIG_STRATEGY)
+    [kill] = [s for s in strategies if s.inputs.get("tags", {}).get("purpose") == "kill-switch"]
+    [strategy] = [s for s in strategies if s is not kill]
     assert (kill.inputs["deploymentDurationInMinutes"], kill.inputs["finalBakeTimeInMinutes"]) == (0, 0)
     assert kill.inputs["growthFactor"] == 100 and kill.inputs["tags"]["purpose"] == "kill-switch"
     assert strategy.inputs["growthType"] == "EXPONENTIAL"
