@@ -202,10 +202,12 @@ def test_ensure_haproxy_waits_for_apt_lock_held_by_another_install(tmp_path: Pat
 
 
 def test_ensure_haproxy_gives_up_on_apt_lock_after_its_bound(tmp_path: Path) -> None:
-    env, calls = _fake_apt(tmp_path, locked=10_000, ENSURE_HAPROXY_LOCK_WAIT="1")
+    # 3 s, not 1: the script's clock is bash's whole-second SECONDS, so a 1 s bound can end during
+    # the first attempt on a busy machine, and the retry this test looks for never comes.
+    env, calls = _fake_apt(tmp_path, locked=10_000, ENSURE_HAPROXY_LOCK_WAIT="3")
     result = _ensure(env)
     assert result.returncode == 1
-    assert "gave up waiting 1s for apt's lock" in result.stderr
+    assert "gave up waiting 3s for apt's lock" in result.stderr
     assert "Could not get lock /var/lib/dpkg/lock-frontend" in result.stderr  # apt's own words
     assert "sudo apt-get install -y haproxy" in result.stderr  # what to do instead
     tried = calls.read_text().splitlines()
