@@ -35,10 +35,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# One worker per core; --dist loadscope keeps a module on one worker, so its module-scoped fixtures
-# (e.g. the one full rehearsal) run once. `pytest tests/<area>` alone runs serially.
+# One xdist worker per core, and at least 4: the rehearsal modules mostly wait (bakes, drains), so
+# more workers than cores overlap them (docs/DEVELOPING.md, "Commands"). --dist loadscope keeps a
+# module on one worker, so its module-scoped fixtures (e.g. the one full rehearsal) run once.
+# `pytest tests/<area>` alone runs serially.
+WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -lt 4 ] && n=4; echo $$n)
 test: lint haproxy
-	$(PY) -m pytest -n auto --dist loadscope
+	$(PY) -m pytest -n $(WORKERS) --dist loadscope
 
 # CrossGuard pack over every Pulumi.<stack>.yaml, offline (no CLI, no credentials).
 policy-check: $(STAMP)
