@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STACK  ?= dev
 
-.PHONY: run test lint haproxy preview policy-check bench mutation clean run-migrations
+.PHONY: run test lint haproxy preview policy-check bench mutation clean run-migrations k6-check
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ lint: $(STAMP)
 WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -lt 4 ] && n=4; echo $$n)
 test: lint haproxy
 	$(PY) -m pytest -n $(WORKERS) --dist loadscope
+
+# loadtest/k6/release.js under a real k6 against the local stack (docs/load-testing.md); not part of
+# `make test`: k6 is an external tool, never a dependency. K6=/path/to/k6, else k6 on PATH, else it skips.
+k6-check: $(STAMP) haproxy
+	$(PY) scripts/k6_check.py $(if $(K6),--k6 $(K6))
 
 # CrossGuard pack over every Pulumi.<stack>.yaml, offline (no CLI, no credentials).
 policy-check: $(STAMP)

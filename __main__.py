@@ -15,11 +15,11 @@ from zero_downtime.components.probe import PreTrafficProbe
 from zero_downtime.components.rolling_asg import RollingAutoScalingGroup
 from zero_downtime.components.shared_edge import DEFAULT_TEST_LISTENER_PORT, SharedEdge
 from zero_downtime.stack_config.edge import load_edge_settings
-from zero_downtime.stack_config.feature_flags import parse_feature_flags, with_monitors
+from zero_downtime.stack_config.feature_flags import FlagArns, parse_feature_flags, parse_flag_readers, with_monitors
 from zero_downtime.stack_config.fleets import parse_fleets
 from zero_downtime.stack_config.kubernetes import create_kubernetes, load_kubernetes
 from zero_downtime.stack_config.project import check_project_config
-from zero_downtime.stack_config.release_state import apply_release_state
+from zero_downtime.stack_config.release_state import apply_flag_release_state, apply_release_state
 from zero_downtime.stack_config.services import assign_test_hosts, parse_services
 
 config = pulumi.Config()
@@ -29,15 +29,19 @@ services = parse_services(config.get_object("services"), settings.alarms, settin
 fleets = parse_fleets(config.get_object("fleets"), settings.alarms, settings.tags, services)
 kubernetes = load_kubernetes(config)
 feature_flags = parse_feature_flags(config.get_object("featureFlags"), services, pulumi.get_stack(), settings.tags)
-services, fleets, released = apply_release_state(
-    config.get("releaseStore") or "",
-    project=pulumi.get_project(),
-    stack=pulumi.get_stack(),
-    services=services,
-    fleets=fleets,
-    base_dir=Path(__file__).resolve().parent,
-    region=pulumi.Config("aws").get("region"),
+flag_readers = parse_flag_readers(config.get_object("services"), feature_flags, services)
+release_store = {
+    "store_url": config.get("releaseStore") or "",
+    "project": pulumi.get_project(),
+    "stack": pulumi.get_stack(),
+    "base_dir": Path(__file__).resolve().parent,
+    "region": pulumi.Config("aws").get("region"),
+}
+services, fleets, released = apply_release_state(**release_store, services=services, fleets=fleets)
+released_flags = apply_flag_release_state(
+    **release_store, flag_sets={name: args for name, (args, _) in feature_flags.items()}, applied=released
 )
+feature_flags = {name: (released_flags[name], monitored) for name, (_, monitored) in feature_flags.items()}
 for note in released.notes:
     pulumi.log.info(note)
 if services or fleets:
@@ -90,7 +94,12 @@ if services or fleets:
     }
     if probe is not None:
         wiring["probe_function_arn"] = probe.function_arn
-    blue_green = {name: BlueGreenService(name, {**args, **wiring}) for name, args in services.items()}
+    # A service that reads a flag set gets its configuration ARN once the set exists (below).
+    flag_arns = FlagArns(flag_readers)
+    blue_green = {
+        name: BlueGreenService(name, {**flag_arns.service_args(name, args), **wiring})
+        for name, args in services.items()
+    }
 
     # The shared edge, also read by other teams' stacks through a StackReference.
     pulumi.export("vpcId", vpc_id)
@@ -123,6 +132,8 @@ if feature_flags:
         for name, (args, monitored) in feature_flags.items()
     }
     pulumi.export("featureFlags", {name: flags.release_outputs for name, flags in flag_sets.items()})
+    if flag_readers:
+        flag_arns.resolve(flag_sets)
 
 if kubernetes:
     pulumi.export("kubernetes", create_kubernetes(kubernetes))

@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zero_downtime.driver.core.service import ServiceSpec
 from zero_downtime.rehearsal.cli import build_parser, config_from_args
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -96,12 +97,12 @@ def rows(args: argparse.Namespace) -> list[Row]:
 
 def bound_seconds(cli_args: list[str]) -> tuple[float, float]:
     """(--max-seconds, the process's hard bound) for one run: the schedule with every step extended
-    once (the driver's extension), plus start-up."""
+    as far as the driver may (`ServiceSpec.extension_factor` more bakes), plus start-up."""
     cfg = config_from_args(build_parser().parse_args([*cli_args, "--out", "unused"]))
     steps = sum(
         p.total_bake_seconds for p, run in ((cfg.good_plan(), cfg.run_good), (cfg.bad_plan(), cfg.run_bad)) if run
     )
-    max_seconds = math.ceil(cfg.min_seconds() + steps + 10)
+    max_seconds = math.ceil(cfg.min_seconds() + steps * ServiceSpec.extension_factor + 10)
     return max_seconds, max_seconds + START_MARGIN_SECONDS
 
 

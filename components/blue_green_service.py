@@ -121,8 +121,30 @@ WIRED_INPUTS = (
     "test_base_url",
 )
 """Inputs wired from the shared edge and network (usually Outputs); the constructor reads them directly."""
-OPTIONAL_WIRED_INPUTS = ("probe_function_arn",)
-"""Wired by the program when it creates them (a PreTrafficProbe), never set from config."""
+OPTIONAL_WIRED_INPUTS = ("probe_function_arn", "flag_agent")
+"""Wired by the program when it creates them (a PreTrafficProbe, a FeatureFlags set the service reads),
+never set from config as such."""
+
+FLAG_AGENT_IMAGE = "public.ecr.aws/aws-appconfig/aws-appconfig-agent:2.x"
+"""AWS's AppConfig agent image, pinned to its major version (AWS publishes `2.x` for ECS)."""
+FLAG_AGENT_CONTAINER = "appconfig-agent"
+FLAG_AGENT_PORT = 2772
+"""The agent's default HTTP port on localhost (AWS AppConfig docs)."""
+DEFAULT_FLAG_POLL_SECONDS = 15
+"""How often the agent asks AppConfig for a new version (the agent's own default is 45 s): a flag
+release step reaches every task within one poll plus the app's 5 s cache."""
+MAX_FLAG_POLL_SECONDS = 3600
+FLAG_AGENT_URL_VARIABLE = "APP_FLAGS_AGENT_URL"
+"""Where the app reads its flags (app/settings.py)."""
+FLAG_SET_VARIABLE = "APP_FLAG_SET"
+"""The FlagSet dimension of the app's per-variant flag metrics (app/settings.py)."""
+FLAG_READ_ACTIONS = ("appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration")
+"""What the agent calls with the task role: AppConfig's data plane, nothing else."""
+AGENT_PATH = re.compile(r"^/applications/([^/,]+)/environments/([^/,]+)/configurations/([^/,]+)$")
+CONFIGURATION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:appconfig:[a-z0-9-]+:\d{12}:application/[a-z0-9]+/environment/[a-z0-9]+/configuration/[a-z0-9]+$"
+)
+"""The IAM resource of one configuration: `StartConfigurationSession` and `GetLatestConfiguration` take it."""
 
 
 class ColorArgs(TypedDict):
@@ -160,6 +182,26 @@ class NativeDeploymentArgs(TypedDict):
     """LINEAR: traffic added per step, 3-100 (default 10)."""
     step_bake_time_minutes: NotRequired[pulumi.Input[int]]
     """LINEAR: minutes per step (default 6)."""
+
+
+class FlagAgentArgs(TypedDict):
+    """The AWS AppConfig agent sidecar that serves one flag set to the app on localhost."""
+
+    agent_path: str
+    """`/applications/<application>/environments/<environment>/configurations/<profile>` (names or ids;
+    a FeatureFlags' `release_outputs` `agentPath`): what the agent prefetches and the app reads
+    (`APP_FLAGS_AGENT_URL`). Must be known at preview."""
+    configuration_arn: pulumi.Input[str]
+    """The one configuration the task role may read:
+    `arn:aws:appconfig:<region>:<account>:application/<id>/environment/<id>/configuration/<id>`
+    (FeatureFlags' `configuration_arn`)."""
+    flag_set: NotRequired[str]
+    """The app's `APP_FLAG_SET`, the FlagSet dimension of its flag metrics (default: the application in
+    `agent_path`)."""
+    image: NotRequired[str]
+    """The agent's image (default `public.ecr.aws/aws-appconfig/aws-appconfig-agent:2.x`)."""
+    poll_interval_seconds: NotRequired[int]
+    """How often the agent polls AppConfig for a new version, 1-3600 (default 15)."""
 
 
 class BlueGreenServiceArgs(TypedDict):
@@ -227,6 +269,9 @@ class BlueGreenServiceArgs(TypedDict):
     """PreTrafficProbe function the driver invokes to run pre-traffic checks inside the VPC."""
     migrations: NotRequired[MigrationsArgs]
     """Schema migrations the driver runs around each release (expand, compatibility gate, contract)."""
+    flag_agent: NotRequired[FlagAgentArgs]
+    """The flag set the service reads: an AppConfig agent sidecar in both colors' tasks, the app's
+    `APP_FLAGS_AGENT_URL`, and a task role that may read exactly that configuration."""
 
 
 @dataclass(frozen=True)
@@ -254,6 +299,21 @@ class NativeSettings:
     canary_bake_time_minutes: Any = DEFAULT_CANARY_BAKE_TIME_MINUTES
     step_percent: Any = DEFAULT_STEP_PERCENT
     step_bake_time_minutes: Any = DEFAULT_STEP_BAKE_TIME_MINUTES
+
+
+@dataclass(frozen=True)
+class FlagAgentSettings:
+    """The AppConfig agent sidecar, defaults filled in. `configuration_arn` is None until wired."""
+
+    agent_path: str
+    flag_set: str
+    configuration_arn: Any = None
+    image: Any = FLAG_AGENT_IMAGE
+    poll_interval_seconds: Any = DEFAULT_FLAG_POLL_SECONDS
+
+    @property
+    def agent_url(self) -> str:
+        return f"http://localhost:{FLAG_AGENT_PORT}{self.agent_path}"
 
 
 @dataclass(frozen=True)
@@ -285,6 +345,8 @@ class BlueGreenSettings:
     tags: dict[str, str] = field(default_factory=dict)
     migrations: MigrationSettings | None = None
     """None: the service declares no schema migrations."""
+    flag_agent: FlagAgentSettings | None = None
+    """None: the service reads no flag set (no sidecar, no AppConfig permission)."""
 
     @property
     def idle_color(self) -> Color:
@@ -400,6 +462,48 @@ def _resolve_native(given: Any) -> NativeSettings:
     )
 
 
+def resolve_flag_agent(given: Any) -> FlagAgentSettings | None:
+    """The agent sidecar's settings, checked. `configuration_arn` may be absent (the program wires it
+    once the flag set exists); the constructor requires it. Raises ArgError naming the key."""
+    if given is None:
+        return None
+    if not isinstance(given, Mapping):
+        raise ArgError("flag_agent", f"must be a mapping of flag agent settings, got {given!r}")
+    check_unknown_keys(given, FlagAgentArgs.__annotations__, "flag_agent", "is not a flag agent setting")
+    path = given.get("agent_path")
+    if not is_known(path):
+        raise ArgError("flag_agent.agent_path", "must be known at preview, not an Output")
+    match = AGENT_PATH.match(path) if isinstance(path, str) else None
+    if match is None:
+        raise ArgError(
+            "flag_agent.agent_path",
+            f"must be /applications/<application>/environments/<environment>/configurations/<profile>, got {path!r}",
+        )
+    flag_set = given.get("flag_set", match.group(1))
+    if not isinstance(flag_set, str) or not flag_set.strip() or len(flag_set) > 255:
+        raise ArgError("flag_agent.flag_set", f"must be a name of 1-255 characters, got {flag_set!r}")
+    arn = given.get("configuration_arn")
+    if arn is not None and is_known(arn) and (not isinstance(arn, str) or not CONFIGURATION_ARN.match(arn)):
+        raise ArgError(
+            "flag_agent.configuration_arn",
+            "must be one AppConfig configuration's ARN, arn:aws:appconfig:<region>:<account>:application/<id>"
+            f"/environment/<id>/configuration/<id> (no wildcard), got {arn!r}",
+        )
+    image = given.get("image", FLAG_AGENT_IMAGE)
+    check_image(image, "flag_agent.image")
+    poll = int_setting(
+        given,
+        "poll_interval_seconds",
+        DEFAULT_FLAG_POLL_SECONDS,
+        where="flag_agent.",
+        minimum=1,
+        maximum=MAX_FLAG_POLL_SECONDS,
+    )
+    return FlagAgentSettings(
+        agent_path=path, flag_set=flag_set, configuration_arn=arn, image=image, poll_interval_seconds=poll
+    )
+
+
 def resolve_blue_green(name: str, args: BlueGreenServiceArgs) -> BlueGreenSettings:
     """Every rule the component relies on, checked, and every default filled in, before anything is
     registered. Reads only what the user configures: the wired inputs may be absent."""
@@ -456,7 +560,16 @@ def resolve_blue_green(name: str, args: BlueGreenServiceArgs) -> BlueGreenSettin
     environment = check_string_map(args.get("environment") or {}, "environment")
     if is_known(environment) and COLOR_VARIABLE in environment:
         raise ArgError(f"environment.{COLOR_VARIABLE}", "is set by the component to the task's color")
+    flag_agent = resolve_flag_agent(args.get("flag_agent"))
+    if flag_agent is not None and is_known(environment):
+        for variable in (FLAG_AGENT_URL_VARIABLE, FLAG_SET_VARIABLE):
+            if variable in environment:
+                raise ArgError(f"environment.{variable}", "is set by the component from the flag set it reads")
     secrets = _resolve_secrets(args.get("secrets"))
+    if flag_agent is not None and is_known(secrets):
+        for variable in (FLAG_AGENT_URL_VARIABLE, FLAG_SET_VARIABLE):
+            if variable in secrets:
+                raise ArgError(f"secrets.{variable}", "is set by the component from the flag set it reads")
     if is_known(environment) and is_known(secrets) and set(environment) & set(secrets):
         both = sorted(set(environment) & set(secrets))[0]
         raise ArgError(f"secrets.{both}", "is also set in environment: ECS refuses a variable defined twice")
@@ -484,6 +597,7 @@ def resolve_blue_green(name: str, args: BlueGreenServiceArgs) -> BlueGreenSettin
         )
     return BlueGreenSettings(
         migrations=migrations,
+        flag_agent=flag_agent,
         name=name,
         live_color=live,
         blue=colors["blue"],
@@ -517,6 +631,7 @@ def child_names(name: str) -> list[tuple[str, str]]:
         (ResourceType.IAM_ROLE, f"{name}-task-role"),
         (ResourceType.IAM_ROLE, f"{name}-ecs-infra-role"),
         (ResourceType.IAM_ROLE_POLICY, f"{name}-read-secrets"),
+        (ResourceType.IAM_ROLE_POLICY, f"{name}-read-flags"),
         (ResourceType.SNS_TOPIC, f"{name}-releases"),
         (ResourceType.LOG_GROUP, f"{name}-logs"),
         (ResourceType.SECURITY_GROUP, f"{name}-tasks-sg"),
@@ -648,7 +763,8 @@ class BlueGreenService(pulumi.ComponentResource):
     (dicts color -> aws.lb.TargetGroup, aws.ecs.Service, aws.ecs.TaskDefinition, ReleaseAlarms; in
     native mode both colors map to the one service and task definition), `production_rule` and
     `test_rule` (aws.lb.ListenerRule), `topic` (aws.sns.Topic), `log_group`, `execution_role`,
-    `task_role`, `security_group` (of the tasks) and `infra_role` (native mode only, else None).
+    `task_role`, `security_group` (of the tasks), `infra_role` (native mode only, else None) and
+    `flag_read_policy` (the task role's read of its flag set, only with `flag_agent`, else None).
     """
 
     live_color: pulumi.Output[str]
@@ -675,6 +791,8 @@ class BlueGreenService(pulumi.ComponentResource):
     def __init__(self, name: str, args: BlueGreenServiceArgs, opts: pulumi.ResourceOptions | None = None):
         settings = resolve_blue_green(name, args)
         require_inputs(args, WIRED_INPUTS)
+        if settings.flag_agent is not None and settings.flag_agent.configuration_arn is None:
+            raise ArgError("flag_agent.configuration_arn", "is required: the one configuration the task role may read")
         super().__init__("zero-downtime:index:BlueGreenService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         service_tags = standard_tags(service=name, extra=settings.tags)
@@ -692,6 +810,7 @@ class BlueGreenService(pulumi.ComponentResource):
             tags=service_tags,
             opts=child,
         )
+        self.flag_read_policy = self._flag_read_policy(settings)
         self.security_group = self._tasks_security_group(
             settings, args["vpc_id"], args["load_balancer_security_group_id"], service_tags
         )
@@ -946,7 +1065,12 @@ class BlueGreenService(pulumi.ComponentResource):
     ) -> aws.ecs.TaskDefinition:
         port = settings.container_port
         environment = {**settings.environment, COLOR_VARIABLE: color}
-        container = {
+        agent = settings.flag_agent
+        if agent is not None:
+            environment[FLAG_AGENT_URL_VARIABLE] = agent.agent_url
+            environment[FLAG_SET_VARIABLE] = agent.flag_set
+        region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self)).region
+        container: dict[str, Any] = {
             "name": settings.name,
             "image": settings.color(color).image,
             "essential": True,
@@ -956,15 +1080,14 @@ class BlueGreenService(pulumi.ComponentResource):
             "readonlyRootFilesystem": True,
             "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
             "stopTimeout": settings.stop_timeout_seconds,
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": self.log_group.name,
-                    "awslogs-region": aws.get_region_output(opts=pulumi.InvokeOptions(parent=self)).region,
-                    "awslogs-stream-prefix": color,
-                },
-            },
+            "logConfiguration": self._log_configuration(color, region),
         }
+        containers = [container]
+        if agent is not None:
+            # The app starts once the agent has started, and ECS stops it before the agent (reverse
+            # dependency order), so the app never loses its flags while it drains.
+            container["dependsOn"] = [{"containerName": FLAG_AGENT_CONTAINER, "condition": "START"}]
+            containers.append(self._flag_agent_container(agent, color, region))
         return aws.ecs.TaskDefinition(
             f"{resource_name}-task",
             family=task_family(resource_name),
@@ -975,8 +1098,66 @@ class BlueGreenService(pulumi.ComponentResource):
             execution_role_arn=self.execution_role.arn,
             task_role_arn=self.task_role.arn,
             volumes=[{"name": "tmp"}],
-            container_definitions=pulumi.Output.json_dumps([container]),
+            container_definitions=pulumi.Output.json_dumps(containers),
             tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _log_configuration(self, color: str, region: pulumi.Input[str]) -> dict[str, Any]:
+        """awslogs to the service's log group; streams are `<color>/<container>/<task id>`."""
+        return {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": self.log_group.name,
+                "awslogs-region": region,
+                "awslogs-stream-prefix": color,
+            },
+        }
+
+    def _flag_agent_container(self, agent: FlagAgentSettings, color: str, region: pulumi.Input[str]) -> dict[str, Any]:
+        """The AWS AppConfig agent: essential, as AWS's ECS guide sets it, and restarted in place by ECS
+        if it exits (a container restart policy), so a crash of the agent does not replace a serving
+        task; meanwhile the app keeps its last good flags. It prefetches the one flag set at start.
+
+        No container health check: the agent image's contents (a shell, curl) are not known here, and
+        a check that cannot run would mark an essential container unhealthy. The app depends on START.
+        """
+        return {
+            "name": FLAG_AGENT_CONTAINER,
+            "image": agent.image,
+            "essential": True,
+            "portMappings": [{"containerPort": FLAG_AGENT_PORT, "protocol": "tcp"}],
+            "environment": [
+                {"name": "HTTP_PORT", "value": str(FLAG_AGENT_PORT)},
+                {"name": "POLL_INTERVAL", "value": pulumi.Output.from_input(agent.poll_interval_seconds).apply(str)},
+                {"name": "PREFETCH_LIST", "value": agent.agent_path},
+                {"name": "SERVICE_REGION", "value": region},
+            ],
+            "readonlyRootFilesystem": True,
+            "restartPolicy": {"enabled": True, "restartAttemptPeriod": 60},
+            "logConfiguration": self._log_configuration(color, region),
+        }
+
+    def _flag_read_policy(self, settings: BlueGreenSettings) -> aws.iam.RolePolicy | None:
+        """The task role may read exactly the one configuration of the flag set, nothing wider."""
+        agent = settings.flag_agent
+        if agent is None:
+            return None
+        return aws.iam.RolePolicy(
+            f"{settings.name}-read-flags",
+            role=self.task_role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": list(FLAG_READ_ACTIONS),
+                            "Resource": agent.configuration_arn,
+                        }
+                    ],
+                }
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
 

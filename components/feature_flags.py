@@ -9,9 +9,10 @@ the AppConfig agent on localhost:2772 and evaluates them per request (`app/flags
                 -> configuration profile (AWS.AppConfig.FeatureFlags, hosted) -> hosted version 1
     deployment strategy (LINEAR | EXPONENTIAL, bake)  ->  deployment of version 1
 
-The hosted version holds the flags as configured (the first percentage of each). The release driver
-(`zdd-release flag`) writes later versions itself and deploys them; a new `up` only deploys again
-when the configured flags change (see docs/stack-config.md#featureflags).
+The hosted version holds the flags as the program gives them: the config, with each flag a release
+moved at its released percentage (`stack_config/release_state.py`, from the release store). The
+release driver (`zdd-release flag`) writes later versions itself and deploys them; an `up` deploys
+again only when that document changes (see docs/stack-config.md#featureflags).
 """
 
 import json
@@ -224,6 +225,9 @@ class FeatureFlags(pulumi.ComponentResource):
     """The flag set's deployment strategy id."""
     monitor_role_arn: pulumi.Output[str]
     """The role AppConfig assumes to read the alarms ("" without alarms)."""
+    configuration_arn: pulumi.Output[str]
+    """The flags' configuration ARN (`...:application/<id>/environment/<id>/configuration/<id>`): the one
+    resource a reader needs `appconfig:StartConfigurationSession` and `GetLatestConfiguration` on."""
     release_outputs: pulumi.Output[dict[str, Any]]
     """This flag set's entry of the stack output `featureFlags` (contract/outputs.py `FeatureFlagsOutputs`)."""
 
@@ -349,6 +353,13 @@ class FeatureFlags(pulumi.ComponentResource):
         self.configuration_profile_id = self.profile.configuration_profile_id
         self.deployment_strategy_id = self.strategy.id
         self.monitor_role_arn = self.monitor_role.arn if self.monitor_role else pulumi.Output.from_input("")
+        # The application's ARN carries the partition, region and account.
+        self.configuration_arn = pulumi.Output.format(
+            "{0}/environment/{1}/configuration/{2}",
+            self.application.arn,
+            self.environment_id,
+            self.configuration_profile_id,
+        )
         self.release_outputs = pulumi.Output.from_input(
             build_feature_flags(
                 config_path=f"featureFlags.{name}",
@@ -376,6 +387,7 @@ class FeatureFlags(pulumi.ComponentResource):
                 "configuration_profile_id": self.configuration_profile_id,
                 "deployment_strategy_id": self.deployment_strategy_id,
                 "monitor_role_arn": self.monitor_role_arn,
+                "configuration_arn": self.configuration_arn,
                 "release_outputs": self.release_outputs,
             }
         )

@@ -40,7 +40,9 @@ BODY_BYTES = 65536
 MAX_BURST_REQUESTS = 5000
 MAX_BURST_SECONDS = 60.0
 """A burst inside the probe function must end well within its timeout (default 90 s)."""
-MAX_CONCURRENCY = 16
+MAX_CONCURRENCY = 64
+"""Requests of a burst in flight at a time: one thread each, blocked on the network, a few hundred
+KB of memory together, well inside the function's 128 MB (the driver's default is 16)."""
 
 
 class ProbeInputError(ValueError):

@@ -15,6 +15,7 @@ Under `<prefix>/<project>/<stack>/` the store holds:
 
     state/services/<service>.json            ServiceState: live color, weights, each color's image and count
     state/fleets/<fleet>.json                FleetState: released launch template version and AMI
+    state/flags/<flag set>.json              FlagSetState: each released flag's percentage and on/off
     journal/<service>/<release>/<seq>.json   one record per object, created only if absent (seq = 8 digits)
     locks/<service>.json                     the lease of the driver working on the service
     aborts/<service>.json                    an abort request for the driver that holds the lease
@@ -34,6 +35,7 @@ from typing import Any
 
 from .colors import COLORS, Color, Weights, parse_color
 from .errors import ContractError
+from .flags import FLAG_KEY
 
 FORMAT = 1
 CONFIG_KEY = "releaseStore"
@@ -115,6 +117,9 @@ class StoreKeys:
     def fleet_state(self, fleet: str) -> str:
         return f"{self.root}/state/fleets/{_name(fleet, 'fleet')}.json"
 
+    def flag_set_state(self, flag_set: str) -> str:
+        return f"{self.root}/state/flags/{_name(flag_set, 'flag set')}.json"
+
     def journal(self, service: str) -> str:
         return f"{self.root}/journal/{_name(service, 'service')}/"
 
@@ -190,6 +195,40 @@ class FleetState:
                 "kind": "fleet",
                 "releasedVersion": self.released_version,
                 "amiId": self.ami_id,
+                "releaseId": self.release_id,
+                "updatedAt": self.updated_at,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class FlagState:
+    """One released flag: what the driver last served (`enabled: false` is the kill switch)."""
+
+    enabled: bool
+    percentage: int
+
+
+@dataclass(frozen=True)
+class FlagSetState:
+    """A flag set's release state: the flags a release has moved, each as it last set it.
+
+    Only `enabled` and `percentage` are release state; a flag's allow, deny and segment lists stay
+    git's (the stack config). Flags no release has moved yet are not here: the config bootstraps them."""
+
+    flags: Mapping[str, FlagState]
+    release_id: str = ""
+    updated_at: float = 0.0
+
+    def with_flag(self, flag: str, state: FlagState, *, release_id: str, updated_at: float) -> FlagSetState:
+        return FlagSetState({**self.flags, flag: state}, release_id=release_id, updated_at=updated_at)
+
+    def to_json(self) -> bytes:
+        return _dump(
+            {
+                "format": FORMAT,
+                "kind": "flags",
+                "flags": {k: {"enabled": v.enabled, "percentage": v.percentage} for k, v in sorted(self.flags.items())},
                 "releaseId": self.release_id,
                 "updatedAt": self.updated_at,
             }
@@ -277,14 +316,42 @@ def decode_fleet_state(data: bytes, where: str) -> FleetState:
     )
 
 
+def decode_flag_set_state(data: bytes, where: str) -> FlagSetState:
+    doc = _document(data, where, "flags")
+    raw = doc.get("flags")
+    if not isinstance(raw, Mapping):
+        raise ContractError(f"{where}.flags", "expected {<flag>: {enabled, percentage}}")
+    flags: dict[str, FlagState] = {}
+    for flag, entry in raw.items():
+        key = f"{where}.flags.{flag}"
+        if not isinstance(flag, str) or not FLAG_KEY.match(flag):
+            raise ContractError(key, "is not a feature-flag key")
+        if not isinstance(entry, Mapping):
+            raise ContractError(key, "expected {enabled, percentage}")
+        if not isinstance(entry.get("enabled"), bool):
+            raise ContractError(f"{key}.enabled", f"must be true or false, got {entry.get('enabled')!r}")
+        percentage = _int(entry.get("percentage"), f"{key}.percentage", 0)
+        if percentage > 100:
+            raise ContractError(f"{key}.percentage", f"must be 0-100, got {percentage}")
+        flags[flag] = FlagState(enabled=entry["enabled"], percentage=percentage)
+    return FlagSetState(
+        flags=flags,
+        release_id=_str(doc.get("releaseId", ""), f"{where}.releaseId", empty=True),
+        updated_at=_time(doc.get("updatedAt", 0.0), f"{where}.updatedAt"),
+    )
+
+
 __all__ = [
     "CONFIG_KEY",
     "FORMAT",
     "ColorState",
+    "FlagSetState",
+    "FlagState",
     "FleetState",
     "ServiceState",
     "StoreKeys",
     "StoreLocation",
+    "decode_flag_set_state",
     "decode_fleet_state",
     "decode_service_state",
     "parse_store_url",

@@ -40,7 +40,15 @@ from .core.errors import BusyError, DriverError, FrozenError, InputError, Journa
 from .core.flag import flag_target
 from .core.machine import Progress, Result
 from .core.migrations import FROZEN, migration_facts
-from .core.plan import Migrations, Plan, SyntheticBake, build_plan, parse_float_list, parse_int_list
+from .core.plan import (
+    DEFAULT_SYNTHETIC_CONCURRENCY,
+    Migrations,
+    Plan,
+    SyntheticBake,
+    build_plan,
+    parse_float_list,
+    parse_int_list,
+)
 from .core.status import Outcome, Record
 
 log = logging.getLogger("zero_downtime.driver")
@@ -109,6 +117,7 @@ FLAG_OF = {
     "check_from": "--check-from",
     "synthetic_requests": "--synthetic-requests",
     "synthetic_seconds": "--synthetic-seconds",
+    "synthetic_concurrency": "--synthetic-concurrency",
     "probe_requests": "--probe-requests",
     "synthetic_path": "--synthetic-path",
     "hook": "--hook",
@@ -300,6 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="synthetic requests to each color before any user traffic (0: no synthetic bake, no probes)",
     )
     d.add_argument("--synthetic-seconds", type=float, default=20.0, help="at most this long (at most 60)")
+    d.add_argument(
+        "--synthetic-concurrency",
+        type=int,
+        default=DEFAULT_SYNTHETIC_CONCURRENCY,
+        help=f"synthetic requests and probes in flight at a time, 1-64 (default {DEFAULT_SYNTHETIC_CONCURRENCY})",
+    )
     d.add_argument("--probe-requests", type=int, default=20, help="probes to the new color at every check (0: none)")
     d.add_argument("--synthetic-path", default="/", help="path the synthetic requests and probes GET")
     d.add_argument(
@@ -531,6 +546,7 @@ def _synthetic(args: argparse.Namespace) -> SyntheticBake | None:
         probe_requests=args.probe_requests,
         path=args.synthetic_path,
         run_from=args.check_from,
+        concurrency=args.synthetic_concurrency,
     )
 
 

@@ -34,7 +34,7 @@ from ..contract import (
     parse_fleet,
     parse_service,
 )
-from ..contract.probe import MAX_BURST_SECONDS, ProbeInputError, ProbeRequest
+from ..contract.probe import MAX_BURST_SECONDS, MAX_CONCURRENCY, ProbeInputError, ProbeRequest
 from ..contract.release_state import CONFIG_KEY, ColorState, ServiceState, StoreKeys, parse_store_url
 from ..store import Blobs, StoreError, open_blobs
 from ..store.s3 import BucketCheck, ensure_bucket
@@ -294,6 +294,8 @@ class Driver:
         synthetic = request.plan.synthetic
         if synthetic is not None and synthetic.seconds > MAX_BURST_SECONDS:
             raise InputError("synthetic_seconds", f"must be at most {MAX_BURST_SECONDS:g}, got {synthetic.seconds:g}")
+        if synthetic is not None and synthetic.concurrency > MAX_CONCURRENCY:
+            raise InputError("synthetic_concurrency", f"must be at most {MAX_CONCURRENCY}, got {synthetic.concurrency}")
         service = self.service_outputs()
         store = self.journal
         with store.hold():
@@ -783,7 +785,8 @@ class Driver:
         except ProbeInputError as exc:
             raise InputError("synthetic_path", exc.problem) from None
         arn = _probe_function(bake.run_from, service)
-        return ProbeSyntheticTraffic(targets, run_here if arn is None else run_in_function(self._client("lambda"), arn))
+        run = run_here if arn is None else run_in_function(self._client("lambda"), arn)
+        return ProbeSyntheticTraffic(targets, run, concurrency=bake.concurrency)
 
     def metric_sources(self) -> Mapping[str, MetricSource]:
         """The analysis file's built-in sources: `cloudwatch` over the driver's CloudWatch client
@@ -851,6 +854,7 @@ class Driver:
         return FlagPorts(
             store=AppConfigFlagStore(self._client("appconfig"), flags, appconfig_strategy),
             metrics=CloudWatchFlagMetrics(self._client("cloudwatch"), flags, percentiles=self.target.percentiles),
+            states=self.journal,
         )
 
     def _flag_strategy(self, status: Status) -> tuple[Strategy, EventPublisher]:

@@ -225,6 +225,42 @@ def check_logging(props: Mapping[str, Any], _config: Mapping[str, Any]) -> Itera
             )
 
 
+FLAGS_AGENT_URL = "APP_FLAGS_AGENT_URL"
+"""Where the sample app (and any app following its convention) reads flags from the AppConfig agent."""
+LOCAL_URL = re.compile(r"^https?://(localhost|127\.0\.0\.1)(?::(\d+))?/")
+AGENT_IMAGE = "aws-appconfig-agent"
+
+
+def check_flags_agent(props: Mapping[str, Any], _config: Mapping[str, Any]) -> Iterator[str]:
+    """A container that reads its flags from a local AppConfig agent has one beside it in the task."""
+    containers = container_definitions(props)
+    for i, container in enumerate(containers):
+        url = next(
+            (
+                str(mapping(v).get("value") or "")
+                for v in items(container.get("environment"))
+                if mapping(v).get("name") == FLAGS_AGENT_URL
+            ),
+            None,
+        )
+        match = LOCAL_URL.match(url) if url else None
+        if match is None:
+            continue
+        port = int(match.group(2) or 80)
+        others = [c for j, c in enumerate(containers) if j != i]
+        serves = any(
+            AGENT_IMAGE in str(c.get("image") or "")
+            or any(as_int(mapping(m).get("containerPort")) == port for m in items(c.get("portMappings")))
+            for c in others
+        )
+        if not serves:
+            yield (
+                f"container {_container_name(container, i)} reads its flags from {url} ({FLAGS_AGENT_URL}) but no "
+                f"other container of the task is an AppConfig agent or serves port {port}: every flag evaluates to "
+                "its default. Add the agent sidecar (services.<name>.flagSet, or BlueGreenService flag_agent)."
+            )
+
+
 POLICIES = [
     GuardResourcePolicy(
         "ecs-service-circuit-breaker-rollback",
@@ -332,5 +368,12 @@ POLICIES = [
         ADVISORY,
         TASK_DEFINITION,
         check_logging,
+    ),
+    GuardResourcePolicy(
+        "ecs-task-definition-flags-agent",
+        "ECS containers that read flags from a local AppConfig agent run one in the same task.",
+        ADVISORY,
+        TASK_DEFINITION,
+        check_flags_agent,
     ),
 ]

@@ -164,6 +164,11 @@ def breaker_changes(records: Iterable[Record]) -> list[BreakerChange]:
 
 
 # -- the downstream ---------------------------------------------------------------------------------------
+class _DownstreamServer(http.server.ThreadingHTTPServer):
+    request_queue_size = 128  # every instance's in-flight calls at once; the default backlog is 5
+    daemon_threads = True
+
+
 class Downstream:
     """A tiny HTTP server on 127.0.0.1 playing the app's downstream: `ok`, `slow` or `failing`."""
 
@@ -189,8 +194,7 @@ class Downstream:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _DownstreamServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self.server.serve_forever, name="chaos-downstream", daemon=True)
         self._thread.start()
 
@@ -256,6 +260,9 @@ class ChaosObserver:
 
     def attach(self, records: Any, router: Any) -> None:
         self.inner.attach(records, router)
+
+    def frontend(self, url: str) -> None:
+        self.inner.frontend(url)
 
 
 # -- the events -------------------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ FLAG_OF = {
     "analysis.judge": "--judge",
     "synthetic_requests": "--synthetic-requests",
     "synthetic_seconds": "--synthetic-seconds",
+    "synthetic_concurrency": "--synthetic-concurrency",
     "probe_requests": "--probe-requests",
 }
 
@@ -135,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"synthetic bake: at most this long per color (default {d.synthetic_seconds:g})",
     )
     p.add_argument(
+        "--synthetic-concurrency",
+        type=int,
+        default=d.synthetic_concurrency,
+        help=f"synthetic requests and probes in flight at a time, 1-64 (default {d.synthetic_concurrency})",
+    )
+    p.add_argument(
         "--probe-requests",
         type=int,
         default=d.probe_requests,
@@ -211,6 +218,7 @@ def config_from_args(args: argparse.Namespace) -> RehearsalConfig:
         synthetic=not args.no_synthetic,
         synthetic_requests=args.synthetic_requests,
         synthetic_seconds=args.synthetic_seconds,
+        synthetic_concurrency=args.synthetic_concurrency,
         probe_requests=args.probe_requests,
         judge=args.judge,
         chaos=chaos,

@@ -194,7 +194,7 @@ def run_flag_rehearsal(cfg: FlagRehearsalConfig) -> FlagRehearsalResult:
         store = FileFlagStore(path)
         with journal.hold():
             result = Machine.start(
-                FlagRelease(spec, FlagPorts(store, VariantMetrics(load))), journal, SystemClock()
+                FlagRelease(spec, FlagPorts(store, VariantMetrics(load), journal)), journal, SystemClock()
             ).run()
         time.sleep(0.5)  # answers to requests in flight when the release ended
         load.stop()

@@ -106,6 +106,7 @@ def settings_of(cfg: RehearsalConfig) -> dict[str, Any]:
             "requests": cfg.synthetic_requests if cfg.synthetic else 0,
             "seconds": cfg.synthetic_seconds if cfg.synthetic else 0,
             "probe_requests": cfg.probe_requests if cfg.synthetic else 0,
+            "concurrency": cfg.synthetic_concurrency if cfg.synthetic else 0,
         },
         "judge": cfg.judge or "driver default",
         "rate": cfg.rate,

@@ -21,7 +21,14 @@ from ..driver.adapters.release_store import ReleaseStore
 from ..driver.core.analysis import AnalysisConfig
 from ..driver.core.errors import BusyError
 from ..driver.core.machine import Machine, Progress, Result
-from ..driver.core.plan import Plan, Strategy, SyntheticBake, build_plan
+from ..driver.core.plan import (
+    DEFAULT_SYNTHETIC_CONCURRENCY,
+    MAX_SYNTHETIC_CONCURRENCY,
+    Plan,
+    Strategy,
+    SyntheticBake,
+    build_plan,
+)
 from ..driver.core.ports import MetricsSource, SystemClock
 from ..driver.core.service import ServicePorts, ServiceRelease, ServiceSpec
 from ..store.local import LocalBlobs
@@ -89,6 +96,7 @@ class RehearsalConfig:
     synthetic: bool = True  # synthetic bake before user traffic + probes at every check (`--no-synthetic`)
     synthetic_requests: int = 800
     synthetic_seconds: float = 5.0
+    synthetic_concurrency: int = DEFAULT_SYNTHETIC_CONCURRENCY  # requests in flight (`--synthetic-concurrency`)
     probe_requests: int = 10
     judge: str | None = None  # the analysis judge (`--judge`); None: the driver's default
     lb_retries: bool = False  # HAProxy retries and redispatch (`--lb-retries`); an ALB has neither
@@ -99,7 +107,12 @@ class RehearsalConfig:
         """The plan's synthetic bake: none when switched off, or for all-at-once (it checks nothing)."""
         if not self.synthetic or strategy == Strategy.ALL_AT_ONCE.value:
             return None
-        return SyntheticBake(self.synthetic_requests, self.synthetic_seconds, self.probe_requests)
+        return SyntheticBake(
+            self.synthetic_requests,
+            self.synthetic_seconds,
+            self.probe_requests,
+            concurrency=self.synthetic_concurrency,
+        )
 
     def plan(self, strategy: str) -> Plan:
         steps = list(self.steps) if self.steps is not None and strategy == "canary" else None
@@ -170,6 +183,12 @@ class RehearsalConfig:
             ),
             ("--metrics-lag", 0 <= self.metrics_lag_seconds <= MAX_LAG_SECONDS, f"must be 0-{MAX_LAG_SECONDS:g} s"),
             ("--only", self.run_good or self.run_bad, "nothing to run"),
+            (
+                "--synthetic-concurrency",
+                isinstance(self.synthetic_concurrency, int)
+                and 1 <= self.synthetic_concurrency <= MAX_SYNTHETIC_CONCURRENCY,
+                f"must be an integer 1-{MAX_SYNTHETIC_CONCURRENCY}",
+            ),
         ]
         for flag, ok, message in checks:
             if not ok:
@@ -240,6 +259,10 @@ class Observer:
         return None
 
     def attach(self, records: Callable[[], list[Record]], router: HaproxyRouter) -> None:
+        return None
+
+    def frontend(self, url: str) -> None:
+        """HAProxy's production listener, once v1 serves behind it: for outside load (scripts/k6_check.py)."""
         return None
 
 
@@ -347,6 +370,7 @@ def _run(cfg: RehearsalConfig, obs: Observer, work: Path) -> RehearsalResult:
             metrics.start()
             loadgen.start()
             obs.attach(loadgen.snapshot, router)
+            obs.frontend(haproxy.url)
 
             live: Color = "blue"
             t = time.time()
@@ -358,7 +382,7 @@ def _run(cfg: RehearsalConfig, obs: Observer, work: Path) -> RehearsalResult:
             if cfg.metrics_lag_seconds > 0:
                 driver_metrics = LaggedMetrics(metrics, cfg.metrics_lag_seconds)
             if cfg.synthetic:
-                synthetic = LocalSyntheticTraffic(haproxy.url, haproxy.test_url)
+                synthetic = LocalSyntheticTraffic(haproxy.url, haproxy.test_url, concurrency=cfg.synthetic_concurrency)
             ports_for = _ports_factory(router, driver_metrics, deployer, synthetic)
             for version, plan, wanted in (
                 (GOOD, cfg.good_plan(), cfg.run_good),

@@ -23,6 +23,7 @@ from typing import Literal
 import httpx
 
 from ..driver.core.errors import PortError
+from ..driver.core.plan import DEFAULT_SYNTHETIC_CONCURRENCY, MAX_SYNTHETIC_CONCURRENCY
 from ..driver.core.ports import WindowMetrics
 from .haproxy_config import SERVED_BY_HEADER, SERVER_TIME_HEADER
 from .loadgen import FAULT_HEADER, header_seconds
@@ -74,12 +75,12 @@ class LocalSyntheticTraffic:
         test_url: str,
         *,
         path: str = "/work",
-        concurrency: int = 4,
+        concurrency: int = DEFAULT_SYNTHETIC_CONCURRENCY,
         timeout_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not 1 <= concurrency <= 64:
-            raise ValueError(f"concurrency must be 1-64, got {concurrency}")
+        if not 1 <= concurrency <= MAX_SYNTHETIC_CONCURRENCY:
+            raise ValueError(f"concurrency must be 1-{MAX_SYNTHETIC_CONCURRENCY}, got {concurrency}")
         if not 0 < timeout_seconds <= 60:
             raise ValueError(f"timeout_seconds must be in (0, 60], got {timeout_seconds}")
         self.urls = {"production": production_url.rstrip("/"), "test": test_url.rstrip("/")}

@@ -22,6 +22,9 @@ from .convert import ConfigError, from_config, reraise_as_config_error
 WIRED_KEYS = frozenset(WIRED_INPUTS) | frozenset(OPTIONAL_WIRED_INPUTS)
 NEXT_IMAGE_KEY = "image"
 """`services.<name>.image`: what the next release deploys; `zdd-release deploy` applies it, `up` never does."""
+FLAG_KEYS = ("flagSet", "flagAgent")
+"""`services.<name>.flagSet` and `.flagAgent`: the flag set the service reads, a cross-reference to
+`featureFlags` checked and turned into the component's `flag_agent` by `parse_flag_readers`."""
 
 
 def parse_services(
@@ -39,6 +42,8 @@ def parse_services(
     for name, settings in raw.items():
         prefix = f"services.{name}"
         settings = _without_next_image(settings, prefix)
+        if isinstance(settings, Mapping):
+            settings = {k: v for k, v in settings.items() if k not in FLAG_KEYS}
         args = from_config(settings, BlueGreenServiceArgs, prefix, exclude=WIRED_KEYS)
         args["alarms"] = {**(stack_alarms or {}), **(args.get("alarms") or {})}
         args["tags"] = {**(stack_tags or {}), **(args.get("tags") or {})}

@@ -33,9 +33,11 @@ from typing import Any
 from ...contract import ContractError
 from ...contract.release_state import (
     FORMAT,
+    FlagSetState,
     FleetState,
     ServiceState,
     StoreKeys,
+    decode_flag_set_state,
     decode_fleet_state,
     decode_service_state,
 )
@@ -391,6 +393,17 @@ class ReleaseStore:
 
     def write_fleet_state(self, state: FleetState) -> None:
         self._write_state(self.keys.fleet_state(self.service), state.to_json())
+
+    def flag_set_state(self, flag_set: str) -> FlagSetState | None:
+        key = self.keys.flag_set_state(flag_set)
+        blob = self._get(key)
+        self._state_etags[key] = None if blob is None else blob.etag
+        if blob is None:
+            return None
+        return self._decode(decode_flag_set_state, blob, key)
+
+    def write_flag_set_state(self, flag_set: str, state: FlagSetState) -> None:
+        self._write_state(self.keys.flag_set_state(flag_set), state.to_json())
 
     def _decode(self, decode: Any, blob: Blob, key: str) -> Any:
         try:

@@ -16,10 +16,14 @@ from typing import Any, Literal
 
 from ...contract.probe import Burst, BurstAnswer, ProbeInputError, ProbeRequest, handler
 from ..core.errors import PortError
+from ..core.plan import DEFAULT_SYNTHETIC_CONCURRENCY
 from ..core.ports import WindowMetrics, nearest_rank_p99
 from .aws.clients import AWS_ERRORS
 
-DEFAULT_CONCURRENCY = 4
+DEFAULT_CONCURRENCY = DEFAULT_SYNTHETIC_CONCURRENCY
+EARLIER_MAX_CONCURRENCY = 16
+"""What a probe function deployed before `contract/probe.py` took up to 64 accepts. A burst it
+refuses for its concurrency is sent again at this many, until `up` deploys the current function."""
 
 
 class SyntheticUnavailable(PortError):
@@ -56,7 +60,8 @@ def run_in_function(lambda_client: Any, function_arn: str) -> Callable[[dict[str
 
 
 class ProbeSyntheticTraffic:
-    """Bursts to the test URL (`via="test"`) or the production URL (`via="production"`)."""
+    """Bursts to the test URL (`via="test"`) or the production URL (`via="production"`), each with
+    `concurrency` requests in flight at a time (the plan's `SyntheticBake.concurrency`)."""
 
     def __init__(
         self,
@@ -71,9 +76,11 @@ class ProbeSyntheticTraffic:
 
     def send(self, via: Literal["test", "production"], requests: int, seconds: float) -> WindowMetrics:
         target = self.targets[via]
-        shape = Burst(requests=requests, seconds=seconds, concurrency=min(self.concurrency, requests))
-        event = {**target.to_event(), "attempts": 1, "burst": shape.to_event()}
-        reply = self.run(event)
+        concurrency = min(self.concurrency, requests)
+        reply = self._burst(target, requests, seconds, concurrency)
+        if concurrency > EARLIER_MAX_CONCURRENCY and _refused_concurrency(reply):
+            self.concurrency = EARLIER_MAX_CONCURRENCY  # for the rest of the release: one refusal is enough
+            reply = self._burst(target, requests, seconds, EARLIER_MAX_CONCURRENCY)
         try:
             answer = BurstAnswer.from_dict(reply)
         except ProbeInputError:
@@ -88,3 +95,13 @@ class ProbeSyntheticTraffic:
             p99_seconds=nearest_rank_p99(answer.latencies),
             latencies=answer.latencies,
         )
+
+    def _burst(self, target: ProbeRequest, requests: int, seconds: float, concurrency: int) -> dict[str, Any]:
+        shape = Burst(requests=requests, seconds=seconds, concurrency=concurrency)
+        return self.run({**target.to_event(), "attempts": 1, "burst": shape.to_event()})
+
+
+def _refused_concurrency(reply: Any) -> bool:
+    """The probe function's answer to a burst whose concurrency is above what it accepts."""
+    detail = reply.get("detail") if isinstance(reply, dict) else None
+    return isinstance(detail, str) and detail.startswith("bad probe event: burst.concurrency:")

@@ -10,7 +10,7 @@ same way, so the rule lives here once (the strategies give only their check and 
     -> FAIL: conclusive rolls back at once; otherwise it counts, and `threshold` of them roll back
     -> before the bake's end: keep baking
     -> PASS at or after the end: the step passed (`True`: the caller moves on)
-    -> no PASS one extension (`extension_factor` bakes) later: roll back, "not enough evidence"
+    -> no PASS `extension_factor` bakes later (default 2): roll back, "not enough evidence"
 
 Settled tests (see `analysis.py`): a sequential test that accepted in this step is not run again
 in it. The strategy's check names them in `Verdict.accepted`; they are kept in the status's facts
@@ -25,6 +25,10 @@ from .analysis import AnalysisConfig, Judgement, Verdict
 from .machine import Machine
 from .plan import Step
 from .status import Status
+
+EXTENSION_FACTOR = 2.0
+"""Default extra bakes a step without enough evidence gets before it rolls back (docs/analysis.md:
+Wald's alpha and beta hold however long the test runs, so waiting costs a good step time, never detection)."""
 
 Check = Callable[[float, float, frozenset[str]], Verdict]
 """(step started at, now, tests settled earlier in the step) -> the verdict of the step so far."""

@@ -7,13 +7,16 @@ same machine (journal before effect, resume, abort from another process) as a se
     PENDING -> SHIFTING(i) -> BAKING(i) -> [PAUSED] -> SHIFTING(i+1) ... -> SUCCEEDED
     failing gate / abort / port error -> ROLLING_BACK (percentage 0, the kill switch) -> ROLLED_BACK
 
-- SHIFTING writes the step's percentage to the flag store (AppConfig: a new hosted version, then a
-  deployment) and waits until the store reports it served; a store that never gets there rolls back.
+- SHIFTING first records the step's percentage as the flag set's release state in the release store
+  (`state/flags/<set>.json`: every later `pulumi up` deploys it, so an `up` never undoes a release),
+  then writes it to the flag store (AppConfig: a new hosted version, then a deployment) and waits
+  until the store reports it served; a store that never gets there rolls back.
 - BAKING judges the requests that got the flag against those that did not, over the step so far,
   plus the flag set's alarms. At 100% nobody is left without the flag: the baseline becomes the
   absolute guards of the analysis.
-- ROLLING_BACK sets the percentage to 0 and disables the flag: off for everyone, including allow-
-  listed users. It is idempotent, so `abort` after a rollback applies the kill switch again.
+- ROLLING_BACK records the flag as off in the release state, then sets the percentage to 0 and
+  disables the flag: off for everyone, including allow-listed users. It is idempotent, so `abort`
+  after a rollback applies the kill switch again.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from typing import Any
 
 from ...contract import ContractError
 from ...contract.flags import check_flag_key
+from ...contract.release_state import FlagSetState, FlagState
 from .analysis import SETTLED_TESTS, AnalysisConfig, Verdict, evaluate
-from .bake import bake_check
+from .bake import EXTENSION_FACTOR, bake_check
 from .errors import InputError, PortError
 from .machine import Machine, Progress, StrategyBase
 from .plan import Plan
-from .ports import FlagMetrics, FlagStore
+from .ports import FlagMetrics, FlagStates, FlagStore
 from .status import PAUSED, PENDING, ROLLED_BACK, ROLLING_BACK, SUCCEEDED, Status
 
 KIND = "flag"
@@ -65,7 +69,7 @@ class FlagSpec:
     verify_timeout_seconds: float = 600.0
     """How long the store may take to serve a new percentage (an AppConfig deployment takes minutes)."""
     verify_poll_seconds: float = 5.0
-    extension_factor: float = 1.0
+    extension_factor: float = EXTENSION_FACTOR
     """A step lacking evidence may bake this many extra intervals before it fails."""
     project: str = ""
     resource: str = ""
@@ -123,6 +127,8 @@ class FlagSpec:
 class FlagPorts:
     store: FlagStore
     metrics: FlagMetrics
+    states: FlagStates
+    """The release store: the flag set's release state, written before every change of the flag."""
 
 
 class FlagRelease(StrategyBase):
@@ -177,8 +183,20 @@ class FlagRelease(StrategyBase):
         self._after_step(m, _step(m.status), honour_pause=False)
 
     # -- states ---------------------------------------------------------------------------------------
+    def _declare(self, m: Machine, percentage: int) -> None:
+        """The flag's release state, which every `up` deploys from now on; written before the effect,
+        so an `up` at any moment keeps what the release set (or is setting)."""
+        states, flag_set = self.ports.states, self.spec.flag_set
+        current = states.flag_set_state(flag_set) or FlagSetState(flags={})
+        flag = FlagState(enabled=percentage > 0, percentage=percentage)
+        if current.flags.get(self.spec.flag) != flag:
+            states.write_flag_set_state(
+                flag_set, current.with_flag(self.spec.flag, flag, release_id=m.status.release_id, updated_at=m.now())
+            )
+
     def _shift(self, m: Machine, index: int) -> None:
         target = self.spec.plan.steps[index].weight
+        self._declare(m, target)  # release state first: an `up` now keeps the new percentage
         self.ports.store.set_percentage(self.spec.flag, target)
         observed = self._await(m, target)
         if observed != target:
@@ -218,6 +236,7 @@ class FlagRelease(StrategyBase):
             m.enter(SUCCEEDED, reason=f"{self.spec.flag} is on for {self.spec.plan.steps[index].weight}% of users")
 
     def _rollback(self, m: Machine) -> None:
+        self._declare(m, KILLED)  # release state first: an `up` after the kill keeps the flag off
         self.ports.store.set_percentage(self.spec.flag, KILLED)
         observed = self._await(m, KILLED)
         if observed != KILLED:

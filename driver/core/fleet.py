@@ -381,6 +381,8 @@ class FleetRelease(StrategyBase):
     def _rollback(self, m: Machine) -> None:
         n, facts = self.spec.released_version, m.status.facts
         if "refresh_id" not in facts:
+            if self._adopt_for_rollback(m):
+                return  # the next round rolls back the refresh it adopted
             self._finish_rollback(
                 m, f"{m.status.reason} (no instance refresh was started: the group stays on version {n})"
             )
@@ -403,6 +405,23 @@ class FleetRelease(StrategyBase):
             )
         else:
             self._cannot_roll_back(m, status)
+
+    def _adopt_for_rollback(self, m: Machine) -> bool:
+        """A driver killed inside `start` (AWS started the refresh, its id was never journaled)
+        leaves `starting_at` behind: that refresh is ours and must be rolled back, not left running."""
+        if "starting_at" not in m.status.facts:
+            return False  # no refresh was ever being started
+        latest = self.ports.refresher.latest()
+        target = str(m.status.facts["target_version"])
+        if latest is None or latest.desired_version != target or not self._ours(m.status, latest):
+            return False
+        m.record(
+            "refresh",
+            note=f"instance refresh {latest.refresh_id} adopted for the rollback ({latest.status}; started before "
+            "the driver was stopped)",
+            facts={"refresh_id": latest.refresh_id},
+        )
+        return True
 
     def _request_rollback(self, m: Machine) -> None:
         try:

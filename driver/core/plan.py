@@ -17,6 +17,11 @@ from .errors import InputError
 
 MAX_STEPS = 100
 MAX_SYNTHETIC_REQUESTS = 100_000
+MAX_SYNTHETIC_CONCURRENCY = 64
+DEFAULT_SYNTHETIC_CONCURRENCY = 20
+"""`latency_min_samples`' default: one answer per slot gives the rank test its samples (`SyntheticBake`)."""
+JOURNALED_SYNTHETIC_CONCURRENCY = 4
+"""What a release journaled before `SyntheticBake.concurrency` existed sent at: it resumes alike."""
 LOOK_FRACTIONS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
 """Where the synthetic bake is judged: after these shares of its requests (`SyntheticBake.parts`)."""
 RUN_FROM = ("auto", "driver", "probe")
@@ -64,6 +69,19 @@ class SyntheticBake:
     and as many to the stable color through the production listener (still 100% stable), measured
     alike by the sender and judged by the same analysis as a traffic step. `probe_requests` more go
     through the test listener at every analysis check of every bake: evidence with no metrics lag.
+
+    `concurrency` requests are in flight at a time (1-64, default 20), in the bake and in the probes.
+    The bake's first look comes after 1/16 of its requests (50 of the default 800) and 1/16 of its
+    seconds per color, so the concurrency sets how soon a slow new color is seen. The latency rank
+    test needs 20 samples per color (`latency_min_samples`); with 20 slots one answer each is
+    enough, so a look whose time share is shorter than one slow answer still has them. At 4 (the
+    value before this setting existed) 50 answers of 650 ms took about 8 s; in the local rehearsal
+    (5 s bakes) +600 ms was restored in about 6 s at 4, 0.85 s at 16 (two looks) and 0.07 s at 20
+    (the first look). It is bounded load: `requests` in all, to the new color through the test
+    listener (no user there) and as many to the stable color through production, before any user
+    request reaches the new color; 20 at a time is a small fraction of what a production listener
+    serves. The probe function's bursts (`contract/probe.py`) accept up to 64; one deployed before
+    that accepted 16, and the driver sends it 16 (`driver/adapters/synthetic.py`).
     """
 
     requests: int = 800
@@ -74,6 +92,8 @@ class SyntheticBake:
     run_from: str = "auto"
     """Where the requests are sent from: `probe` (the stack's probe function inside the VPC),
     `driver` (here), or `auto` (the probe function when the stack has one). Adapters read it."""
+    concurrency: int = DEFAULT_SYNTHETIC_CONCURRENCY
+    """Synthetic requests in flight at a time (bake and probes). Adapters read it."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, str) or not self.path.startswith("/") or any(c.isspace() for c in self.path):
@@ -84,6 +104,9 @@ class SyntheticBake:
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_SYNTHETIC_REQUESTS:
                 raise InputError(key, f"must be an integer {low}-{MAX_SYNTHETIC_REQUESTS}, got {value!r}")
         _check_interval("synthetic_seconds", self.seconds)
+        c = self.concurrency
+        if not isinstance(c, int) or isinstance(c, bool) or not 1 <= c <= MAX_SYNTHETIC_CONCURRENCY:
+            raise InputError("synthetic_concurrency", f"must be an integer 1-{MAX_SYNTHETIC_CONCURRENCY}, got {c!r}")
 
     def parts(self) -> list[tuple[int, float]]:
         """The bake in parts, (requests, seconds) each, judged after each part: the requests so far
@@ -100,6 +123,7 @@ class SyntheticBake:
             "probe_requests": self.probe_requests,
             "path": self.path,
             "run_from": self.run_from,
+            "concurrency": self.concurrency,
         }
 
     @classmethod
@@ -110,6 +134,7 @@ class SyntheticBake:
             probe_requests=int(data.get("probe_requests", 0)),  # type: ignore[call-overload]
             path=str(data.get("path", "/")),
             run_from=str(data.get("run_from", "auto")),
+            concurrency=int(data.get("concurrency", JOURNALED_SYNTHETIC_CONCURRENCY)),  # type: ignore[call-overload]
         )
 
 

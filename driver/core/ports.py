@@ -20,6 +20,7 @@ clock (tests/driver/fakes.py).
 | FleetMetrics    | aws/metrics.py `TargetGroupMetrics`         | -                                  |
 | FlagStore       | aws/appconfig.py `AppConfigFlagStore`       | adapters/flag_file.py `FileFlagStore` |
 | FlagMetrics     | aws/flag_metrics.py `CloudWatchFlagMetrics` | flag_release.py `VariantMetrics`   |
+| FlagStates      | release_store.py `ReleaseStore`             | release_store.py (local files)     |
 | Clock           | `SystemClock` below                         | `SystemClock` below                |
 
 Conventions every implementation keeps:
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ...contract import Color, Weights
-from ...contract.release_state import FleetState
+from ...contract.release_state import FlagSetState, FleetState
 from .status import Record
 
 
@@ -412,6 +413,15 @@ class FlagStore(Protocol):
     def percentage(self, flag: str) -> int:
         """The percentage the service is served now (AppConfig: of the last completed deployment)."""
         ...
+
+
+@runtime_checkable
+class FlagStates(Protocol):
+    """A flag set's release state in the release store (what every `up` deploys)."""
+
+    def flag_set_state(self, flag_set: str) -> FlagSetState | None: ...
+
+    def write_flag_set_state(self, flag_set: str, state: FlagSetState) -> None: ...
 
 
 Variant = Literal["on", "off"]

@@ -1,7 +1,7 @@
 // Steady load on your stack while `zdd-release deploy` runs, judged like the driver's analysis.
 //
 //   k6 run -e BASE_URL=https://api.example.com loadtest/k6/release.js
-//   k6 run -e BASE_URL=https://api.example.com -e RATE=50 -e DURATION=15m -e PATH_QUERY=/health \
+//   k6 run -e BASE_URL=https://api.example.com -e RATE=50 -e DURATION=15m -e VERSIONS=1.4.0,1.5.0 \
 //          -e ABORT=true loadtest/k6/release.js
 //
 // Thresholds come from thresholds.json beside this file, which holds the driver's analysis defaults
@@ -14,9 +14,11 @@
 // If your release overrides the driver's thresholds (an analysis file, --max-error-rate, --max-p99),
 // edit thresholds.json the same way. k6 judges the whole run; the driver judges every step's window.
 //
-// Environment: BASE_URL (required), PATH_QUERY (default /work?user=), RATE requests/s (default 20),
+// Environment: BASE_URL (required), PATH_QUERY (default /work?user=), RATE whole requests/s (default 20),
 // DURATION (default 10m), USERS distinct user ids appended to PATH_QUERY (default 1000),
-// VERSION_HEADER (default x-app-version), ABORT=true to stop the run at the first crossed threshold.
+// VERSION_HEADER (default x-app-version), VERSIONS (e.g. v1,v2: the versions the end-of-test summary
+// counts one by one; k6's summary shows a metric's total only, never per tag, unless a threshold names
+// the tag), ABORT=true to stop the run at the first crossed threshold (after 30 s).
 
 import http from 'k6/http';
 import { check } from 'k6';
@@ -31,15 +33,30 @@ const DURATION = __ENV.DURATION || '10m';
 const USERS = Number(__ENV.USERS || 1000);
 const VERSION_HEADER = __ENV.VERSION_HEADER || 'x-app-version';
 const ABORT = __ENV.ABORT === 'true';
+const VERSIONS = (__ENV.VERSIONS || '').split(',').map((v) => v.trim()).filter((v) => v !== '');
 
 if (!/^https?:\/\//.test(BASE_URL)) {
   throw new Error('BASE_URL: set it to your stack\'s URL, e.g. -e BASE_URL=https://api.example.com');
 }
-if (!(RATE > 0 && RATE <= 10000)) {
-  throw new Error(`RATE: must be in (0, 10000] requests/s, got ${__ENV.RATE}`);
+if (!PATH_QUERY.startsWith('/')) {
+  throw new Error(`PATH_QUERY: must start with /, got ${__ENV.PATH_QUERY}`);
+}
+// k6 takes whole rates only: 2.5 would fail later in k6's option parsing without naming RATE.
+if (!(Number.isInteger(RATE) && RATE >= 1 && RATE <= 10000)) {
+  throw new Error(`RATE: must be a whole number of requests/s, 1-10000, got ${__ENV.RATE}`);
+}
+// Go durations as k6 reads them (90s, 10m, 1h30m); k6's own error would not name DURATION.
+if (!(/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(DURATION) && /[1-9]/.test(DURATION))) {
+  throw new Error(`DURATION: must be a positive k6 duration such as 90s, 10m or 1h30m, got ${__ENV.DURATION}`);
 }
 if (!(Number.isInteger(USERS) && USERS >= 1)) {
   throw new Error(`USERS: must be a whole number >= 1, got ${__ENV.USERS}`);
+}
+if (!['true', 'false', ''].includes(__ENV.ABORT || '')) {
+  throw new Error(`ABORT: must be true or false, got ${__ENV.ABORT}`);
+}
+if (VERSIONS.some((v) => !/^[A-Za-z0-9._\/-]+$/.test(v))) {
+  throw new Error(`VERSIONS: a comma list of versions (letters, digits, . _ / -), got ${__ENV.VERSIONS}`);
 }
 
 // A 4xx is an answer: only 5xx and no answer fail a request, as in the driver's analysis.
@@ -66,6 +83,10 @@ export const options = {
       { threshold: `p(99)<=${limits.max_p99_seconds * 1000}`, abortOnFail: ABORT, delayAbortEval: '30s' },
     ],
     http_reqs: [`count>=${limits.min_requests}`],
+    // Always true; only there so the summary (and --summary-export) shows each version's count.
+    ...Object.fromEntries(
+      (VERSIONS.length ? [...VERSIONS, 'none'] : []).map((v) => [`responses_by_version{version:${v}}`, ['count>=0']]),
+    ),
   },
   summaryTrendStats: ['avg', 'min', 'med', 'p(90)', 'p(99)', 'max'],
 };

@@ -88,10 +88,18 @@ class _Healthy(http.server.BaseHTTPRequestHandler):
         return None
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    # The synthetic bake opens 20 connections at once (64 at most). With socketserver's default
+    # listen backlog of 5, a busy machine drops SYNs and the client retries a second later: requests
+    # of 1-3 s that fail the 2 s p99 guard of a healthy test listener.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @contextlib.contextmanager
 def http_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
     """`handler` served on 127.0.0.1 (a free port) for the block; its base URL is yielded."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

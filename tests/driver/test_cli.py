@@ -133,6 +133,10 @@ FAST = [
     "30",
     "--health-timeout",
     "30",
+    # One local server answers both listeners: a latency difference is the machine's load, not a
+    # color (tests/driver/release_world.py). Tests of the latency judge set their own effect.
+    "--min-detectable-latency-seconds",
+    "1",
 ]
 
 
@@ -537,6 +541,8 @@ def test_no_synthetic_bake_when_told(cli: Cli) -> None:
         (["--synthetic-requests", "-1"], "--synthetic-requests"),
         (["--probe-requests", "-5"], "--probe-requests"),
         (["--synthetic-path", "no-slash"], "--synthetic-path"),
+        (["--synthetic-concurrency", "0"], "--synthetic-concurrency"),
+        (["--synthetic-concurrency", "65"], "--synthetic-concurrency"),
     ],
 )
 def test_bad_synthetic_flags_are_refused_before_anything_moves(cli: Cli, flags: list[str], named: str) -> None:
@@ -545,3 +551,55 @@ def test_bad_synthetic_flags_are_refused_before_anything_moves(cli: Cli, flags: 
     assert err.startswith(f"refused: {named}:"), err
     assert cli.weights() == {"blue": 100, "green": 0}
     assert cli.release_objects() == []
+
+
+@pytest.mark.parametrize(("flags", "concurrency"), [([], 20), (["--synthetic-concurrency", "7"], 7)])
+def test_the_probe_function_sends_each_burst_at_the_synthetic_concurrency(
+    cli: Cli, flags: list[str], concurrency: int
+) -> None:
+    lam = ProbeLambda()
+    _with_probe(cli, lam)
+    code, _, err = cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST, *flags)
+    assert code == ExitCode.SUCCESS, err
+    bursts = [e["burst"] for e in lam.events if "burst" in e]
+    assert len(bursts) > 10  # the bake's parts on both listeners, then the probes at every check
+    assert all(b["concurrency"] == min(concurrency, b["requests"]) for b in bursts), bursts
+
+
+def test_a_release_journaled_before_the_concurrency_setting_resumes_at_four(cli: Cli) -> None:
+    class Killed(BaseException):
+        pass
+
+    def kill(now: float) -> None:
+        if cli.weights() == {"blue": 50, "green": 50}:
+            raise Killed
+
+    lam = ProbeLambda()
+    _with_probe(cli, lam)
+    cli.clock.on_sleep(kill)
+    with pytest.raises(Killed):
+        cli.run(*cli.base("deploy"), "--image", "repo/api:2", *FAST)
+    cli.clock._hooks.remove(kill)
+    assert {e["burst"]["concurrency"] for e in lam.events if "burst" in e} == {20}
+
+    def forget(node: Any) -> int:  # the spec's synthetic bake as an older driver journaled it
+        if isinstance(node, dict):
+            dropped = int(node.keys() >= {"probe_requests", "run_from", "concurrency"})
+            if dropped:
+                del node["concurrency"]
+            return dropped + sum(forget(v) for v in node.values())
+        return sum(forget(v) for v in node) if isinstance(node, list) else 0
+
+    rewritten = 0
+    for path in (cli.tmp / "store").rglob("*"):
+        if path.is_file() and b'"run_from"' in path.read_bytes():
+            doc = json.loads(path.read_bytes())
+            rewritten += forget(doc)
+            path.write_text(json.dumps(doc, sort_keys=True))
+    assert rewritten
+    sent = len(lam.events)
+    code, _, err = cli.run(*cli.base("resume"))
+    assert code == ExitCode.SUCCESS, err
+    assert cli.weights() == {"blue": 0, "green": 100}
+    after = [e["burst"] for e in lam.events[sent:] if "burst" in e]
+    assert after and all(b["concurrency"] == min(4, b["requests"]) for b in after), after

@@ -307,8 +307,26 @@ def test_no_data_is_never_healthy(world: World) -> None:
     _rolled_back_to_blue(world, ctl)
     assert "not enough evidence" in ctl.status.reason
     baking = [r for r in world.journal.records(ctl.status.release_id) if r.state == "BAKING"]
-    # The step bakes its interval plus one extension interval before it gives up.
-    assert baking[-1].ts - baking[0].ts == pytest.approx(120)
+    # The step bakes its interval plus two extension intervals before it gives up.
+    assert baking[-1].ts - baking[0].ts == pytest.approx(180)
+
+
+@pytest.mark.parametrize("extension", [None, 1.0])
+def test_a_step_whose_evidence_comes_late_passes_within_its_two_extensions(
+    world: World, extension: float | None
+) -> None:
+    # No new-color request until 130 s into the step (bake 60 s, poll 15 s): one extension (to
+    # 120 s) ends without evidence, the second one (to 180 s) gets it. The default is two.
+    world.metrics.new_fn = lambda s, e: WindowMetrics(
+        requests=0 if e - s < 130 else 100, errors_5xx=0, p99_seconds=0.05
+    )
+    kw = {} if extension is None else {"extension_factor": extension}
+    ctl = run(world, make_spec(steps=[100], synthetic=None, **kw))
+    if extension is None:
+        assert ctl.status.state == "SUCCEEDED", ctl.status.reason
+    else:
+        _rolled_back_to_blue(world, ctl)
+        assert "not enough evidence" in ctl.status.reason
 
 
 def test_abort_request_during_bake_rolls_back(world: World) -> None:

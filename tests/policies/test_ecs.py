@@ -15,6 +15,16 @@ PRIVILEGED = "ecs-task-definition-no-privileged"
 SECRETS = "ecs-task-definition-no-plaintext-secrets"
 READ_ONLY = "ecs-task-definition-read-only-root"
 LOGGING = "ecs-task-definition-logging"
+FLAGS_AGENT = "ecs-task-definition-flags-agent"
+AGENT_URL = {
+    "name": "APP_FLAGS_AGENT_URL",
+    "value": "http://localhost:2772/applications/a/environments/e/configurations/f",
+}
+AGENT_SIDECAR = {
+    "name": "appconfig-agent",
+    "image": "public.ecr.aws/aws-appconfig/aws-appconfig-agent:2.x",
+    "portMappings": [{"containerPort": 2772.0, "protocol": "tcp"}],
+}
 SECRET_REFS = "ecs-task-definition-secret-references"
 KEEP_WARM = "ecs-service-keep-warm-covers-contract-delay"
 DELAY_TAG, WARM_TAG = "zero-downtime:contract-delay-seconds", "zero-downtime:keep-warm-seconds"
@@ -193,6 +203,35 @@ CASES = [
     Case("logging-compliant", LOGGING, task()),
     Case("logging-missing", LOGGING, task(logConfiguration=None), expect=["no logConfiguration"]),
     Case("logging-no-driver", LOGGING, task(logConfiguration={"options": {}}), expect=["no logConfiguration"]),
+    # the flags agent beside a container that reads flags from it
+    Case("flags-agent-not-read", FLAGS_AGENT, task()),
+    Case(
+        "flags-agent-beside",
+        FLAGS_AGENT,
+        {"containerDefinitions": containers_json({**GOOD_CONTAINER, "environment": [AGENT_URL]}, AGENT_SIDECAR)},
+    ),
+    Case(
+        "flags-agent-mirrored-image-by-port",
+        FLAGS_AGENT,
+        {
+            "containerDefinitions": containers_json(
+                {**GOOD_CONTAINER, "environment": [AGENT_URL]},
+                {**AGENT_SIDECAR, "image": "mirror.example.com/agent:2"},
+            )
+        },
+    ),
+    Case("flags-agent-missing", FLAGS_AGENT, task(environment=[AGENT_URL]), expect=["no other container"]),
+    Case(
+        "flags-agent-other-port",
+        FLAGS_AGENT,
+        {
+            "containerDefinitions": containers_json(
+                {**GOOD_CONTAINER, "environment": [{**AGENT_URL, "value": "http://localhost:2999/x"}]},
+                {**AGENT_SIDECAR, "image": "mirror.example.com/agent:2"},
+            )
+        },
+        expect=["serves port 2999"],
+    ),
     # migrations: the keep-warm covers the contract delay (issue 15)
     Case("keep-warm-compliant", KEEP_WARM, svc(tags={DELAY_TAG: "600", WARM_TAG: "900"})),
     Case("keep-warm-no-migrations", KEEP_WARM, svc(tags={"service": "web"})),

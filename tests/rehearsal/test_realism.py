@@ -241,7 +241,13 @@ def test_latency_fault_counts_every_response_of_the_bad_version() -> None:
     records = [_rec(t / 10, GOOD) for t in range(0, 100)] + [_rec(12.0, BAD), _rec(13.0, BAD)]
     summary = summarize(_result(cfg, records, [], restored_at=14.0))
     assert summary.first_bad_response_at == 12.01 and summary.rollback_seconds == pytest.approx(1.99)
-    assert summary.settings["synthetic"] == {"on": False, "requests": 0, "seconds": 0, "probe_requests": 0}
+    assert summary.settings["synthetic"] == {
+        "on": False,
+        "requests": 0,
+        "seconds": 0,
+        "probe_requests": 0,
+        "concurrency": 0,
+    }
 
 
 def test_printed_report_names_the_settings() -> None:
