@@ -137,6 +137,8 @@ FAST = [
     # color (tests/driver/release_world.py). Tests of the latency judge set their own effect.
     "--min-detectable-latency-seconds",
     "1",
+    "--max-p99",
+    "10",
 ]
 
 

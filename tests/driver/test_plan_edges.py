@@ -12,8 +12,14 @@ from contextlib import AbstractContextManager
 import pytest
 from zero_downtime.driver.core.errors import InputError
 from zero_downtime.driver.core.plan import (
+    JOURNALED_SYNTHETIC_CONCURRENCY,
+    MAX_COMMAND_CHARS,
+    MAX_CONTRACT_DELAY_SECONDS,
+    MAX_INTERVAL_SECONDS,
     MAX_STEPS,
+    MAX_SYNTHETIC_CONCURRENCY,
     MAX_SYNTHETIC_REQUESTS,
+    Migrations,
     Plan,
     Step,
     Strategy,
@@ -115,8 +121,6 @@ def test_plan_round_trips_with_every_field_away_from_its_default() -> None:
 
 
 def test_plan_round_trips_with_its_migrations() -> None:
-    from zero_downtime.driver.core.plan import Migrations
-
     migrations = Migrations(
         expand_command="migrate expand", compat_command="migrate check", contract_command="migrate contract"
     )
@@ -135,3 +139,243 @@ def test_a_record_written_before_newer_fields_reads_with_their_defaults() -> Non
     assert (bake.probe_requests, bake.path, bake.run_from) == (0, "/", "auto")
     with_bake = Plan.from_dict({**old, "synthetic": {"requests": 100, "seconds": 10}})
     assert with_bake.synthetic == bake
+
+
+# -- seconds: every interval and bake, at its edges (issue 17, second run) -------------------------
+@pytest.mark.parametrize(("kwargs", "key"), [({"interval": 0}, "interval"), ({"bake": 0}, "bake")])
+def test_intervals_say_what_is_wrong(kwargs: dict[str, float], key: str) -> None:
+    strategy = "blue-green" if key == "bake" else "canary"
+    with _refused(key, "must be > 0 seconds, got 0$"):
+        build_plan(strategy, **kwargs)  # type: ignore[arg-type]
+    with _refused(key, f"must be at most {MAX_INTERVAL_SECONDS} seconds, got {MAX_INTERVAL_SECONDS + 1}$"):
+        build_plan(strategy, **{key: MAX_INTERVAL_SECONDS + 1})  # type: ignore[arg-type]
+    with _refused(key, "must be a number of seconds, got True$"):
+        build_plan(strategy, **{key: True})  # type: ignore[arg-type]
+    with _refused(key, "must be a number of seconds, got '60'$"):
+        build_plan(strategy, **{key: "60"})  # type: ignore[arg-type]
+    with _refused(key, "must be > 0 seconds, got nan$"):
+        build_plan(strategy, **{key: float("nan")})  # type: ignore[arg-type]
+
+
+def test_intervals_exactly_at_their_limits_are_seconds() -> None:
+    top = build_plan("canary", steps=[100], interval=MAX_INTERVAL_SECONDS).steps[0].bake_seconds
+    assert top == MAX_INTERVAL_SECONDS and type(top) is float
+    tiny = build_plan("blue-green", bake=0.001).steps[0].bake_seconds
+    assert tiny == 0.001
+    per_step = build_plan("canary", steps=[10, 100], intervals=[MAX_INTERVAL_SECONDS, 1]).steps
+    assert [s.bake_seconds for s in per_step] == [MAX_INTERVAL_SECONDS, 1.0]
+    with _refused("intervals", f"must be at most {MAX_INTERVAL_SECONDS} seconds, got {MAX_INTERVAL_SECONDS + 1}$"):
+        build_plan("canary", steps=[10, 100], intervals=[1, MAX_INTERVAL_SECONDS + 1])
+    assert [s.bake_seconds for s in build_plan("all-at-once", interval=45).steps] == [45.0]
+    with _refused("interval", "must be > 0 seconds, got 0$"):
+        build_plan("all-at-once", interval=0)  # all-at-once bakes its one step `interval`, not `bake`
+
+
+# -- strategies: what each one builds, and its refusals' words -------------------------------------
+def test_strategy_refusals_say_what_to_use_instead() -> None:
+    with _refused("strategy", "must be one of blue-green, canary, linear, all-at-once, got 'rainbow'$"):
+        build_plan("rainbow")
+    with _refused("steps", "blue-green flips 100% at once; use --strategy canary$"):
+        build_plan("blue-green", steps=[100])
+    with _refused("steps", "all-at-once has a single step; use --strategy canary$"):
+        build_plan("all-at-once", steps=[100])
+    with _refused("steps", "linear derives its steps from --step-percent$"):
+        build_plan("linear", steps=[100])
+    with _refused("pause_at", r"\[20, 30\] are not step weights of this plan \[10, 100\]$"):
+        build_plan("canary", steps=[10, 100], pause_at=[30, 10, 20])
+    with _refused("synthetic_requests", "all-at-once checks nothing before traffic; use another strategy$"):
+        build_plan("all-at-once", synthetic=SyntheticBake())
+
+
+def test_each_strategy_gates_on_pre_traffic_checks_except_all_at_once() -> None:
+    for strategy in ("blue-green", "canary", "linear"):
+        plan = build_plan(strategy)
+        assert plan.pre_traffic_checks is True and plan.strategy is Strategy(strategy)
+        assert plan.synthetic is None and plan.migrations is None
+    plan = build_plan("all-at-once")
+    assert plan.pre_traffic_checks is False and plan.strategy is Strategy.ALL_AT_ONCE
+    assert [(s.weight, s.bake_seconds, s.pause) for s in plan.steps] == [(100, 300.0, False)]
+    assert [(s.weight, s.bake_seconds) for s in build_plan("blue-green").steps] == [(100, 300.0)]
+    assert [s.bake_seconds for s in build_plan("canary").steps] == [300.0, 300.0, 300.0]
+    bake = SyntheticBake(requests=10)
+    assert build_plan("blue-green", synthetic=bake).synthetic is bake
+
+
+def test_linear_step_percent_at_its_edges() -> None:
+    assert [s.weight for s in build_plan("linear", step_percent=1).steps] == list(range(1, 101))
+    assert [s.weight for s in build_plan("linear", step_percent=100).steps] == [100]
+    assert [s.weight for s in build_plan("linear", step_percent=50).steps] == [50, 100]
+    assert [s.weight for s in build_plan("linear").steps] == list(range(10, 101, 10))
+    for bad in (0, 101, True, 2.5):
+        with _refused("step_percent", f"must be an integer 1-100, got {bad!r}$"):
+            build_plan("linear", step_percent=bad)  # type: ignore[arg-type]
+    per_step = build_plan("linear", step_percent=50, intervals=[5, 7]).steps
+    assert [s.bake_seconds for s in per_step] == [5.0, 7.0]
+
+
+def test_a_pause_is_only_where_asked() -> None:
+    assert [s.pause for s in build_plan("canary", steps=[10, 50, 100]).steps] == [False, False, False]
+    assert [s.pause for s in build_plan("canary", steps=[10, 50, 100], pause_before_promote=True).steps] == [
+        False,
+        False,
+        True,
+    ]
+    assert [s.pause for s in build_plan("canary", steps=[10, 50, 100], pause_at=[10]).steps] == [True, False, False]
+    assert [s.pause for s in build_plan("blue-green", pause_before_promote=True).steps] == [True]
+    assert [s.pause for s in build_plan("blue-green", pause_at=[100]).steps] == [True]
+    with_migrations = Migrations(contract_command="migrate contract")
+    assert build_plan("canary", migrations=with_migrations).migrations is with_migrations
+
+
+# -- the synthetic bake: seconds, concurrency, and the journal form of both ------------------------
+def test_synthetic_seconds_are_checked_under_their_own_key() -> None:
+    with _refused("synthetic_seconds", "must be > 0 seconds, got 0$"):
+        SyntheticBake(seconds=0)
+    with _refused("synthetic_seconds", f"must be at most {MAX_INTERVAL_SECONDS} seconds, got "):
+        SyntheticBake(seconds=MAX_INTERVAL_SECONDS + 1)
+    assert SyntheticBake(seconds=MAX_INTERVAL_SECONDS).seconds == MAX_INTERVAL_SECONDS
+
+
+def test_synthetic_concurrency_exactly_at_its_limits() -> None:
+    assert SyntheticBake(concurrency=1).concurrency == 1
+    assert SyntheticBake(concurrency=MAX_SYNTHETIC_CONCURRENCY).concurrency == MAX_SYNTHETIC_CONCURRENCY
+    for bad in (0, MAX_SYNTHETIC_CONCURRENCY + 1, True, 2.5, "4"):
+        with _refused("synthetic_concurrency", f"must be an integer 1-{MAX_SYNTHETIC_CONCURRENCY}, got {bad!r}$"):
+            SyntheticBake(concurrency=bad)  # type: ignore[arg-type]
+
+
+def test_synthetic_bake_journal_form_keeps_every_field_and_reads_old_records_at_four() -> None:
+    bake = SyntheticBake(requests=7, seconds=3.5, probe_requests=0, path="/ready", run_from="driver", concurrency=33)
+    assert bake.to_dict() == {
+        "requests": 7,
+        "seconds": 3.5,
+        "probe_requests": 0,
+        "path": "/ready",
+        "run_from": "driver",
+        "concurrency": 33,
+    }
+    assert SyntheticBake.from_dict(bake.to_dict()) == bake
+    assert SyntheticBake.from_dict(SyntheticBake().to_dict()) == SyntheticBake()
+    old = SyntheticBake.from_dict({"requests": 100, "seconds": 10})
+    assert old.concurrency == JOURNALED_SYNTHETIC_CONCURRENCY == 4
+    assert (old.requests, old.seconds) == (100, 10.0)
+
+
+def test_synthetic_parts_carry_their_share_of_the_seconds() -> None:
+    assert SyntheticBake(requests=16, seconds=32).parts() == [(1, 2.0), (1, 2.0), (2, 4.0), (4, 8.0), (8, 16.0)]
+    assert SyntheticBake(requests=1, seconds=5).parts() == [(1, 5.0)]
+    assert SyntheticBake(requests=2, seconds=4).parts() == [(1, 2.0), (1, 2.0)]
+
+
+# -- the step and the plan in the journal ----------------------------------------------------------
+def test_step_and_plan_journal_forms_name_every_field() -> None:
+    assert Step(10, 30.0, pause=True).to_dict() == {"weight": 10, "bake_seconds": 30.0, "pause": True}
+    assert Step.from_dict({"weight": "10", "bake_seconds": "30", "pause": 1}) == Step(10, 30.0, True)
+    plan = Plan(strategy=Strategy.LINEAR, steps=(Step(100, 5.0),), pre_traffic_checks=False)
+    assert plan.to_dict() == {
+        "strategy": "linear",
+        "steps": [{"weight": 100, "bake_seconds": 5.0, "pause": False}],
+        "pre_traffic_checks": False,
+        "synthetic": None,
+        "migrations": None,
+    }
+    assert Plan.from_dict(plan.to_dict()) == plan
+    assert Plan.from_dict({**plan.to_dict(), "synthetic": "none", "migrations": []}) == plan
+    assert Plan(strategy=Strategy.CANARY, steps=(Step(10, 1.5), Step(100, 2.0))).total_bake_seconds == 3.5
+
+
+# -- migrations: every refusal's words, the limits, the journal form ------------------------------
+def test_migrations_that_are_accepted() -> None:
+    assert Migrations(contract_command="c").contract_command == "c"
+    both = Migrations(expand_command="up", compat_command="check")
+    assert (both.expand_command, both.compat_command, both.contract_command) == ("up", "check", "")
+    long = "x" * MAX_COMMAND_CHARS
+    assert Migrations(contract_command=long).contract_command == long
+    top = Migrations(contract_command="c", contract_delay_seconds=MAX_CONTRACT_DELAY_SECONDS)
+    assert top.contract_delay_seconds == MAX_CONTRACT_DELAY_SECONDS
+    assert Migrations(contract_command="c", contract_delay_seconds=0).contract_delay_seconds == 0
+    assert Migrations(contract_command="c", contract_delay_seconds=1).contract_delay_seconds == 1
+    assert Migrations(expand_command="up", compat_command="'a b' c").compat_command == "'a b' c"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key", "message"),
+    [
+        ({"contract_command": 5}, "contract_command", "must be a command string, got 5$"),
+        ({"expand_command": None, "contract_command": "c"}, "expand_command", "must be a command string, got None$"),
+        (
+            {"contract_command": "x" * (MAX_COMMAND_CHARS + 1)},
+            "contract_command",
+            f"must be at most {MAX_COMMAND_CHARS} characters, got {MAX_COMMAND_CHARS + 1}$",
+        ),
+        (
+            {"contract_command": "'open"},
+            "contract_command",
+            r"cannot split \"'open\" into arguments: No closing quotation$",
+        ),
+        ({"contract_command": " \t "}, "contract_command", r"must name a program, got ' \\t '$"),
+        ({"contract_command": "c", "compat_command": "  "}, "compat_command", "must name a program, got '  '$"),
+        ({}, "expand_command", "a migration needs an expand command, a contract command or both$"),
+        (
+            {"expand_command": "up"},
+            "compat_command",
+            "required with an expand command: the compatibility gate smoke-tests the old version "
+            "against the expanded schema before production's schema changes$",
+        ),
+        (
+            {"compat_command": "check", "contract_command": "c"},
+            "compat_command",
+            "gates an expand; give it with an expand command$",
+        ),
+        (
+            {"contract_command": "c", "contract_delay_seconds": float("nan")},
+            "contract_delay_seconds",
+            "must be a number of seconds, got nan$",
+        ),
+        (
+            {"contract_command": "c", "contract_delay_seconds": True},
+            "contract_delay_seconds",
+            "must be a number of seconds, got True$",
+        ),
+        (
+            {"contract_command": "c", "contract_delay_seconds": "60"},
+            "contract_delay_seconds",
+            "must be a number of seconds, got '60'$",
+        ),
+        (
+            {"contract_command": "c", "contract_delay_seconds": -0.5},
+            "contract_delay_seconds",
+            f"must be 0-{MAX_CONTRACT_DELAY_SECONDS} seconds, got -0.5$",
+        ),
+        (
+            {"contract_command": "c", "contract_delay_seconds": MAX_CONTRACT_DELAY_SECONDS + 1},
+            "contract_delay_seconds",
+            f"must be 0-{MAX_CONTRACT_DELAY_SECONDS} seconds, got {MAX_CONTRACT_DELAY_SECONDS + 1}$",
+        ),
+        (
+            {"expand_command": "up", "compat_command": "check", "contract_delay_seconds": 1},
+            "contract_delay_seconds",
+            "delays a contract; give it with a contract command$",
+        ),
+    ],
+)
+def test_migrations_refusals_say_what_is_wrong(kwargs: dict[str, object], key: str, message: str) -> None:
+    with _refused(key, message):
+        Migrations(**kwargs)  # type: ignore[arg-type]
+
+
+def test_migrations_journal_form() -> None:
+    full = Migrations(expand_command="up", compat_command="check", contract_command="down", contract_delay_seconds=9.5)
+    assert full.to_dict() == {
+        "expand_command": "up",
+        "compat_command": "check",
+        "contract_command": "down",
+        "contract_delay_seconds": 9.5,
+    }
+    assert Migrations.from_dict(full.to_dict()) == full
+    sparse = Migrations.from_dict({"contract_command": "down", "expand_command": None, "contract_delay_seconds": None})
+    assert sparse == Migrations(contract_command="down")
+    assert (sparse.expand_command, sparse.compat_command, sparse.contract_delay_seconds) == ("", "", 0.0)
+    expand_only = Migrations.from_dict({"expand_command": "up", "compat_command": "check"})
+    assert expand_only == Migrations(expand_command="up", compat_command="check")
+    assert expand_only.contract_command == ""

@@ -166,13 +166,14 @@ def test_status_polling_never_makes_another_command_fail(world: World) -> None:
     thread = threading.Thread(target=poll)
     thread.start()
     try:
-        codes = [driver.run("deploy", "--image", "repo/web:2", "--steps", "50,100", "--pause-at", "50", *FAST)[0]]
-        codes.append(driver.run("promote", "--no-percentiles")[0])
-        codes.append(driver.run("deploy", "--image", "repo/web:3", "--steps", "50,100", *FAST)[0])
+        runs = [driver.run("deploy", "--image", "repo/web:2", "--steps", "50,100", "--pause-at", "50", *FAST)]
+        runs.append(driver.run("promote", "--no-percentiles"))
+        runs.append(driver.run("deploy", "--image", "repo/web:3", "--steps", "50,100", *FAST))
     finally:
         stop.set()
         thread.join(timeout=60)
-    assert codes == [ExitCode.PAUSED, ExitCode.SUCCESS, ExitCode.SUCCESS]
+    codes = [run[0] for run in runs]
+    assert codes == [ExitCode.PAUSED, ExitCode.SUCCESS, ExitCode.SUCCESS], [run[2][-600:] for run in runs]
     assert len(polled) > 3 and set(polled) <= {ExitCode.SUCCESS, ExitCode.REFUSED}  # refused: no release yet
 
 
