@@ -15,6 +15,7 @@ to remove it.
 
 from __future__ import annotations
 
+import itertools
 import signal
 import threading
 import time
@@ -170,8 +171,12 @@ def test_app_fails_readiness_then_waits_fall_x_interval_and_finishes_in_flight(t
         supervisor.stop_all()
     assert code == 0
     assert readiness and {status for _, status in readiness} == {503}  # failing readiness from the first check
-    # It kept answering (so an LB could take it out) for at least fall x interval after SIGTERM ...
-    assert max(t for t, _ in readiness) >= fall * interval * 0.9
+    # It kept answering (so an LB could take it out) for at least fall x interval after SIGTERM: its
+    # last answer came within one probe of that (probes are 0.1 s apart plus the request, more on a
+    # busy machine; a CI run saw the last at 0.87 s of 1 s, the next probe after the exit) ...
+    times = [t for t, _ in readiness]
+    probe_gap = max((b - a for a, b in itertools.pairwise(times)), default=0.2)
+    assert times[-1] + probe_gap >= fall * interval, (times, probe_gap)
     assert exited_after >= fall * interval
     # ... and the request in flight at SIGTERM finished.
     assert slow == {"status": 200}
