@@ -45,7 +45,7 @@ pytestmark = pytest.mark.timeout(240)
 
 
 def test_good_canary_under_load_has_zero_failed_requests(summary: Summary) -> None:
-    assert summary.good_release_state == "SUCCEEDED"
+    assert summary.good_release_state == "SUCCEEDED", summary.good_release_reason
     assert summary.good_release_requests is not None and summary.good_release_requests >= 2000
     assert summary.good_release_failed == 0
 
