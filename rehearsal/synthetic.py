@@ -91,7 +91,8 @@ class LocalSyntheticTraffic:
         self.probes: list[Probe] = []  # every probe sent, for the report (list.append is atomic)
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout_seconds),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            # both listeners at once: a synthetic look sends its stable and new parts together
+            limits=httpx.Limits(max_connections=2 * concurrency, max_keepalive_connections=2 * concurrency),
             headers={"x-synthetic": "1"},
         )
         self._closed = False

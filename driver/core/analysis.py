@@ -54,7 +54,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 
 from scipy import optimize, special, stats
@@ -216,6 +216,10 @@ class Verdict:
     """The caller may roll back on this verdict alone (see the module docstring)."""
     accepted: frozenset[str] = frozenset()
     """Sequential tests that accepted in this check (`SETTLED_TESTS`): pass them back as `settled`."""
+    failed_on_errors: int | None = None
+    """Set when this FAIL rests only on the error guard's point estimate: the new color's errors it
+    saw. The window is cumulative, so a later check failing on no more errors re-reads the same
+    requests; the bake counts such a failure once (`bake.py`). None for any other verdict."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -223,6 +227,7 @@ class Verdict:
             "reasons": list(self.reasons),
             "conclusive": self.conclusive,
             **({"accepted": sorted(self.accepted)} if self.accepted else {}),
+            **({"failed_on_errors": self.failed_on_errors} if self.failed_on_errors is not None else {}),
             **self.figures,
         }
 
@@ -456,10 +461,20 @@ class _Findings:
     conclusive: bool = False
     waiting: list[str] = field(default_factory=list)
     accepted: set[str] = field(default_factory=set)
+    errors: int | None = None
+    """The errors behind the error guard's point-estimate failure, while it is the only failure."""
+    other: bool = False
 
-    def fail(self, reason: str, *, conclusive: bool) -> None:
+    def fail(self, reason: str, *, conclusive: bool, errors: int | None = None) -> None:
         self.failures.append(reason)
         self.conclusive = self.conclusive or conclusive
+        if errors is None:
+            self.other = True
+        else:
+            self.errors = errors
+
+    def failed_on_errors(self) -> int | None:
+        return None if self.other or self.conclusive else self.errors
 
 
 def _sequential(
@@ -498,7 +513,8 @@ def _sequential(
                 found.fail(reason, conclusive=False)
     if enough and new.apdex is not None and new.apdex < cfg.min_apdex:
         found.fail(f"apdex {new.apdex:.3f} < {cfg.min_apdex:.3f}", conclusive=False)
-    return _verdict(found.failures, found.conclusive, found.waiting, figures, frozenset(found.accepted))
+    verdict = _verdict(found.failures, found.conclusive, found.waiting, figures, frozenset(found.accepted))
+    return replace(verdict, failed_on_errors=found.failed_on_errors()) if found.failures else verdict
 
 
 def _error_guard(
@@ -513,7 +529,7 @@ def _error_guard(
     if evidence >= evidence_boundary(cfg.alpha):
         found.fail(f"error rate {rate:.2%} > {cfg.max_error_rate:.2%} (conclusively)", conclusive=True)
     elif enough and rate > cfg.max_error_rate:
-        found.fail(f"error rate {rate:.2%} > {cfg.max_error_rate:.2%}", conclusive=False)
+        found.fail(f"error rate {rate:.2%} > {cfg.max_error_rate:.2%}", conclusive=False, errors=new.errors_5xx)
 
 
 def _error_sprt(

@@ -8,6 +8,9 @@ same way, so the rule lives here once (the strategies give only their check and 
     -> ALARM: roll back
     -> record the check, with the tests it settled (journaled: a resume keeps them)
     -> FAIL: conclusive rolls back at once; otherwise it counts, and `threshold` of them roll back
+       (a failure on the error guard's point estimate counts only when the new color has more
+       errors than at the last one counted: the window is cumulative, so the same errors would
+       otherwise be counted at every check that re-reads them)
     -> before the bake's end: keep baking
     -> PASS at or after the end: the step passed (`True`: the caller moves on)
     -> no PASS `extension_factor` bakes later (default 2): roll back, "not enough evidence"
@@ -45,6 +48,25 @@ def settled_in(status: Status, index: int) -> frozenset[str]:
     return frozenset(t for t in tests if isinstance(t, str)) if isinstance(tests, list) else frozenset()
 
 
+def counted_errors(status: Status, window_started_at: float) -> int | None:
+    """The new color's errors at the last counted point-estimate error failure of the window that
+    started at `window_started_at` (a new step, or a resumed bake, starts a new window: none)."""
+    counted = status.facts.get("counted_errors")
+    if not isinstance(counted, Mapping) or counted.get("window_started_at") != window_started_at:
+        return None
+    errors = counted.get("errors")
+    return errors if isinstance(errors, int) and not isinstance(errors, bool) else None
+
+
+def is_repeat(verdict: Verdict, status: Status, window_started_at: float) -> bool:
+    """A non-conclusive FAIL on the error guard's point estimate that sees no error the last counted
+    one did not (`Verdict.failed_on_errors`): not counted again."""
+    if verdict.outcome is not Judgement.FAIL or verdict.failed_on_errors is None:
+        return False
+    last = counted_errors(status, window_started_at)
+    return last is not None and verdict.failed_on_errors <= last
+
+
 def bake_check(
     m: Machine,
     index: int,
@@ -66,14 +88,18 @@ def bake_check(
     now = m.now()
     earlier = settled_in(m.status, index)
     verdict = check(started, now, earlier)
-    failed = m.status.failed_checks + (verdict.outcome is Judgement.FAIL)
+    repeat = is_repeat(verdict, m.status, started)
+    failed = m.status.failed_checks + (verdict.outcome is Judgement.FAIL and not repeat)
     report(verdict, failed, bake_end - now)
     if verdict.outcome is Judgement.ALARM:
         m.begin_rollback("; ".join(verdict.reasons))
         return False
     settled = earlier | verdict.accepted
-    facts = {"settled": {"step": index, "tests": sorted(settled)}} if settled else None
-    m.record("check", detail={"verdict": verdict.to_dict()}, failed_checks=failed, facts=facts)
+    facts: dict[str, object] = {"settled": {"step": index, "tests": sorted(settled)}} if settled else {}
+    if verdict.failed_on_errors is not None and not repeat:
+        facts["counted_errors"] = {"window_started_at": started, "errors": verdict.failed_on_errors}
+    detail = {"verdict": verdict.to_dict(), **({"repeat_of_counted_failure": True} if repeat else {})}
+    m.record("check", detail=detail, failed_checks=failed, facts=facts or None)
     reasons = "; ".join(verdict.reasons)
     if verdict.outcome is Judgement.FAIL:
         if verdict.conclusive:

@@ -22,7 +22,7 @@ same machine (journal before effect, resume, abort from another process) as a se
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...contract import ContractError
@@ -257,7 +257,7 @@ class FlagRelease(StrategyBase):
         known = settled & frozenset(SETTLED_TESTS)
         verdict = evaluate(on, off if off.requests > 0 else None, alarms, self.spec.analysis, known)
         figures = {**verdict.figures, "off_requests": off.requests, "off_errors_5xx": off.errors_5xx}
-        return Verdict(verdict.outcome, verdict.reasons, figures, verdict.conclusive, verdict.accepted)
+        return replace(verdict, figures=figures)
 
     def _await(self, m: Machine, target: int) -> int:
         deadline = m.now() + self.spec.verify_timeout_seconds

@@ -541,7 +541,14 @@ def combine(first: Verdict, second: Verdict) -> Verdict:
         figures={**first.figures, **second.figures},
         conclusive=any(v.conclusive for v in worst),
         accepted=first.accepted | second.accepted,
+        failed_on_errors=_failed_on_errors(worst) if outcome is Judgement.FAIL else None,
     )
+
+
+def _failed_on_errors(failing: Sequence[Verdict]) -> int | None:
+    """The errors behind failures that all rest on the error guard's point estimate, else None."""
+    errors = [v.failed_on_errors for v in failing]
+    return None if any(e is None for e in errors) else sum(e for e in errors if e is not None)
 
 
 __all__ = [

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any
@@ -335,8 +336,7 @@ class ServiceRelease(StrategyBase):
             # Sent in parts, judged after each: a conclusive FAIL (always valid, however often it
             # is looked at) stops the bake early; otherwise the last look decides.
             try:
-                got_stable = traffic.send("production", n, seconds)
-                got_new = traffic.send("test", n, seconds)
+                got_stable, got_new = _send_both(traffic, n, seconds)
             except PortError as exc:
                 if stable is None or new is None:
                     # No burst went out: nothing learnt about the new version. The first step decides.
@@ -360,9 +360,8 @@ class ServiceRelease(StrategyBase):
 
     def _shift(self, m: Machine, index: int) -> None:
         target = self._weights_for(index)
-        short = self._short_of_healthy(self.spec.new_color, self.spec.desired_count)
-        if short:
-            m.begin_rollback(f"interlock: {short}; traffic stays where it is")
+        current = self._weights_for(index - 1) if index > 0 else Weights.all_to(self.spec.stable_color)
+        if not self._has_capacity(m, current):
             return
         self.ports.deployer.declare(target, self.spec.stable_color)  # release state first: `up` keeps it
         self.ports.router.set_weights(target)
@@ -390,9 +389,7 @@ class ServiceRelease(StrategyBase):
 
     def _promote(self, m: Machine) -> None:
         new = self.spec.new_color
-        short = self._short_of_healthy(new, self.spec.desired_count)
-        if short:
-            m.begin_rollback(f"interlock: {short}; traffic stays where it is")
+        if not self._has_capacity(m, self._weights_for(len(self.spec.plan.steps) - 1)):
             return
         self.ports.deployer.reconcile(Weights.all_to(new), new)
         now = m.now()
@@ -472,13 +469,52 @@ class ServiceRelease(StrategyBase):
         self.ports.deployer.deploy_idle(spec.stable_color, spec.stable_image, max(1, spec.stable_desired_count))
         self.ports.deployer.wait_healthy(spec.stable_color, spec.health_timeout_seconds)
 
+    def _has_capacity(self, m: Machine, current: Weights) -> bool:
+        """The interlock before the new color is given more traffic: True when it has its healthy targets.
+
+        A task that dies mid-release is replaced by the platform (ECS starts a new one; the rehearsal
+        does the same), so a color short of targets is waited for, with traffic left where it is,
+        for at most `health_timeout_seconds`, as long as a first deploy may take to become healthy.
+        The wait is journaled (`capacity_short_since`), so a resumed driver keeps its deadline; the
+        alarms are read at every poll and `abort` is honoured. A color with no healthy target while
+        it carries user traffic is not waited for: its users are failing now, so it rolls back.
+        False when the handler returned to be called again, or began the rollback.
+        """
+        new = self.spec.new_color
+        healthy = self.ports.deployer.healthy_targets(new)
+        short = _shortfall(new, healthy, self.spec.desired_count)
+        since = m.status.facts.get("capacity_short_since")
+        if not short:
+            if since is not None:
+                waited = round(m.now() - float(since), 3)
+                m.record("capacity_restored", facts={"capacity_short_since": None}, detail={"waited_seconds": waited})
+            return True
+        now = m.now()
+        timeout = self.spec.health_timeout_seconds
+        if healthy == 0 and current.of(new) > 0:
+            m.begin_rollback(
+                f"interlock: {short} while it serves {current.of(new)}% of traffic; traffic stays where it is"
+            )
+            return False
+        if since is None:
+            m.record("capacity_wait", note=f"{short}: waiting up to {timeout:g}s", facts={"capacity_short_since": now})
+            since = now
+        elif now - float(since) >= timeout:
+            m.begin_rollback(f"interlock: {short} after waiting {timeout:g}s; traffic stays where it is")
+            return False
+        m.sleep(min(self.spec.analysis.poll_seconds, max(0.0, float(since) + timeout - now)))
+        if m.abort_requested():
+            return False
+        alarms = self.ports.metrics.alarms(new)
+        if alarms.is_firing:
+            m.begin_rollback(
+                f"alarm in ALARM while waiting for {new}'s targets: {', '.join(alarms.firing)} [{alarms.source}]"
+            )
+        return False
+
     def _short_of_healthy(self, color: Color, needed: int) -> str:
         """Why `color` may not take traffic now ("" when it may)."""
-        needed = max(1, needed)
-        healthy = self.ports.deployer.healthy_targets(color)
-        if healthy >= needed:
-            return ""
-        return f"{color} has {healthy} healthy target{'s' if healthy != 1 else ''} of {needed} needed"
+        return _shortfall(color, self.ports.deployer.healthy_targets(color), needed)
 
     def _rollback_refused(self, stable: Color, target: Weights) -> str:
         """Why traffic may not move back to `stable` now ("" when it may, or already is there)."""
@@ -523,12 +559,17 @@ class ServiceRelease(StrategyBase):
         named = (("", users), ("probes: ", probes), ("observed split: ", split))
         failing = [(label, v) for label, v in named if v is not None and v.outcome is Judgement.FAIL]
         if failing:
+            # Only point-estimate error failures: keyed by every error of the new color's evidence
+            # in the step (users and probes, both cumulative), so a repeat is a check with no new error.
+            on_errors = all(v.failed_on_errors is not None for _, v in failing)
+            errors = new.errors_5xx + (self._probe_total.errors_5xx if probes is not None else 0)
             return Verdict(
                 Judgement.FAIL,
                 tuple(label + r for label, v in failing for r in v.reasons),
                 figures,
                 conclusive=any(v.conclusive for _, v in failing),
                 accepted=accepted,
+                failed_on_errors=errors if on_errors else None,
             )
         # The first step is small (1% by default): user traffic may be too thin to show anything in
         # its bake, so there the probes' evidence may stand in for it. Later steps need users'.
@@ -594,6 +635,25 @@ class ServiceRelease(StrategyBase):
 
     def _weights_for(self, index: int) -> Weights:
         return Weights.shifted(self.spec.stable_color, self.spec.plan.steps[index].weight)
+
+
+def _send_both(traffic: SyntheticTraffic, requests: int, seconds: float) -> tuple[WindowMetrics, WindowMetrics]:
+    """One look's stable and new parts, sent at the same time: each color meets the same moment's
+    machine and network load, so a change of load between two parts sent one after the other
+    cannot read as a slower or failing new version; and a look takes half as long.
+    (stable via the production listener, new via the test listener); a PortError of either is raised."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="synthetic-look") as pool:
+        stable = pool.submit(traffic.send, "production", requests, seconds)
+        new = pool.submit(traffic.send, "test", requests, seconds)
+        return stable.result(), new.result()
+
+
+def _shortfall(color: Color, healthy: int, needed: int) -> str:
+    """Why `color` with `healthy` targets may not take traffic ("" when it may)."""
+    needed = max(1, needed)
+    if healthy >= needed:
+        return ""
+    return f"{color} has {healthy} healthy target{'s' if healthy != 1 else ''} of {needed} needed"
 
 
 def _summary(w: WindowMetrics) -> dict[str, Any]:

@@ -285,6 +285,19 @@ def test_error_guard_is_conclusive_only_on_always_valid_evidence() -> None:
     assert counted.outcome is Judgement.FAIL and not counted.conclusive
 
 
+def test_only_a_point_estimate_error_failure_names_the_errors_it_rests_on() -> None:
+    # bake.py counts such a failure once per new error: the verdict says which errors it saw
+    counted = seq(WindowMetrics(100, 6, 0.2), None)
+    assert counted.failed_on_errors == 6 and counted.to_dict()["failed_on_errors"] == 6
+    assert seq(WindowMetrics(10, 5), None).failed_on_errors is None  # conclusive: rolls back anyway
+    both = seq(WindowMetrics(100, 6, 0.2), None, max_p99_seconds=0.1)  # and the p99 guard fails too
+    assert both.outcome is Judgement.FAIL and len(both.reasons) == 2 and both.failed_on_errors is None
+    assert "failed_on_errors" not in both.to_dict()
+    assert seq(WindowMetrics(100, 0, 0.2), None).failed_on_errors is None  # a pass
+    # today's judge keeps counting every failing check
+    assert verdict(WindowMetrics(100, 6, 0.2), None).failed_on_errors is None
+
+
 def test_error_guard_exactly_at_its_boundary(monkeypatch: pytest.MonkeyPatch) -> None:
     edge = evidence_boundary(SEQ.alpha)
     assert edge == pytest.approx(math.log(200))

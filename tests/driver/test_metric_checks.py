@@ -447,6 +447,16 @@ def test_combine_takes_the_worse_outcome_and_both_figures() -> None:
         assert combine(sure, alarm).conclusive is False
 
 
+def test_combine_keeps_the_errors_a_point_estimate_failure_rests_on_only_while_it_alone_fails() -> None:
+    on_errors = Verdict(outcome=Judgement.FAIL, reasons=("error rate 6% > 5%",), failed_on_errors=3)
+    metric_fail = Verdict(outcome=Judgement.FAIL, reasons=("x: 1 > max 0",))
+    assert combine(on_errors, Verdict(outcome=Judgement.PASS)).failed_on_errors == 3
+    assert combine(Verdict(outcome=Judgement.INCONCLUSIVE), on_errors).failed_on_errors == 3
+    assert combine(on_errors, metric_fail).failed_on_errors is None  # a metric check failed too: counts
+    assert combine(on_errors, replace(on_errors, failed_on_errors=2)).failed_on_errors == 5
+    assert combine(on_errors, Verdict(outcome=Judgement.ALARM, reasons=("a",))).failed_on_errors is None
+
+
 # -- judge overrides -----------------------------------------------------------------------------------
 def test_judge_overrides_are_applied_over_the_flags() -> None:
     cfg = apply_judge(AnalysisConfig(min_requests=50), {"min_requests": 200, "max_error_rate": 0.01})

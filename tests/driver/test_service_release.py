@@ -482,12 +482,127 @@ def test_resume_of_a_finished_release_changes_nothing(world: World, final: str) 
 
 
 # -- the safety interlock and record-before-move -----------------------------------------------
-def test_shift_to_a_color_short_of_healthy_targets_is_refused(world: World) -> None:
-    world.deployer.targets["green"] = 1  # the release asks for 2
-    ctl = run(world, make_spec())
+def test_shift_to_a_color_short_of_healthy_targets_waits_then_is_refused(world: World) -> None:
+    world.deployer.targets["green"] = 1  # the release asks for 2, and the platform never brings the second
+    spec = dataclasses.replace(make_spec(), health_timeout_seconds=100.0)
+    ctl = run(world, spec)
     assert ctl.status.state == "ROLLED_BACK"
-    assert "interlock: green has 1 healthy target of 2 needed; traffic stays where it is" in ctl.status.reason
+    reason = ctl.status.reason
+    assert reason == "interlock: green has 1 healthy target of 2 needed after waiting 100s; traffic stays where it is"
     assert world.router.writes and all(w == Weights(100, 0) for w in world.router.writes)  # green never got traffic
+    records = world.journal.records(ctl.status.release_id)
+    waits = [r for r in records if r.event == "capacity_wait"]
+    assert len(waits) == 1 and waits[0].state == "SHIFTING" and waits[0].status.step == 0
+    waited = records[-1].ts - waits[0].ts
+    assert 100 <= waited < 100 + 15 + 1e-6  # the whole timeout, give or take one poll
+
+
+def _replaced_after(world: World, color: str, polls: int) -> None:
+    """One of `color`'s two targets dies now and its replacement is healthy `polls` sleeps later."""
+    world.deployer.targets[color] = 1
+    left = [polls]
+
+    def tick(now: float) -> None:
+        left[0] -= 1
+        if left[0] == 0:
+            world.deployer.targets[color] = 2
+
+    world.clock.on_sleep(tick)
+
+
+def test_a_replaced_target_is_waited_for_and_the_release_goes_on(world: World) -> None:
+    def first_step_baked(p: Progress) -> None:
+        world.progress.append(p)
+        if p.state == "SHIFTING" and p.step == 1 and "green" not in world.deployer.targets:
+            _replaced_after(world, "green", 3)  # a task of green died during step 0's bake
+
+    ctl = world.start(make_spec(), on_progress=first_step_baked)
+    res = ctl.run()
+    assert res.state == "SUCCEEDED", res.reason
+    records = world.journal.records(ctl.status.release_id)
+    wait = next(r for r in records if r.event == "capacity_wait")
+    back = next(r for r in records if r.event == "capacity_restored")
+    assert (wait.state, wait.status.step) == ("SHIFTING", 1) and back.status.facts["capacity_short_since"] is None
+    assert wait.detail["note"] == "green has 1 healthy target of 2 needed: waiting up to 600s"
+    # traffic stayed at step 0's weights while green was short, and moved on only once it was whole
+    assert not [r for r in records if wait.seq < r.seq < back.seq and r.event == "transition"]
+    assert back.detail["waited_seconds"] == pytest.approx(3 * 15)
+    assert world.router.writes[:2] == [Weights(90, 10), Weights(50, 50)]
+
+
+def test_a_short_color_that_carries_traffic_with_no_healthy_target_is_rolled_back_at_once(world: World) -> None:
+    def all_green_dies(p: Progress) -> None:
+        if p.state == "SHIFTING" and p.step == 1:
+            world.deployer.targets["green"] = 0
+
+    ctl = world.start(make_spec(), on_progress=all_green_dies)
+    res = ctl.run()
+    assert res.state == "ROLLED_BACK"
+    assert res.reason == (
+        "interlock: green has 0 healthy targets of 2 needed while it serves 10% of traffic; traffic stays where it is"
+    )
+    assert not [r for r in world.journal.records(ctl.status.release_id) if r.event == "capacity_wait"]
+    assert world.router.weights == Weights(100, 0)
+
+
+def test_before_any_user_traffic_even_no_healthy_target_is_waited_for(world: World) -> None:
+    def green_replaced(p: Progress) -> None:
+        if p.state == "SHIFTING" and p.step == 0 and "green" not in world.deployer.targets:
+            world.deployer.targets["green"] = 0
+            world.clock.on_sleep(lambda now: world.deployer.targets.__setitem__("green", 2))
+
+    res = world.start(make_spec(), on_progress=green_replaced).run()
+    assert res.state == "SUCCEEDED", res.reason
+
+
+def test_an_alarm_while_waiting_for_targets_rolls_back(world: World) -> None:
+    def green_short(p: Progress) -> None:
+        if p.state == "SHIFTING" and p.step == 1:
+            world.deployer.targets["green"] = 1
+            world.metrics.firing["green"] = ("api-green-5xx",)
+
+    res = world.start(make_spec(), on_progress=green_short).run()
+    assert res.state == "ROLLED_BACK"
+    assert res.reason == "alarm in ALARM while waiting for green's targets: api-green-5xx [members]"
+
+
+def test_abort_while_waiting_for_targets_rolls_back(world: World) -> None:
+    def green_short(p: Progress) -> None:
+        if p.state == "SHIFTING" and p.step == 1 and "green" not in world.deployer.targets:
+            world.deployer.targets["green"] = 1
+            world.clock.on_sleep(lambda now: world.journal.request_abort(rid[0], "operator said so"))
+
+    ctl = world.start(make_spec(), on_progress=green_short)
+    rid = [ctl.status.release_id]
+    res = ctl.run()
+    assert res.state == "ROLLED_BACK" and "operator said so" in res.reason
+    assert world.router.weights == Weights(100, 0)
+
+
+def test_a_resumed_wait_keeps_its_deadline(world: World) -> None:
+    spec = dataclasses.replace(make_spec(), health_timeout_seconds=100.0)
+
+    def green_short_then_killed(p: Progress) -> None:
+        if p.state == "SHIFTING" and p.step == 1:
+            world.deployer.targets["green"] = 1
+            world.clock.on_sleep(_kill_once)
+
+    killed: list[float] = []
+
+    def _kill_once(now: float) -> None:
+        if not killed:
+            killed.append(now)
+            raise Killed("mid-wait")
+
+    ctl = world.start(spec, on_progress=green_short_then_killed)
+    with pytest.raises(Killed):
+        ctl.run()
+    since = world.journal.last(ctl.status.release_id).status.facts["capacity_short_since"]  # type: ignore[union-attr]
+    world.clock._hooks.clear()
+    world.clock.sleep(60)  # the driver was down a minute
+    res = world.load().resume()
+    assert res.state == "ROLLED_BACK" and "after waiting 100s" in res.reason
+    assert world.journal.last(ctl.status.release_id).ts - since < 100 + 15  # type: ignore[union-attr]
 
 
 def test_rollback_to_a_color_without_healthy_targets_keeps_traffic_and_says_why(world: World) -> None:
@@ -554,8 +669,29 @@ def test_a_gross_fault_is_rolled_back_in_the_synthetic_bake_before_any_user_requ
     [check] = [r for r in world.journal.records(ctl.status.release_id) if r.event == "check"]
     looks, parts = check.detail["synthetic"]["looks"], SyntheticBake(requests=100).parts()
     assert looks < len(parts)
+    # each look sends its stable and new parts at once (in either order), then judges both
     sent = [(via, n) for via, n, _ in world.synthetic.calls]
-    assert sent == [(via, n) for n, _ in parts[:looks] for via in ("production", "test")]
+    looks_sent = [sorted(sent[i : i + 2]) for i in range(0, len(sent), 2)]
+    assert looks_sent == [[("production", n), ("test", n)] for n, _ in parts[:looks]]
+
+
+def test_a_look_sends_its_stable_and_new_parts_at_the_same_time(world: World) -> None:
+    # Each part waits until the other one has started: sent one after the other, they never meet.
+    import threading
+
+    meet = threading.Barrier(2, timeout=5)
+    bake_calls = 2 * len(SyntheticBake(requests=100).parts())  # then the probes: the test listener alone
+
+    def part(n: int) -> WindowMetrics:
+        if len(world.synthetic.calls) <= bake_calls:
+            meet.wait()  # BrokenBarrierError after 5 s alone: the release would fail on it
+        return WindowMetrics(n, 0, 0.05, latencies=(0.05,) * n)
+
+    world.synthetic.test = world.synthetic.production = part
+    ctl = run(world, make_spec())
+    assert ctl.status.state == SUCCEEDED, ctl.status.reason
+    [shift] = [r for r in world.journal.records(ctl.status.release_id) if r.state == "SHIFTING" and r.status.step == 0]
+    assert shift.detail["synthetic"]["looks"] == len(SyntheticBake(requests=100).parts())
 
 
 def test_a_bake_cut_short_by_the_sender_is_judged_on_what_came_back(world: World) -> None:
@@ -788,3 +924,92 @@ def test_a_later_step_runs_a_fresh_sprt(world: World) -> None:
     assert "SPRT" in ctl.status.reason
     failed_in = [r for r in world.journal.records(ctl.status.release_id) if r.event == "check"][-1]
     assert failed_in.status.step == 1 and "settled" not in failed_in.detail["verdict"]["error_sprt"]
+
+
+# -- a point-estimate error failure counts once per new error ---------------------------------------
+def _few_errors_world(world: World, errors_at: Callable[[int], int]) -> None:
+    """20 requests/s split by the router's weights; stable 1% errors; the new color `errors_at(n)`
+    errors in its first n requests of a step (the window is cumulative, as every source's is)."""
+    router = world.router
+
+    def window(share: Callable[[], int], errors: Callable[[int], int]) -> Callable[[float, float], WindowMetrics]:
+        def fn(start: float, end: float) -> WindowMetrics:
+            n = int((end - start) * 20 * share() / 100)
+            return WindowMetrics(n, errors(n), 0.05, apdex=0.99, latencies=(0.05,) * n)
+
+        return fn
+
+    world.metrics.new_fn = window(lambda: router.weights.green, errors_at)
+    world.metrics.stable_fn = window(lambda: router.weights.blue, lambda n: n // 100)
+
+
+def _checks(world: World, rid: str) -> list[tuple[int | None, int, str, bool]]:
+    return [
+        (
+            r.status.step,
+            r.status.failed_checks,
+            r.detail["verdict"]["outcome"],
+            bool(r.detail.get("repeat_of_counted_failure")),
+        )
+        for r in world.journal.records(rid)
+        if r.event == "check" and "verdict" in r.detail
+    ]
+
+
+def _sequential(threshold: int = 2) -> AnalysisConfig:
+    return AnalysisConfig(min_requests=20, poll_seconds=5, judge="sequential", threshold=threshold)
+
+
+def test_the_same_errors_read_again_are_not_a_second_failed_check(world: World) -> None:
+    # 2 errors in the first 20 requests of step 0, then none: 10%, then 6.67% of the same window
+    _few_errors_world(world, lambda n: 0 if n < 20 else 2)
+    ctl = run(world, make_spec(synthetic=None, analysis=_sequential()))
+    assert ctl.status.state == "SUCCEEDED", ctl.status.reason
+    checks = _checks(world, ctl.status.release_id)
+    assert checks[1:3] == [(0, 1, "fail", False), (0, 1, "fail", True)]
+    assert {c[1] for c in checks[1:]} == {1}  # never counted again
+    repeat = [r for r in world.journal.records(ctl.status.release_id) if r.detail.get("repeat_of_counted_failure")]
+    assert repeat[0].detail["verdict"]["failed_on_errors"] == 2
+    started = repeat[0].status.facts["step_started_at"]
+    assert repeat[0].status.facts["counted_errors"] == {"window_started_at": started, "errors": 2}
+
+
+def test_a_new_error_makes_the_next_failure_count(world: World) -> None:
+    _few_errors_world(world, lambda n: 0 if n < 20 else 2 if n < 30 else 3)
+    ctl = run(world, make_spec(synthetic=None, analysis=_sequential()))
+    assert ctl.status.state == "ROLLED_BACK"
+    assert ctl.status.reason == "2 failed checks (threshold 2): error rate 10.00% > 5.00%"
+    assert _checks(world, ctl.status.release_id)[1:3] == [(0, 1, "fail", False), (0, 2, "fail", False)]
+
+
+def test_a_resumed_bake_counts_the_errors_of_its_fresh_window(world: World) -> None:
+    # The kill blinds the analysis, so a resumed bake judges a new window: its errors are other
+    # requests' errors, and its first failure counts even with no more errors than before.
+    _few_errors_world(world, lambda n: 0 if n < 20 else 2)
+    killed: list[int] = []
+
+    def die_after_the_first_failure(p: Progress) -> None:
+        # a check is reported, then recorded: die at the check after the counted one
+        if p.state == "BAKING" and p.failed_checks == 1:
+            killed.append(1)
+            if len(killed) == 2:
+                raise Killed("after the counted failure")
+
+    ctl = world.start(
+        make_spec(synthetic=None, analysis=_sequential(threshold=3)), on_progress=die_after_the_first_failure
+    )
+    with pytest.raises(Killed):
+        ctl.run()
+    res = world.load().resume()
+    assert res.state == "SUCCEEDED", res.reason
+    checks = _checks(world, ctl.status.release_id)
+    assert [c for c in checks if c[2] == "fail"] == [(0, 1, "fail", False), (0, 2, "fail", False), (0, 2, "fail", True)]
+
+
+def test_the_threshold_judge_still_counts_every_failing_check(world: World) -> None:
+    # today's judge keeps its meaning ("N failing checks"), so the bench compares like with like
+    _few_errors_world(world, lambda n: 0 if n < 20 else 2)
+    analysis = AnalysisConfig(min_requests=20, poll_seconds=5, judge="threshold", threshold=2)
+    ctl = run(world, make_spec(synthetic=None, analysis=analysis))
+    assert ctl.status.state == "ROLLED_BACK"
+    assert ctl.status.reason.startswith("2 failed checks (threshold 2): error rate 6.67% > 5.00%")
