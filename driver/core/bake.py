@@ -67,6 +67,14 @@ def is_repeat(verdict: Verdict, status: Status, window_started_at: float) -> boo
     return last is not None and verdict.failed_on_errors <= last
 
 
+def counted_fact(verdict: Verdict, repeat: bool, window_started_at: float) -> dict[str, object]:
+    """The fact to journal with a counted point-estimate error failure (else nothing): what
+    `is_repeat` compares the next failures of the same window with."""
+    if verdict.failed_on_errors is None or repeat:
+        return {}
+    return {"counted_errors": {"window_started_at": window_started_at, "errors": verdict.failed_on_errors}}
+
+
 def bake_check(
     m: Machine,
     index: int,
@@ -95,9 +103,9 @@ def bake_check(
         m.begin_rollback("; ".join(verdict.reasons))
         return False
     settled = earlier | verdict.accepted
-    facts: dict[str, object] = {"settled": {"step": index, "tests": sorted(settled)}} if settled else {}
-    if verdict.failed_on_errors is not None and not repeat:
-        facts["counted_errors"] = {"window_started_at": started, "errors": verdict.failed_on_errors}
+    facts = counted_fact(verdict, repeat, started)
+    if settled:
+        facts["settled"] = {"step": index, "tests": sorted(settled)}
     detail = {"verdict": verdict.to_dict(), **({"repeat_of_counted_failure": True} if repeat else {})}
     m.record("check", detail=detail, failed_checks=failed, facts=facts or None)
     reasons = "; ".join(verdict.reasons)

@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from ...contract.release_state import FleetState
 from .analysis import AnalysisConfig, Judgement, Verdict, evaluate
+from .bake import counted_fact, is_repeat
 from .errors import InputError, NoActiveRefresh, PortError, RefreshNotReversible, StateError
 from .machine import Machine, StrategyBase
 from .ports import (
@@ -187,15 +188,20 @@ def follow_decision(
     cfg: AnalysisConfig,
     elapsed: float,
     timeout: float,
+    repeat: bool = False,
 ) -> FollowDecision:
-    """One poll of a running refresh: keep following, promote, or roll back."""
+    """One poll of a running refresh: keep following, promote, or roll back. `repeat`: the verdict
+    fails on errors an earlier counted failure of the same window saw (`bake.is_repeat`): not a
+    failed check again."""
     if status.status in ROLLBACK_STATUSES:
         # AWS's own auto rollback (alarm specification or failed instances) got there first.
         why = f": {status.reason}" if status.reason else ""
         return FollowDecision("rollback", f"AWS is rolling the instance refresh back ({status.status}){why}")
     if verdict.outcome is Judgement.ALARM:
         return FollowDecision("rollback", "; ".join(verdict.reasons))
-    failed = verdict.outcome is Judgement.FAIL
+    failed = verdict.outcome is Judgement.FAIL and not repeat
+    if verdict.outcome is Judgement.FAIL and verdict.conclusive:  # as a service's bake: at once
+        return FollowDecision("rollback", "conclusive: " + "; ".join(verdict.reasons), failed_check=True)
     if failed and failed_checks + 1 >= cfg.threshold:
         reason = f"{failed_checks + 1} failed checks (threshold {cfg.threshold}): " + "; ".join(verdict.reasons)
         return FollowDecision("rollback", reason, failed_check=True)
@@ -332,13 +338,20 @@ class FleetRelease(StrategyBase):
         now = m.now()
         status = self.ports.refresher.get(str(facts["refresh_id"]))
         verdict = evaluate(self.ports.metrics.window(started, now), None, self.ports.metrics.alarms(), cfg)
+        repeat = is_repeat(verdict, m.status, started)  # the window is cumulative, as a bake's
         decision = follow_decision(
-            status, verdict, m.status.failed_checks, cfg, now - started, self.spec.timeout_seconds
+            status, verdict, m.status.failed_checks, cfg, now - started, self.spec.timeout_seconds, repeat
         )
         m.record(
             "check",
-            detail={"verdict": verdict.to_dict(), "refresh": status.status, "percent": status.percent_complete},
+            detail={
+                "verdict": verdict.to_dict(),
+                "refresh": status.status,
+                "percent": status.percent_complete,
+                **({"repeat_of_counted_failure": True} if repeat else {}),
+            },
             failed_checks=m.status.failed_checks + decision.failed_check,
+            facts=counted_fact(verdict, repeat, started) or None,
         )
         if decision.action == "promote":
             m.enter(PROMOTING, reason=decision.reason)

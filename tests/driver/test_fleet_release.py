@@ -125,7 +125,9 @@ class World:
         return Machine.start(FleetRelease(spec, self.ports()), self.journal, self.clock)
 
 
-def make_world(tmp_path: Path, *, pinned_in_config: bool = False, ami: str = NEW_AMI) -> World:
+def make_world(
+    tmp_path: Path, *, pinned_in_config: bool = False, ami: str = NEW_AMI, judge: str = "sequential"
+) -> World:
     clock = FakeClock()
     asg = FakeAutoScaling(clock)
     stack = FleetStack(asg, LocalBlobs(tmp_path), pinned_in_config=pinned_in_config)
@@ -140,7 +142,7 @@ def make_world(tmp_path: Path, *, pinned_in_config: bool = False, ami: str = NEW
         released_version=RELEASED,
         previous_ami=OLD_AMI,
         preferences=PREFS,
-        analysis=AnalysisConfig(min_requests=10, threshold=2, poll_seconds=30),
+        analysis=AnalysisConfig(min_requests=10, threshold=2, poll_seconds=30, judge=judge),
         timeout_seconds=600,
     )
     journal = HookedJournal(tmp_path, clock)
@@ -211,12 +213,40 @@ def test_alarm_mid_refresh_rolls_back_to_the_released_version(tmp_path: Path) ->
     assert res.rollback_seconds is not None and res.rollback_seconds > 0
 
 
-def test_failing_analysis_rolls_back_after_threshold(tmp_path: Path) -> None:
+def test_a_conclusive_failure_rolls_back_at_the_check_that_finds_it(tmp_path: Path) -> None:
     w = make_world(tmp_path)
+    w.metrics.error_rate = 0.5
+    res = w.rel.run()
+    assert res.state == "ROLLED_BACK" and res.reason.startswith("conclusive: error rate 50.00% > 5.00% (conclusively)")
+    assert [r.status.failed_checks for r in w.journal.records(res.release_id) if r.event == "check"] == [1]
+    assert w.asg.ops() == ["start", "rollback"] and w.asg.group_version == RELEASED
+
+
+def test_failing_analysis_rolls_back_after_threshold(tmp_path: Path) -> None:
+    w = make_world(tmp_path, judge="threshold")  # never conclusive: it counts
     w.metrics.error_rate = 0.5
     res = w.rel.run()
     assert res.state == "ROLLED_BACK" and "2 failed checks (threshold 2)" in res.reason
     assert w.asg.ops() == ["start", "rollback"] and w.asg.group_version == RELEASED
+
+
+def test_the_same_errors_read_again_are_not_a_second_failed_check(tmp_path: Path) -> None:
+    # 16 errors in the refresh's first 300 requests, none after: 5.3%, then 5.3% of the same
+    # window again (the window is cumulative from the refresh's start).
+    w = make_world(tmp_path)
+    w.metrics.window = lambda start, end: WindowMetrics(300 + int((end - start) // 30), 16, 0.1)  # type: ignore[method-assign]
+    res = w.rel.run()
+    assert res.state == "SUCCEEDED", res.reason
+    checks = [r for r in w.journal.records(res.release_id) if r.event == "check"]
+    assert len(checks) >= 2 and {r.status.failed_checks for r in checks} == {1}
+    assert not checks[0].detail.get("repeat_of_counted_failure")
+    assert all(r.detail["repeat_of_counted_failure"] for r in checks[1:])
+    w2 = make_world(tmp_path / "more")
+    w2.metrics.window = lambda start, end: WindowMetrics(
+        300 + int((end - start) // 30), 16 + int((end - start) // 30), 0.1
+    )  # type: ignore[method-assign]
+    res2 = w2.rel.run()  # a new error at every check: each failure counts
+    assert res2.state == "ROLLED_BACK" and "2 failed checks (threshold 2)" in res2.reason
 
 
 def test_aws_auto_rollback_is_followed_not_repeated(tmp_path: Path) -> None:
