@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from zero_downtime.contract import Color, Weights
 from zero_downtime.driver.core.errors import PortError
@@ -12,6 +13,35 @@ from zero_downtime.driver.core.ports import AlarmStatus, CheckResult, ReleaseEve
 
 class Killed(BaseException):
     """Simulates the driver process dying (not an Exception, so nothing handles it)."""
+
+
+Timing = Literal["before", "after"]
+
+
+@dataclass(kw_only=True)
+class AnnouncedEffects:
+    """The journal-before-effect checker the strategies' tests share: every effect call is first
+    checked against the journal's last record (`check`, per strategy: it must already announce
+    this effect), then the release may die inside the `kill_at`-th call (0-based), before or after
+    the effect took place."""
+
+    calls: list[tuple[Any, str]] = field(default_factory=list)  # (effect, state that announced it)
+    kill_at: int | None = None
+    kill_timing: Timing = "before"
+
+    def check(self, effect: str, *args: Any) -> None:
+        """Assert the journal announces `effect(*args)`; append it to `calls`."""
+        raise NotImplementedError
+
+    def effect(self, effect: str, real: Callable[..., Any], *args: Any) -> Any:
+        self.check(effect, *args)
+        dying = self.kill_at == len(self.calls) - 1
+        if dying and self.kill_timing == "before":
+            raise Killed(f"inside {effect}, before it took effect")
+        result = real(*args)
+        if dying:
+            raise Killed(f"inside {effect}, after it took effect")
+        return result
 
 
 class FakeRouter:

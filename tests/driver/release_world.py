@@ -25,6 +25,7 @@ from tests.driver.aws_world import FakeProgram, build_paired_service, feed_traff
 from tests.driver.clock import FakeClock
 from tests.driver.conftest import StoreSetup
 from tests.driver.fake_stack import FakeStack
+from tests.driver.fakes import Killed
 
 SERVICE = "web"
 LEASE_SECONDS = 120.0
@@ -38,10 +39,6 @@ FAST += ["--no-percentiles", "--no-test-check"]
 # (and its GIL) with the driver and, in some tests, a status poller; on a loaded runner a healthy
 # answer measured over 2 s.
 FAST += ["--min-detectable-latency-seconds", "1", "--max-p99", "10"]
-
-
-class Killed(BaseException):
-    """The driver process dies (not an Exception: nothing in the driver may catch it)."""
 
 
 class Dying:

@@ -31,6 +31,7 @@ from zero_downtime.store.local import LocalBlobs
 
 from tests.driver.clock import FakeClock
 from tests.driver.fake_stack import command_error
+from tests.driver.fakes import Killed
 from tests.driver.fleet_world import (
     GROUP,
     NEW_AMI,
@@ -78,10 +79,6 @@ class Metrics:
 
     def alarms(self) -> AlarmStatus:
         return AlarmStatus(firing=self.firing, source="members" if self.firing else "none")
-
-
-class Killed(BaseException):
-    """The driver process dies (not an Exception: nothing in the driver may catch it)."""
 
 
 class HookedJournal(ReleaseStore):

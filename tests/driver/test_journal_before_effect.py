@@ -15,10 +15,9 @@ between a record and the next port call; these tests watch the ports themselves:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 from zero_downtime.contract import Color, Weights
@@ -36,7 +35,16 @@ from zero_downtime.driver.core.status import ROLLED_BACK, SUCCEEDED
 from zero_downtime.store.local import LocalBlobs
 
 from tests.driver.clock import FakeClock
-from tests.driver.fakes import FakeCheck, FakeDeployer, FakeMetrics, FakeRouter, Killed, RecordingPublisher
+from tests.driver.fakes import (
+    AnnouncedEffects,
+    FakeCheck,
+    FakeDeployer,
+    FakeMetrics,
+    FakeRouter,
+    Killed,
+    RecordingPublisher,
+    Timing,
+)
 from tests.driver.test_service_release import World, make_spec
 
 # The states whose handler performs each effect (driver/core/service.py).
@@ -49,21 +57,17 @@ ANNOUNCED_BY: dict[str, frozenset[str]] = {
 }
 EFFECTS = tuple(ANNOUNCED_BY)
 
-Timing = Literal["before", "after"]
 # Effect calls of a clean release: deploy; declare, set weights, reconcile per step; the promotion's
 # reconcile; the old color's scale-down (checked by test_the_kill_cases_cover_every_effect_call).
 EFFECT_CALLS = {"canary": 12, "blue-green": 6}
 
 
 @dataclass
-class Announcing:
-    """Checks every effect call against the journal's last record; can kill inside the Nth call."""
+class Announcing(AnnouncedEffects):
+    """A service release's effects, each checked against the journal's last record."""
 
     journal: ReleaseStore
     spec: ServiceSpec
-    calls: list[tuple[str, str]] = field(default_factory=list)  # (effect, state that announced it)
-    kill_at: int | None = None  # 0-based index of the effect call to die in
-    kill_timing: Timing = "before"
 
     def check(self, effect: str, *args: Any) -> None:
         last = self.journal.last()
@@ -88,16 +92,6 @@ class Announcing:
         elif effect == "deploy_idle":
             assert args[:2] == (spec.new_color, spec.image), f"deploy_idle{args} but the journal announces {spec}"
         self.calls.append((effect, status.state))
-
-    def effect(self, effect: str, real: Callable[..., None], *args: Any) -> None:
-        self.check(effect, *args)
-        index = len(self.calls) - 1
-        dying = self.kill_at == index
-        if dying and self.kill_timing == "before":
-            raise Killed(f"inside {effect}, before it took effect")
-        real(*args)
-        if dying:
-            raise Killed(f"inside {effect}, after it took effect")
 
 
 class WatchedRouter(FakeRouter):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,10 +31,9 @@ from zero_downtime.driver.core.flag import SHIFTING, FlagSpec
 from zero_downtime.driver.core.status import ROLLING_BACK
 
 from tests.driver.conftest import StoreSetup
+from tests.driver.fakes import AnnouncedEffects, Killed, Timing
 from tests.driver.flag_world import FAST_FLAG, FLAG, FLAG_SET, FlagWorld
-from tests.driver.release_world import Killed
 
-Timing = Literal["before", "after"]
 Scenario = Literal["good", "faulty", "alarm"]
 # The percentages a release sets, in order (checked by the first test below): good: the plan's
 # steps; faulty (30% of the flagged requests fail, the gate rolls back) and alarm (AppConfig rolls
@@ -48,15 +47,13 @@ EFFECTS: dict[str, list[tuple[int, str]]] = {
 
 
 @dataclass
-class Announcing:
-    """Checks every `set_percentage` against the journal's last record; can kill inside the Nth call."""
+class Announcing(AnnouncedEffects):
+    """A flag release's `set_percentage` calls, each checked against the journal's last record."""
 
     journal: Callable[[], ReleaseStore]
-    calls: list[tuple[int, str]] = field(default_factory=list)  # (percentage, state that announced it)
-    kill_at: int | None = None
-    kill_timing: Timing = "before"
 
-    def check(self, flag: str, percentage: int) -> None:
+    def check(self, effect: str, *args: Any) -> None:
+        flag, percentage = args
         last = self.journal().last()
         assert last is not None, f"set_percentage({flag}, {percentage}) called before anything was journaled"
         status = last.status
@@ -76,13 +73,7 @@ class Announcing:
 
     def wrap(self, real: Callable[..., None]) -> Callable[..., None]:
         def set_percentage(store: AppConfigFlagStore, flag: str, percentage: int) -> None:
-            self.check(flag, percentage)
-            dying = self.kill_at == len(self.calls) - 1
-            if dying and self.kill_timing == "before":
-                raise Killed(f"inside set_percentage({percentage}), before it took effect")
-            real(store, flag, percentage)
-            if dying:
-                raise Killed(f"inside set_percentage({percentage}), after it took effect")
+            self.effect("set_percentage", lambda f, p: real(store, f, p), flag, percentage)
 
         return set_percentage
 
@@ -126,7 +117,7 @@ def test_a_flag_store_write_ahead_of_its_record_is_caught(world: FlagWorld, monk
     with pytest.raises(Killed):
         world.run("flag", "--flag", FLAG, *FAST_FLAG, die_when=recorded("BAKING"))
     with pytest.raises(AssertionError, match="must already be SHIFTING or ROLLING_BACK"):
-        w.check(FLAG, 50)
+        w.check("set_percentage", FLAG, 50)
     assert w.calls == [(10, SHIFTING)]
 
 

@@ -21,8 +21,8 @@ release store on local files.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,7 +40,7 @@ from zero_downtime.driver.core.status import FAILED, ROLLED_BACK, ROLLING_BACK, 
 from zero_downtime.store.local import LocalBlobs
 
 from tests.driver.clock import FakeClock
-from tests.driver.fakes import Killed
+from tests.driver.fakes import AnnouncedEffects, Killed, Timing
 from tests.driver.fleet_world import GROUP, NEW_AMI, OLD_AMI, PREFS, RELEASED, TEMPLATE_ID, FakeAutoScaling, FleetStack
 from tests.driver.test_fleet_release import Metrics
 
@@ -56,7 +56,6 @@ ANNOUNCED_BY: dict[str, frozenset[str]] = {
     "cancel": frozenset({ROLLING_BACK}),
 }
 
-Timing = Literal["before", "after"]
 Scenario = Literal["good", "alarm"]
 # Effect calls of each scenario (checked by the first test below):
 # good: store (N, new AMI), up, start; store (T, new AMI), refresh, up.
@@ -91,14 +90,11 @@ def announced_state(status: Status, spec: FleetSpec) -> tuple[int, str]:
 
 
 @dataclass
-class Announcing:
-    """Checks every effect call against the journal's last record; can kill inside the Nth call."""
+class Announcing(AnnouncedEffects):
+    """A fleet release's effects, each checked against the journal's last record."""
 
     journal: ReleaseStore
     stack: FleetStack
-    calls: list[tuple[str, str]] = field(default_factory=list)  # (effect, state that announced it)
-    kill_at: int | None = None  # 0-based index of the effect call to die in
-    kill_timing: Timing = "before"
 
     def check(self, effect: str, *args: Any) -> None:
         last = self.journal.last()
@@ -133,17 +129,6 @@ class Announcing:
         else:  # rollback, cancel: of the refresh the journal names
             assert "refresh_id" in status.facts, f"{effect} without a journaled refresh"
         self.calls.append((effect, status.state))
-
-    def effect(self, effect: str, real: Callable[..., Any], *args: Any) -> Any:
-        self.check(effect, *args)
-        index = len(self.calls) - 1
-        dying = self.kill_at == index
-        if dying and self.kill_timing == "before":
-            raise Killed(f"inside {effect}, before it took effect")
-        result = real(*args)
-        if dying:
-            raise Killed(f"inside {effect}, after it took effect")
-        return result
 
 
 class WatchedStack:
