@@ -497,7 +497,9 @@ class ServiceRelease(StrategyBase):
             )
             return False
         if since is None:
-            m.record("capacity_wait", note=f"{short}: waiting up to {timeout:g}s", facts={"capacity_short_since": now})
+            note = f"{short}: waiting up to {timeout:g}s"
+            m.record("capacity_wait", note=note, facts={"capacity_short_since": now})
+            m.report(Progress(m.status.state, m.status.step, self.steps, m.status.failed_checks, note, current))
             since = now
         elif now - float(since) >= timeout:
             m.begin_rollback(f"interlock: {short} after waiting {timeout:g}s; traffic stays where it is")

@@ -524,6 +524,8 @@ def test_a_replaced_target_is_waited_for_and_the_release_goes_on(world: World) -
     back = next(r for r in records if r.event == "capacity_restored")
     assert (wait.state, wait.status.step) == ("SHIFTING", 1) and back.status.facts["capacity_short_since"] is None
     assert wait.detail["note"] == "green has 1 healthy target of 2 needed: waiting up to 600s"
+    [shown] = [p for p in world.progress if p.message == wait.detail["note"]]  # the UI says why it waits
+    assert (shown.state, shown.step, shown.weights) == ("SHIFTING", 1, Weights(90, 10))
     # traffic stayed at step 0's weights while green was short, and moved on only once it was whole
     assert not [r for r in records if wait.seq < r.seq < back.seq and r.event == "transition"]
     assert back.detail["waited_seconds"] == pytest.approx(3 * 15)
