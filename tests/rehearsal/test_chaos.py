@@ -219,7 +219,8 @@ def test_good_release_survives_every_event_and_the_faulty_one_is_still_rolled_ba
     chaos_run: RehearsalResult, chaos_summary_: Summary
 ) -> None:
     s = chaos_summary_
-    assert [e.kind for e in sorted(chaos_run.chaos, key=lambda e: KINDS.index(e.kind))] == list(KINDS)
+    why = f"good release {s.good_release_state}: {s.good_release_reason}; missed: {chaos_run.chaos_missed}"
+    assert [e.kind for e in sorted(chaos_run.chaos, key=lambda e: KINDS.index(e.kind))] == list(KINDS), why
     assert [e.error for e in chaos_run.chaos] == [None] * 4 and chaos_run.chaos_missed == []
     assert s.good_release_state == "SUCCEEDED", s.good_release_reason
     assert s.bad_release_state == "ROLLED_BACK"
