@@ -60,6 +60,7 @@ class Outcome:
     restores: list[float] = field(default_factory=list)
     beyond_background: list[int] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)  # runs that gave no figures, and why
+    not_rolled_back: list[str] = field(default_factory=list)  # faults that were not, and why
 
 
 JUDGES = ("threshold", "sequential")  # today's judge beside the new one
@@ -144,6 +145,8 @@ def record(outcome: Outcome, row: Row, summary: dict[str, object]) -> None:
         outcome.beyond_background.append(beyond)
     if row.good:
         return
+    if state != "ROLLED_BACK":
+        outcome.not_rolled_back.append(f"{state}: {summary.get('bad_release_reason') or '?'}")
     outcome.caught_pre_traffic += bool(summary.get("bad_release_caught_before_users"))
     if isinstance(share := summary.get("bad_version_share_release"), float | int):
         outcome.shares.append(float(share))
@@ -231,6 +234,8 @@ def main() -> int:
         )
         for why in o.false_alarms:
             print(f"    rolled back: {why[:160]}")
+        for why in o.not_rolled_back:
+            print(f"    not rolled back: {why[:160]}")
         for why in sorted(set(o.broken)):
             print(f"    {o.broken.count(why)} run(s) gave no figures: {why}")
     print(
