@@ -394,9 +394,14 @@ class Chaos:
         event.figures.update(replacement_pid=replacement.proc.pid, replaced_up_after_seconds=_since(event.at, up))
 
     def _reload_haproxy(self, event: ChaosEvent) -> None:
-        before = self.router.observed_weights()
-        event.figures.update(reload_haproxy(self.haproxy))
-        after = self.router.observed_weights()
+        # The runtime state is dumped, then the new worker loads it: a runtime API write in between
+        # (a shift's weights, a replaced instance's address) would go to the old worker and be lost.
+        # CI saw it: a replacement registered during a reload never came UP. So no write until the
+        # new worker answers; a shift waits that long (under a second here), as on a real reload.
+        with self.router.lock:
+            before = self.router.observed_weights()
+            event.figures.update(reload_haproxy(self.haproxy))
+            after = self.router.observed_weights()
         event.figures.update(weights_before=before.as_dict(), weights_after=after.as_dict())
         if before != after:
             raise RuntimeError(f"weights did not survive the reload: {before.as_dict()} -> {after.as_dict()}")

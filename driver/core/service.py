@@ -108,7 +108,8 @@ class ServiceSpec:
     step's weight that much longer before it rolls back. Journaled with the spec: a resumed release
     keeps the factor it started with."""
     stable_desired_count: int = 1
-    """Tasks the stable color needs before a rollback may give it traffic (its count at the start)."""
+    """The stable color's task count at the start: a rollback to fewer healthy targets (at least 1)
+    goes ahead with a note; one before the contract redeploys the old color up to it."""
     project: str = ""
     rule_arn: str = ""
     """The production listener rule the release moves: part of every record's binding."""
@@ -427,10 +428,12 @@ class ServiceRelease(StrategyBase):
         stable = self.spec.stable_color
         target = Weights.all_to(stable)
         self._restore_stable(m)
-        refused = self._rollback_refused(stable, target)
+        refused, reduced = self._rollback_refused(stable, target)
         if refused:
             m.fail(f"{m.status.reason}; rollback refused by the interlock: {refused}")
             return
+        if reduced:
+            m.record("rollback_to_reduced_capacity", note=reduced)
         self.ports.deployer.declare(target, stable)  # release state first: an `up` now keeps stable
         fast_error = ""
         try:
@@ -518,19 +521,29 @@ class ServiceRelease(StrategyBase):
         """Why `color` may not take traffic now ("" when it may)."""
         return _shortfall(color, self.ports.deployer.healthy_targets(color), needed)
 
-    def _rollback_refused(self, stable: Color, target: Weights) -> str:
-        """Why traffic may not move back to `stable` now ("" when it may, or already is there)."""
+    def _rollback_refused(self, stable: Color, target: Weights) -> tuple[str, str]:
+        """(why traffic may not move back to `stable` now, "" when it may or already is there;
+        a note when it moves back to fewer healthy targets than `stable` started with).
+
+        A rollback needs one healthy target, not the starting count: the release is rolling back
+        because the new color is failing its users now, so a stable color with one target flapping
+        its health check (seen under load in the rehearsal) still takes the traffic back, with a
+        note; only a color with none would turn the failures into an outage.
+        """
         try:
             observed: Weights | None = self.ports.router.observed_weights()
         except PortError:
             observed = None
         if observed == target:
-            return ""  # nothing to give: traffic is already on the stable color
-        short = self._short_of_healthy(stable, self.spec.stable_desired_count)
+            return "", ""  # nothing to give: traffic is already on the stable color
+        healthy = self.ports.deployer.healthy_targets(stable)
+        short = _shortfall(stable, healthy, self.spec.stable_desired_count)
         if not short:
-            return ""
+            return "", ""
+        if healthy >= 1:
+            return "", f"{short}: traffic moves back anyway (the new color is failing its users)"
         where = f"traffic stays at {observed.as_dict()}" if observed else "traffic was not moved"
-        return f"{short}; {where}; run `resume` once {stable} is healthy"
+        return f"{short}; {where}; run `resume` once {stable} is healthy", ""
 
     @staticmethod
     def _tests_of(settled: frozenset[str], source: str) -> frozenset[str]:

@@ -19,10 +19,9 @@ REGION = "us-east-1"
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+    from tests.moto_server import start_moto
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    server = start_moto()  # conditional writes as atomic as S3's (tests/moto_server.py)
     host, port = server.get_host_and_port()
     try:
         yield f"http://{host}:{port}"

@@ -627,6 +627,23 @@ def test_rollback_to_a_color_without_healthy_targets_keeps_traffic_and_says_why(
     assert res.state == "ROLLED_BACK" and world.router.weights == Weights(100, 0)
 
 
+def test_rollback_to_a_stable_color_short_of_its_count_goes_ahead_and_says_so(world: World) -> None:
+    # One stable target flaps its health check as the new color fails: users are failing on the new
+    # color now, so one healthy target is enough to take them back.
+    def stable_flaps(now: float) -> None:
+        if world.router.weights == Weights(50, 50):
+            world.deployer.targets["blue"] = 1
+            world.metrics.firing["green"] = ("api-green-5xx",)
+
+    world.clock.on_sleep(stable_flaps)
+    ctl = run(world, dataclasses.replace(make_spec(), stable_desired_count=2))
+    assert ctl.status.state == "ROLLED_BACK" and world.router.weights == Weights(100, 0)
+    [note] = [r for r in world.journal.records(ctl.status.release_id) if r.event == "rollback_to_reduced_capacity"]
+    assert note.detail["note"] == (
+        "blue has 1 healthy target of 2 needed: traffic moves back anyway (the new color is failing its users)"
+    )
+
+
 def test_rollback_with_traffic_already_on_stable_needs_no_healthy_check(world: World) -> None:
     world.deployer.healthy = False  # fails before any shift
     world.deployer.targets["blue"] = 0

@@ -24,10 +24,9 @@ def _reset(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+    from tests.moto_server import start_moto
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    server = start_moto()  # conditional writes as atomic as S3's (tests/moto_server.py)
     try:
         host, port = server.get_host_and_port()
         assert host == "127.0.0.1"
