@@ -3,7 +3,6 @@ every event against real HAProxy, app processes and a driver process on 127.0.0.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from zero_downtime.rehearsal.chaos import (
 from zero_downtime.rehearsal.cli import main
 from zero_downtime.rehearsal.haproxy_config import HaproxyLayout, render_config
 from zero_downtime.rehearsal.haproxy_runtime import ServerStat
+from zero_downtime.rehearsal.lifetime import MARKER_ENV
 from zero_downtime.rehearsal.loadgen import Record
 from zero_downtime.rehearsal.metrics import HaproxyMetrics
 from zero_downtime.rehearsal.report import Summary, summarize
@@ -230,6 +230,36 @@ def test_good_release_survives_every_event_and_the_faulty_one_is_still_rolled_ba
     assert s.expectations and s.ok, s.expectations
 
 
+def _alive_in_this_run(pid: int, marker: str) -> bool:
+    """A live (not zombie) process carrying this run's marker. On a busy machine a gone process's
+    pid is soon someone else's (CI saw a reused pid whose name held a space), so a pid alone says
+    nothing."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:  # gone, or not ours to read
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]  # the name, in parentheses, may hold spaces
+    return state != "Z" and f"{MARKER_ENV}={marker}".encode() in environ.split(b"\0")
+
+
+def test_a_process_counts_as_left_behind_only_alive_and_marked_for_this_run(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    marker = str(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"], env={MARKER_ENV: marker, "PATH": "/usr/bin:/bin"}
+    )
+    try:
+        assert _alive_in_this_run(proc.pid, marker)
+        assert not _alive_in_this_run(proc.pid, marker + "-another-run")
+    finally:
+        proc.kill()
+    proc.wait()
+    assert not _alive_in_this_run(proc.pid, marker)
+
+
 @pytestmark_e2e
 def test_each_event_really_happened(chaos_run: RehearsalResult, chaos_summary_: Summary) -> None:
     events = {e.kind: e for e in chaos_run.chaos}
@@ -248,7 +278,7 @@ def test_each_event_really_happened(chaos_run: RehearsalResult, chaos_summary_: 
     assert opened and slow["figures"]["downstream_calls"]["failing"] > 0
     # Every killed or replaced process is gone after the run.
     for pid in (kill["killed_pid"], kill["replacement_pid"], driver["killed_pid"], driver["new_pid"]):
-        assert not os.path.exists(f"/proc/{pid}") or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+        assert not _alive_in_this_run(pid, chaos_run.workdir), pid
     assert chaos_run.leftover_pids == []
     assert chaos_run.releases[BAD].result.state == "ROLLED_BACK"
 
