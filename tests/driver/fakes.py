@@ -33,6 +33,17 @@ class AnnouncedEffects:
         """Assert the journal announces `effect(*args)`; append it to `calls`."""
         raise NotImplementedError
 
+    @staticmethod
+    def announcing(journal: Any, effect: str, args: tuple[Any, ...], allowed: frozenset[str]) -> Any:
+        """The journal's last record, asserted to be in one of the `allowed` states for `effect`."""
+        last = journal.last()
+        assert last is not None, f"{effect} called before anything was journaled"
+        assert last.status.state in allowed, (
+            f"{effect}{args} called while the journal's last record is {last.status.state}/{last.event} "
+            f"(seq {last.seq}); it must already be one of {sorted(allowed)}"
+        )
+        return last
+
     def effect(self, effect: str, real: Callable[..., Any], *args: Any) -> Any:
         self.check(effect, *args)
         dying = self.kill_at == len(self.calls) - 1

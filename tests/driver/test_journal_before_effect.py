@@ -70,14 +70,8 @@ class Announcing(AnnouncedEffects):
     spec: ServiceSpec
 
     def check(self, effect: str, *args: Any) -> None:
-        last = self.journal.last()
-        assert last is not None, f"{effect} called before anything was journaled"
+        last = self.announcing(self.journal, effect, args, ANNOUNCED_BY[effect])
         status = last.status
-        allowed = ANNOUNCED_BY[effect]
-        assert status.state in allowed, (
-            f"{effect}{args} called while the journal's last record is {status.state} "
-            f"(seq {last.seq}); it must already be one of {sorted(allowed)}"
-        )
         spec = ServiceSpec.from_dict(status.spec)
         strategy = ServiceRelease(spec, None)  # type: ignore[arg-type]  # weights_in reads the spec only
         if effect in ("declare", "set_weights", "reconcile"):

@@ -97,14 +97,8 @@ class Announcing(AnnouncedEffects):
     stack: FleetStack
 
     def check(self, effect: str, *args: Any) -> None:
-        last = self.journal.last()
-        assert last is not None, f"{effect} called before anything was journaled"
+        last = self.announcing(self.journal, effect, args, ANNOUNCED_BY[effect])
         status = last.status
-        allowed = ANNOUNCED_BY[effect]
-        assert status.state in allowed, (
-            f"{effect}{args} called while the journal's last record is {status.state}/{last.event} "
-            f"(seq {last.seq}); it must already be one of {sorted(allowed)}"
-        )
         spec = FleetSpec.from_dict(status.spec)
         if effect == "write_fleet_state":
             state: FleetState = args[0]
