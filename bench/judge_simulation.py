@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from zero_downtime.driver.core.analysis import AnalysisConfig, Judgement, evaluate
-from zero_downtime.driver.core.plan import LOOK_FRACTIONS, SyntheticBake
+from zero_downtime.driver.core.plan import LOOK_FRACTIONS, SyntheticBake, build_plan
 from zero_downtime.driver.core.ports import AlarmStatus, WindowMetrics
 
 NO_ALARMS = AlarmStatus()
@@ -71,6 +71,11 @@ class Setup:
     poll: float
     background: float
     samples: int
+
+    @property
+    def judgements(self) -> int:
+        """Users only: one judgement per step below 100% (`Plan.step_judgements` without probes)."""
+        return sum(w < 100 for w in self.steps)
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,9 @@ def synthetic_bake(requests: int, fault: Fault, cfg: AnalysisConfig, background:
 
 def _synthetic_row(args: tuple[int, Fault, int, int, float]) -> tuple[int, Fault, list[int]]:
     requests, fault, runs, seed, background = args
-    cfg = JUDGES["sequential"][0]
+    # the synthetic bake's share of the default canary plan's alpha (with users and probes)
+    plan = build_plan("canary", synthetic=SyntheticBake())
+    cfg, _ = JUDGES["sequential"][0].for_release(True, plan.step_judgements())
     return requests, fault, [synthetic_bake(requests, fault, cfg, background, seed + i) for i in range(runs)]
 
 
@@ -192,7 +199,7 @@ JUDGES = {
 def _row(args: tuple[Setup, Fault, str, int, int, dict[str, object]]) -> list[Outcome]:
     setup, fault, judge, runs, seed, overrides = args
     cfg, conclusive = JUDGES[judge]
-    cfg = replace(cfg, **overrides)  # type: ignore[arg-type]
+    _, cfg = replace(cfg, **overrides).for_release(False, setup.judgements)  # type: ignore[arg-type]
     return [release(setup, fault, cfg, conclusive, seed + i) for i in range(runs)]
 
 
@@ -267,7 +274,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"up to {setup.samples} latency samples per color and check."
     )
     print(
-        f"Sequential judge: alpha {seq.alpha}, beta {seq.beta}, error effect +{seq.min_detectable_error_increase:.1%}, "
+        f"Sequential judge: alpha {seq.alpha} per release ({seq.alpha_scope}), "
+        f"{seq.for_release(False, setup.judgements)[1].alpha:.4g} for each of its {setup.judgements} judgements "
+        "(users only, no synthetic bake), "
+        f"beta {seq.beta}, error effect +{seq.min_detectable_error_increase:.1%}, "
         f"latency effect {seq.min_detectable_latency_ratio}x or +{seq.min_detectable_latency_seconds} s."
     )
     print()

@@ -35,7 +35,7 @@ from .compose import (
     apply_judge,
     load_analysis_file,
 )
-from .core.analysis import AnalysisConfig
+from .core.analysis import ALPHA_SCOPES, AnalysisConfig
 from .core.errors import BusyError, DriverError, FrozenError, InputError, JournalError, PortError, StateError
 from .core.flag import flag_target
 from .core.machine import Progress, Result
@@ -105,6 +105,7 @@ FLAG_OF = {
     "analysis.poll_seconds": "--poll",
     "analysis.judge": "--judge",
     "analysis.alpha": "--alpha",
+    "analysis.alpha_scope": "--alpha-scope",
     "analysis.beta": "--beta",
     "analysis.min_detectable_error_increase": "--min-detectable-error-increase",
     "analysis.min_detectable_latency_ratio": "--min-detectable-latency-ratio",
@@ -246,7 +247,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="{sequential,threshold}",
         help="sequential (SPRT on errors, Mann-Whitney on latency; default) or threshold (docs/analysis.md)",
     )
-    d.add_argument("--alpha", type=float, default=AnalysisConfig.alpha, help="sequential: false rollback risk per step")
+    d.add_argument(
+        "--alpha",
+        type=float,
+        default=AnalysisConfig.alpha,
+        help="sequential: risk the tests roll back a good release (shared out over its judgements; --alpha-scope)",
+    )
+    d.add_argument(
+        "--alpha-scope",
+        default=AnalysisConfig.alpha_scope,
+        metavar="{" + ",".join(ALPHA_SCOPES) + "}",
+        help="release (default): --alpha bounds the whole release; judgement: each judgement alone",
+    )
     d.add_argument(
         "--beta", type=float, default=AnalysisConfig.beta, help="sequential: risk a minimum fault passes a step"
     )
@@ -377,6 +389,7 @@ FLAG_SHARED = frozenset(
         "poll",
         "judge",
         "alpha",
+        "alpha_scope",
         "beta",
         "min_detectable_error_increase",
         "min_detectable_latency_ratio",
@@ -528,6 +541,7 @@ def _analysis(args: argparse.Namespace) -> AnalysisConfig:
         require_latency=not args.no_percentiles,
         judge=args.judge,
         alpha=args.alpha,
+        alpha_scope=args.alpha_scope,
         beta=args.beta,
         min_detectable_error_increase=args.min_detectable_error_increase,
         min_detectable_latency_ratio=args.min_detectable_latency_ratio,

@@ -314,11 +314,13 @@ class Driver:
             assert isinstance(deployer, StackDeployer)
             if adopted:
                 store.write_service_state(state)  # the truth the release starts from; `up` applies it
-            machine = self._start(ServiceRelease(spec, ports), self.publisher(service))
+            release = ServiceRelease(spec, ports)
+            machine = self._start(release, self.publisher(service))
             deployer.release_id = machine.status.release_id
             self.announce(
                 f"release {machine.status.release_id}: {spec.image} -> {t.service}/{spec.new_color} "
-                f"({spec.plan.strategy.value}, steps {[s.weight for s in spec.plan.steps]}; store {store.location})"
+                f"({spec.plan.strategy.value}, steps {[s.weight for s in spec.plan.steps]}; store {store.location}; "
+                f"{release.alpha_shares()})"
             )
             return machine.run()
 

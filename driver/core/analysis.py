@@ -17,8 +17,9 @@ Two judges, chosen by `AnalysisConfig.judge` (docs/analysis.md explains both):
     is significantly slower than stable by half the minimum effect (`min_detectable_latency_*`),
     and accepts once it is significantly faster than stable plus the whole minimum effect. Without
     latency samples, the threshold judge's p99 rules apply.
-  - `alpha` (a false rollback, per step) is split evenly between the two tests; `beta` is the
-    probability that a fault of exactly the minimum effect passes a step.
+  - `alpha` is one judgement's chance of a false rollback (a release shares its own `alpha` out
+    over its judgements first, `AnalysisConfig.for_release`), split evenly between the two tests;
+    `beta` is the probability that a fault of exactly the minimum effect passes a step.
 - `threshold`: fixed thresholds, a Wilson bound and a p99 ratio against stable (the judge before
   issue 14, kept for comparison and for sources without samples).
 
@@ -68,6 +69,7 @@ DEFAULT_MAX_P99_SECONDS = 2.0
 DEFAULT_MIN_APDEX = 0.8
 WILSON_Z = 1.96
 JUDGES = ("sequential", "threshold")
+ALPHA_SCOPES = ("release", "judgement")
 ERROR_SPRT, LATENCY_RANK = "error_sprt", "latency_rank"
 SETTLED_TESTS = (ERROR_SPRT, LATENCY_RANK)
 """The sequential comparisons that stop once they accept (see "Settled tests" above)."""
@@ -105,8 +107,13 @@ class AnalysisConfig:
     """Seconds between analysis checks while baking."""
     judge: str = "sequential"
     """`sequential` (SPRT on errors, Mann-Whitney on latency) or `threshold` (the judge before issue 14)."""
-    alpha: float = 0.01
-    """Sequential judge: probability that a step of a good release is rolled back by the tests."""
+    alpha: float = 0.02
+    """Sequential judge: probability that the tests roll back a good release (`alpha_scope`)."""
+    alpha_scope: str = "release"
+    """`release`: `alpha` bounds the whole release, shared out over the judgements its plan makes
+    (`for_release`), so more steps never mean more false rollbacks. `judgement`: `alpha` holds for
+    each judgement alone (the synthetic bake, one step's users or probes): the meaning before, kept
+    for releases journaled then. `evaluate` reads `alpha` as one judgement's."""
     beta: float = 0.2
     """Sequential judge: probability that a fault of exactly the minimum detectable effect passes a step."""
     min_detectable_error_increase: float = 0.02
@@ -143,6 +150,7 @@ class AnalysisConfig:
             ("poll_seconds", num(self.poll_seconds) and self.poll_seconds > 0, "must be > 0 seconds"),
             ("judge", self.judge in JUDGES, f"must be one of {', '.join(JUDGES)}, got {self.judge!r}"),
             ("alpha", num(self.alpha) and 0 < self.alpha < 0.5, "must be in (0, 0.5)"),
+            ("alpha_scope", self.alpha_scope in ALPHA_SCOPES, f"must be one of {', '.join(ALPHA_SCOPES)}"),
             ("beta", num(self.beta) and 0 < self.beta < 0.5, "must be in (0, 0.5)"),
             (
                 "min_detectable_error_increase",
@@ -185,19 +193,35 @@ class AnalysisConfig:
                 "a minimum latency effect is needed: ratio > 1 or min_detectable_latency_seconds > 0",
             )
 
+    def for_release(self, synthetic: bool, step_judgements: int) -> tuple[AnalysisConfig, AnalysisConfig]:
+        """(the synthetic bake's config, each step judgement's config) for a release whose plan has a
+        synthetic bake or not and makes `step_judgements` judgements in its steps (`Plan.step_judgements`).
+
+        With `alpha_scope: release`, `alpha` is shared out so that the chance that any test fails a
+        good release is at most `alpha` (Bonferroni): the synthetic bake, which costs no user a
+        request, gets half; the step judgements share the rest evenly (all of it without a bake).
+        Each judgement splits its share again between its error and latency tests. The configs
+        returned read `alpha` as one judgement's (`alpha_scope: judgement`), as `evaluate` does."""
+        own = replace(self, alpha_scope="judgement")
+        if self.alpha_scope == "judgement":
+            return own, own
+        share = self.alpha / 2 if synthetic and step_judgements > 0 else self.alpha
+        return replace(own, alpha=share), replace(own, alpha=share / max(1, step_judgements))
+
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> AnalysisConfig:
         """From `to_dict` output. Records journaled before a field existed lack it: its default
-        applies, except `judge`: a release journaled without one was started before the sequential
-        judge existed, and a resume after an upgrade finishes it with the judge it started with."""
+        applies, except where a resume after an upgrade must finish a release as it started:
+        without `judge` it was started before the sequential judge existed (`threshold`), without
+        `alpha_scope` its `alpha` was each judgement's (`judgement`)."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise InputError(f"analysis.{unknown[0]}", "unknown analysis setting")
-        return cls(**{"judge": "threshold", **data})  # type: ignore[arg-type]
+        return cls(**{"judge": "threshold", "alpha_scope": "judgement", **data})  # type: ignore[arg-type]
 
 
 class Judgement(StrEnum):

@@ -141,6 +141,8 @@ class FlagRelease(StrategyBase):
     def __init__(self, spec: FlagSpec, ports: FlagPorts) -> None:
         self.spec = spec
         self.ports = ports
+        # Each judgement uses its share of a release-wide alpha (recomputed alike on resume).
+        _, self.analysis = spec.analysis.for_release(False, spec.plan.step_judgements())
         self.project = spec.project
         self.stack = spec.stack
         self.target = flag_target(spec.flag_set)
@@ -224,7 +226,7 @@ class FlagRelease(StrategyBase):
                 )
             )
 
-        if bake_check(m, index, step, self.spec.analysis, self.spec.extension_factor, self._check, report):
+        if bake_check(m, index, step, self.analysis, self.spec.extension_factor, self._check, report):
             self._after_step(m, index, honour_pause=True)
 
     def _after_step(self, m: Machine, index: int, *, honour_pause: bool) -> None:
@@ -255,7 +257,7 @@ class FlagRelease(StrategyBase):
         off = self.ports.metrics.window(self.spec.flag, "off", start, end)
         alarms = self.ports.metrics.alarms()
         known = settled & frozenset(SETTLED_TESTS)
-        verdict = evaluate(on, off if off.requests > 0 else None, alarms, self.spec.analysis, known)
+        verdict = evaluate(on, off if off.requests > 0 else None, alarms, self.analysis, known)
         figures = {**verdict.figures, "off_requests": off.requests, "off_errors_5xx": off.errors_5xx}
         return replace(verdict, figures=figures)
 

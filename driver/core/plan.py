@@ -241,6 +241,13 @@ class Plan:
     def total_bake_seconds(self) -> float:
         return sum(s.bake_seconds for s in self.steps)
 
+    def step_judgements(self) -> int:
+        """How many judgements with sequential tests the steps make, over which the steps' share of
+        a release-wide alpha is split (`AnalysisConfig.for_release`): each step's user traffic below
+        100% (at 100% no stable users are left to compare with), and each step's probes."""
+        probes = self.synthetic is not None and self.synthetic.probe_requests > 0
+        return sum(1 for s in self.steps if s.weight < 100) + (len(self.steps) if probes else 0)
+
 
 def _check_interval(key: str, value: float) -> float:
     if not isinstance(value, int | float) or isinstance(value, bool):

@@ -197,6 +197,10 @@ class ServiceRelease(StrategyBase):
     def __init__(self, spec: ServiceSpec, ports: ServicePorts) -> None:
         self.spec = spec
         self.ports = ports
+        # Each judgement uses its share of a release-wide alpha (recomputed alike on resume).
+        self.synthetic_analysis, self.analysis = spec.analysis.for_release(
+            spec.plan.synthetic is not None, spec.plan.step_judgements()
+        )
         # In memory only: a resumed bake starts a fresh window anyway (see on_resume).
         self._baseline: WindowMetrics | None = None
         self._probe_step: int | None = None
@@ -346,7 +350,7 @@ class ServiceRelease(StrategyBase):
                 break  # judge what came back
             stable = got_stable if stable is None else stable.plus(got_stable)
             new = got_new if new is None else new.plus(got_new)
-            verdict, looks = evaluate(new, stable, AlarmStatus(), self.spec.analysis), looks + 1
+            verdict, looks = evaluate(new, stable, AlarmStatus(), self.synthetic_analysis), looks + 1
             if verdict.outcome is Judgement.FAIL and verdict.conclusive:
                 break
         assert stable is not None and new is not None
@@ -377,7 +381,7 @@ class ServiceRelease(StrategyBase):
         step = self.spec.plan.steps[index]
         check = partial(self._check, index)
         report = partial(self._report_check, m, index)
-        if bake_check(m, index, step, self.spec.analysis, self.spec.extension_factor, check, report):
+        if bake_check(m, index, step, self.analysis, self.spec.extension_factor, check, report):
             self._after_step(m, index, honour_pause=True)
 
     def _after_step(self, m: Machine, index: int, *, honour_pause: bool) -> None:
@@ -402,7 +406,7 @@ class ServiceRelease(StrategyBase):
         warm_until = float(m.status.facts.get("warm_until", m.now()))
         now = m.now()
         if now < warm_until:
-            m.sleep(min(self.spec.analysis.poll_seconds, warm_until - now))
+            m.sleep(min(self.analysis.poll_seconds, warm_until - now))
             if m.abort_requested():
                 return
             # The old color is still warm: a failing alarm now still rolls back in seconds.
@@ -507,7 +511,7 @@ class ServiceRelease(StrategyBase):
         elif now - float(since) >= timeout:
             m.begin_rollback(f"interlock: {short} after waiting {timeout:g}s; traffic stays where it is")
             return False
-        m.sleep(min(self.spec.analysis.poll_seconds, max(0.0, float(since) + timeout - now)))
+        m.sleep(min(self.analysis.poll_seconds, max(0.0, float(since) + timeout - now)))
         if m.abort_requested():
             return False
         alarms = self.ports.metrics.alarms(new)
@@ -545,6 +549,19 @@ class ServiceRelease(StrategyBase):
         where = f"traffic stays at {observed.as_dict()}" if observed else "traffic was not moved"
         return f"{short}; {where}; run `resume` once {stable} is healthy", ""
 
+    def alpha_shares(self) -> str:
+        """For the operator, at the start: the judge, and how the release's alpha is shared out."""
+        cfg = self.spec.analysis
+        if cfg.judge != "sequential":
+            return f"judge {cfg.judge}"
+        parts = [f"synthetic bake {self.synthetic_analysis.alpha:.2g}"] if self.spec.plan.synthetic else []
+        n = self.spec.plan.step_judgements()
+        if n:
+            parts.append(f"{n} step judgement{'s' if n != 1 else ''} {self.analysis.alpha:.2g} each")
+        return f"judge sequential, alpha {cfg.alpha:g} per {cfg.alpha_scope}: " + ", ".join(
+            parts or ["absolute guards only"]
+        )
+
     @staticmethod
     def _tests_of(settled: frozenset[str], source: str) -> frozenset[str]:
         prefix = source + ":"
@@ -553,7 +570,7 @@ class ServiceRelease(StrategyBase):
     def _check(self, index: int, start: float, end: float, settled: frozenset[str] = frozenset()) -> Verdict:
         """One analysis check of step `index`: user traffic, probes, and the observed split.
         `settled`: the tests that accepted earlier in the step (`bake.settled_in`)."""
-        cfg = self.spec.analysis
+        cfg = self.analysis
         new = self.ports.metrics.window(self.spec.new_color, start, end)
         stable = self.ports.metrics.window(self.spec.stable_color, start, end)
         alarms = self.ports.metrics.alarms(self.spec.new_color)
@@ -606,7 +623,7 @@ class ServiceRelease(StrategyBase):
         bake, traffic = self.spec.plan.synthetic, self.ports.synthetic
         if bake is None or traffic is None or bake.probe_requests == 0:
             return None
-        seconds = min(self.spec.analysis.poll_seconds, bake.seconds)
+        seconds = min(self.analysis.poll_seconds, bake.seconds)
         try:
             sent = traffic.send("test", bake.probe_requests, seconds)
         except PortError as exc:
@@ -615,12 +632,12 @@ class ServiceRelease(StrategyBase):
             self._probe_step, self._probe_total = index, sent
         else:
             self._probe_total = self._probe_total.plus(sent)
-        return evaluate(self._probe_total, self._baseline, AlarmStatus(), self.spec.analysis, settled)
+        return evaluate(self._probe_total, self._baseline, AlarmStatus(), self.analysis, settled)
 
     def _split(self, start: float, end: float, expected_new_percent: int) -> Verdict:
         new = self.ports.metrics.window(self.spec.new_color, start, end)
         stable = self.ports.metrics.window(self.spec.stable_color, start, end)
-        return check_split(new.requests, stable.requests, expected_new_percent, self.spec.analysis)
+        return check_split(new.requests, stable.requests, expected_new_percent, self.analysis)
 
     def _report_check(self, m: Machine, index: int, verdict: Verdict, failed: int, seconds_left: float) -> None:
         fig = verdict.figures

@@ -193,7 +193,7 @@ def test_threshold_judge_stable_needs_min_requests_for_the_comparison() -> None:
 
 
 # -- the sequential judge --------------------------------------------------------------------------------
-SEQ = AnalysisConfig(min_requests=50)
+SEQ = AnalysisConfig(min_requests=50, alpha=0.01, alpha_scope="judgement")  # one judgement, at 0.01
 
 
 def seq(new: WindowMetrics, stable: WindowMetrics | None = STABLE, **cfg: object) -> Verdict:
@@ -203,7 +203,7 @@ def seq(new: WindowMetrics, stable: WindowMetrics | None = STABLE, **cfg: object
 def test_sequential_is_the_default_judge_with_documented_defaults() -> None:
     cfg = AnalysisConfig()
     assert cfg.judge == "sequential"
-    assert (cfg.alpha, cfg.beta, cfg.min_detectable_error_increase) == (0.01, 0.2, 0.02)
+    assert (cfg.alpha, cfg.alpha_scope, cfg.beta, cfg.min_detectable_error_increase) == (0.02, "release", 0.2, 0.02)
     assert (cfg.min_detectable_latency_ratio, cfg.min_detectable_latency_seconds) == (1.25, 0.1)
     assert (cfg.split_tolerance, cfg.split_alpha, cfg.split_min_requests) == (5.0, 0.01, 100)
 
@@ -578,7 +578,8 @@ OLD_RECORD = {
 def test_an_old_record_without_the_new_settings_reads_with_their_defaults() -> None:
     cfg = AnalysisConfig.from_dict(json.loads(json.dumps(OLD_RECORD)))
     assert cfg.require_latency is False and cfg.threshold == 2
-    assert (cfg.alpha, cfg.split_tolerance) == (0.01, 5.0)
+    assert cfg.split_tolerance == 5.0
+    assert cfg.alpha_scope == "judgement"  # its alpha, if any, was each judgement's
 
 
 def test_an_old_release_resumed_after_the_upgrade_keeps_the_judge_it_started_with() -> None:
@@ -632,3 +633,40 @@ def test_a_settled_latency_test_is_not_run_again_and_unknown_tests_are_refused()
     assert settled.outcome is Judgement.PASS, settled.reasons
     with pytest.raises(ValueError, match="unknown tests"):
         evaluate(slower, stable, AlarmStatus(), SEQ, frozenset({"p99"}))
+
+
+# -- a release-wide alpha ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "synthetic, steps, shares",
+    [
+        (True, 5, (0.03, 0.006)),  # the bake half, 5 step judgements the other half
+        (False, 2, (0.06, 0.03)),  # no bake: the steps share all of it
+        (True, 0, (0.06, 0.06)),  # a bake and no step with a comparison: the bake has it all
+        (False, 0, (0.06, 0.06)),
+    ],
+)
+def test_a_release_wide_alpha_is_shared_out_and_sums_to_at_most_alpha(
+    synthetic: bool, steps: int, shares: tuple[float, float]
+) -> None:
+    bake, step = AnalysisConfig(alpha=0.06).for_release(synthetic, steps)
+    assert (bake.alpha, step.alpha) == pytest.approx(shares)
+    assert bake.alpha_scope == step.alpha_scope == "judgement"
+    spent = (bake.alpha if synthetic else 0.0) + step.alpha * steps
+    assert spent <= 0.06 + 1e-12  # Bonferroni: the release's bound holds
+    assert step.for_release(synthetic, steps) == (step, step), "a judgement's share is not shared out again"
+
+
+def test_alpha_for_each_judgement_is_kept_as_it_is() -> None:
+    bake, step = AnalysisConfig(alpha=0.02, alpha_scope="judgement").for_release(True, 5)
+    assert bake.alpha == step.alpha == 0.02  # the meaning before
+
+
+def test_an_unknown_alpha_scope_is_refused_naming_it() -> None:
+    with pytest.raises(InputError) as err:
+        AnalysisConfig(alpha_scope="step")
+    assert err.value.key == "analysis.alpha_scope"
+    assert "release, judgement" in err.value.problem
+
+
+def test_a_new_release_journals_a_release_wide_alpha() -> None:
+    assert AnalysisConfig.from_dict(json.loads(json.dumps(AnalysisConfig().to_dict()))).alpha_scope == "release"

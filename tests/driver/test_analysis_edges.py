@@ -33,7 +33,7 @@ from zero_downtime.driver.core.analysis import (
 from zero_downtime.driver.core.errors import InputError
 from zero_downtime.driver.core.ports import AlarmStatus, WindowMetrics
 
-SEQ = AnalysisConfig(min_requests=50)
+SEQ = AnalysisConfig(min_requests=50, alpha=0.01, alpha_scope="judgement")  # one judgement, at 0.01
 
 
 def seq(new: WindowMetrics, stable: WindowMetrics | None = None, **cfg: object) -> Verdict:

@@ -17,6 +17,7 @@ import pytest
 from zero_downtime.driver.adapters.release_store import ReleaseStore
 from zero_downtime.driver.cli import FLAG_OF, ExitCode, Runtime, build_parser, main
 from zero_downtime.driver.core.errors import InputError
+from zero_downtime.driver.core.machine import latest_status
 from zero_downtime.store.local import LocalBlobs
 
 from tests.driver.aws_world import FakeProgram, build_paired_service, feed_traffic, rule_weights
@@ -169,6 +170,17 @@ def test_deploy_canary_json_report(cli: Cli) -> None:
     assert checks[0]["passed"] and checks[0]["name"].endswith("/health")
     assert cli.weights() == {"blue": 0, "green": 100}
     assert "BAKING" in err and "req " in err  # live progress went to stderr
+    # steps 10, 50, 100 with the synthetic bake and probes: the bake half, 2 user + 3 probe judgements
+    assert "judge sequential, alpha 0.02 per release: synthetic bake 0.01, 5 step judgements 0.002 each" in err
+
+
+def test_the_alpha_flags_are_journaled_with_the_release(cli: Cli) -> None:
+    code, _, err = cli.run(
+        *cli.base("deploy"), "--image", "repo/api:2", *FAST, "--alpha", "0.02", "--alpha-scope", "judgement"
+    )
+    assert code == ExitCode.SUCCESS, err
+    analysis = latest_status(cli.journal()).spec["analysis"]
+    assert (analysis["alpha"], analysis["alpha_scope"]) == (0.02, "judgement")
 
 
 def test_failed_test_listener_check_rolls_back_exit_3(cli: Cli) -> None:
@@ -263,6 +275,8 @@ BAD_INPUTS = [
     ("desired-count", ["--image", "a:1", "--desired-count", "0"], "--desired-count"),
     ("error-rate", ["--image", "a:1", "--max-error-rate", "2"], "--max-error-rate"),
     ("threshold", ["--image", "a:1", "--threshold", "0"], "--threshold"),
+    ("alpha", ["--image", "a:1", "--alpha", "0.5"], "--alpha"),
+    ("alpha-scope", ["--image", "a:1", "--alpha-scope", "step"], "--alpha-scope"),
     ("poll", ["--image", "a:1", "--poll", "0"], "--poll"),
     ("keep-warm", ["--image", "a:1", "--keep-warm", "-1"], "--keep-warm"),
     ("check-status", ["--image", "a:1", "--check-status", "999"], "--check-status"),

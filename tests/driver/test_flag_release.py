@@ -173,3 +173,14 @@ def test_the_file_store_replaces_the_document_whole(tmp_path: Path) -> None:
     path.write_text("{")
     with pytest.raises(PortError, match="not JSON"):
         store.percentage(FLAG)
+
+
+def test_a_flag_release_splits_its_alpha_over_the_percentages_it_judges() -> None:
+    from zero_downtime.driver.core.flag import FlagPorts, FlagRelease
+
+    # 1%, 10% and 50% compare flag-on users with flag-off ones; 100% has none left off.
+    plan = build_plan("canary", steps=[1, 10, 50, 100], interval=60)
+    spec = FlagSpec("dev", "checkout", FLAG, plan, AnalysisConfig(alpha=0.03))
+    release = FlagRelease(spec, FlagPorts(store=None, metrics=None, states=None))  # type: ignore[arg-type]
+    assert release.analysis.alpha == pytest.approx(0.01)
+    assert release.analysis.alpha_scope == "judgement"

@@ -32,7 +32,8 @@ VALUED = {
     "deploy": [
         "--image", "--ami", "--refresh-timeout", "--strategy", "--steps", "--interval", "--intervals",
         "--step-percent", "--bake", "--pause-at", "--desired-count", "--keep-warm", "--health-timeout",
-        "--max-error-rate", "--max-p99", "--min-apdex", "--min-requests", "--threshold", "--poll", "--check-path",
+        "--max-error-rate", "--max-p99", "--min-apdex", "--min-requests", "--threshold", "--poll", "--alpha",
+        "--alpha-scope", "--check-path",
         "--check-status", "--check-body", "--hook", "--store", "--policy-pack", "--region",
     ],
     "status": ["--store"],

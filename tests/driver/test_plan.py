@@ -108,3 +108,23 @@ def test_the_synthetic_bake_is_judged_in_growing_parts_that_add_up() -> None:
     for requests in (1, 2, 3, 15, 16, 17, 100, 799):
         got = SyntheticBake(requests=requests).parts()
         assert sum(n for n, _ in got) == requests and all(n >= 1 for n, _ in got), requests
+
+
+# -- the judgements a release-wide alpha is shared out over ---------------------------------------------------
+BAKE = SyntheticBake(requests=100, seconds=10, probe_requests=10)
+
+
+@pytest.mark.parametrize(
+    "strategy, kw, judgements",
+    [
+        # users at 1% and 10% (not at 100%: no stable users left to compare with), probes at 3 steps
+        ("canary", {"steps": [1, 10, 100], "synthetic": BAKE}, 2 + 3),
+        ("canary", {"steps": [1, 10, 100], "synthetic": SyntheticBake(requests=100, probe_requests=0)}, 2),
+        ("canary", {"steps": [1, 10, 100]}, 2),
+        ("linear", {"step_percent": 10, "synthetic": BAKE}, 9 + 10),
+        ("blue-green", {"synthetic": BAKE}, 0 + 1),
+        ("blue-green", {}, 0),
+    ],
+)
+def test_a_plan_counts_the_judgements_its_steps_make(strategy: str, kw: dict[str, object], judgements: int) -> None:
+    assert build_plan(strategy, **kw).step_judgements() == judgements  # type: ignore[arg-type]

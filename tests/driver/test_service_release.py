@@ -741,6 +741,68 @@ def test_a_fault_the_bake_can_only_suspect_is_judged_on_the_whole_bake(world: Wo
     assert [n for via, n, _ in world.synthetic.calls if via == "test"] == [n for n, _ in parts]
 
 
+@pytest.mark.parametrize(
+    "scope, errors, rolled_back",
+    [
+        # 14 errors in the bake's last 50 of 100 requests: log evidence 3.46 that the error rate is
+        # above 5%. Conclusive at alpha 0.1 for one judgement (log(2 / 0.1) = 3.00), not at the
+        # synthetic bake's half of the release's 0.1 (log(2 / 0.05) = 3.69).
+        ("judgement", 14, True),
+        ("release", 14, False),
+        # 15 errors: 4.66, conclusive at the bake's half, not at a step's share (0.01: 5.30).
+        ("release", 15, True),
+    ],
+)
+def test_a_release_wide_alpha_asks_each_judgement_for_more_evidence(
+    world: World, scope: str, errors: int, rolled_back: bool
+) -> None:
+    # min_requests 200: the point estimate alone never fails the bake.
+    world.synthetic.test = lambda n: WindowMetrics(n, errors if n == 50 else 0, 0.05, latencies=(0.05,) * n)
+    spec = make_spec(analysis=AnalysisConfig(min_requests=200, poll_seconds=15, alpha=0.1, alpha_scope=scope))
+    ctl = run(world, spec)
+    reason = ctl.status.reason or ""
+    assert reason.startswith("synthetic bake, before any user request: ") is rolled_back, reason
+    states = [s for s, _ in transitions(world, ctl.status.release_id)]
+    assert ("SHIFTING" in states) is not rolled_back
+
+
+def test_a_release_judges_its_steps_with_their_share_of_alpha(world: World) -> None:
+    spec = make_spec(analysis=AnalysisConfig(alpha=0.05))  # steps 10, 50, 100 with a bake and probes
+    release = ServiceRelease(spec, world.ports())
+    assert spec.plan.step_judgements() == 2 + 3
+    assert release.synthetic_analysis.alpha == pytest.approx(0.025)
+    assert release.analysis.alpha == pytest.approx(0.005)
+    resumed = ServiceRelease(ServiceSpec.from_dict(json.loads(json.dumps(spec.to_dict()))), world.ports())
+    assert (resumed.synthetic_analysis, resumed.analysis) == (release.synthetic_analysis, release.analysis)
+
+
+@pytest.mark.parametrize(
+    "analysis, kw, line",
+    [
+        (
+            AnalysisConfig(),
+            {},
+            "judge sequential, alpha 0.02 per release: synthetic bake 0.01, 5 step judgements 0.002 each",
+        ),
+        (
+            AnalysisConfig(alpha=0.03, alpha_scope="judgement"),
+            {"synthetic": None},
+            "alpha 0.03 per judgement: 2 step judgements 0.03 each",
+        ),
+        (
+            AnalysisConfig(),
+            {"strategy": "blue-green", "synthetic": None},
+            "alpha 0.02 per release: absolute guards only",
+        ),
+        (AnalysisConfig(judge="threshold"), {}, "judge threshold"),
+    ],
+)
+def test_the_start_line_says_how_alpha_is_shared_out(
+    world: World, analysis: AnalysisConfig, kw: dict[str, Any], line: str
+) -> None:
+    assert line in ServiceRelease(make_spec(analysis=analysis, **kw), world.ports()).alpha_shares()
+
+
 def test_a_healthy_synthetic_bake_records_both_sides_and_moves_on(world: World) -> None:
     ctl = run(world, make_spec())
     assert ctl.status.state == "SUCCEEDED"
