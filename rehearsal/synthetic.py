@@ -14,13 +14,15 @@ A request fails when it gets no answer (status 0) or a status >= 500.
 
 from __future__ import annotations
 
+import http.client
+import queue
+import select
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
-
-import httpx
+from urllib.parse import urlencode, urlsplit
 
 from ..driver.core.errors import PortError
 from ..driver.core.plan import DEFAULT_SYNTHETIC_CONCURRENCY, MAX_SYNTHETIC_CONCURRENCY
@@ -31,6 +33,9 @@ from .metrics import p99
 
 MAX_REQUESTS = 100_000
 MAX_SECONDS = 3600.0
+KEEPALIVE_SECONDS = 1.0
+"""An idle connection older than this is closed rather than reused: well inside any keep-alive
+timeout of HAProxy or the app, so a request never goes out on a connection the server dropped."""
 
 
 @dataclass(frozen=True)
@@ -89,12 +94,13 @@ class LocalSyntheticTraffic:
         self.timeout_seconds = timeout_seconds
         self.clock = clock
         self.probes: list[Probe] = []  # every probe sent, for the report (list.append is atomic)
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout_seconds),
-            # both listeners at once: a synthetic look sends its stable and new parts together
-            limits=httpx.Limits(max_connections=2 * concurrency, max_keepalive_connections=2 * concurrency),
-            headers={"x-synthetic": "1"},
-        )
+        # Kept-alive connections per listener, taken by one worker at a time. The standard library's
+        # client, not httpx: on this 2-core machine httpx spent about 1.2 ms of CPU per request
+        # against 0.15 ms, and the sender's CPU bounded how fast a synthetic look could go
+        # (docs/DEVELOPING.md, benchmarks).
+        self._idle: dict[str, queue.SimpleQueue[tuple[http.client.HTTPConnection, float]]] = {
+            via: queue.SimpleQueue() for via in self.urls
+        }
         self._closed = False
 
     def send(self, via: Literal["test", "production"], requests: int, seconds: float) -> WindowMetrics:
@@ -111,15 +117,24 @@ class LocalSyntheticTraffic:
 
         def worker() -> None:
             nonlocal taken
-            while time.monotonic() < deadline and not self._closed:
-                with lock:
-                    if taken >= requests:
-                        return
-                    taken += 1
-                    i = taken
-                probe = self._one(via, i)
-                got.append(probe)
-                self.probes.append(probe)
+            conn: http.client.HTTPConnection | None = None
+            try:
+                while time.monotonic() < deadline and not self._closed:
+                    with lock:
+                        if taken >= requests:
+                            return
+                        taken += 1
+                        i = taken
+                    conn = conn or self._connection(via)
+                    probe, reusable = self._one(conn, via, i)
+                    if not reusable:
+                        conn.close()
+                        conn = None
+                    got.append(probe)
+                    self.probes.append(probe)
+            finally:
+                if conn is not None:
+                    self._idle[via].put((conn, time.monotonic()))
 
         workers = [
             threading.Thread(target=worker, name=f"synthetic-{via}-{n}", daemon=True)
@@ -131,27 +146,53 @@ class LocalSyntheticTraffic:
             w.join(max(0.0, deadline - time.monotonic()) + self.timeout_seconds + 1)
         return window_of(list(got))
 
-    def _one(self, via: str, i: int) -> Probe:
+    def _connection(self, via: str) -> http.client.HTTPConnection:
+        """An idle connection that is fresh and still open (the server has not closed it: nothing to
+        read on it), else a new one."""
+        while True:
+            try:
+                conn, idle_since = self._idle[via].get_nowait()
+            except queue.Empty:
+                break
+            sock = conn.sock
+            fresh = sock is not None and time.monotonic() - idle_since < KEEPALIVE_SECONDS
+            if fresh and not select.select([sock], [], [], 0)[0]:
+                return conn
+            conn.close()
+        url = urlsplit(self.urls[via])
+        return http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=self.timeout_seconds)
+
+    def _one(self, conn: http.client.HTTPConnection, via: str, i: int) -> tuple[Probe, bool]:
+        """One request; the probe, and whether the connection may carry the next one."""
+        target = f"{urlsplit(self.urls[via]).path}{self.path}?{urlencode({'user': f'synthetic-{i}'})}"
         sent = self.clock()
         t0 = time.perf_counter()
         try:
-            response = self._client.get(f"{self.urls[via]}{self.path}", params={"user": f"synthetic-{i}"})
-        except httpx.HTTPError:
-            return Probe(via, sent, 0, time.perf_counter() - t0, done_at=self.clock())
+            conn.request("GET", target, headers={"x-synthetic": "1"})
+            response = conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            return Probe(via, sent, 0, time.perf_counter() - t0, done_at=self.clock()), False
         measured = time.perf_counter() - t0
-        server_time = header_seconds(response.headers.get(SERVER_TIME_HEADER))
-        return Probe(
+        server_time = header_seconds(response.getheader(SERVER_TIME_HEADER))
+        probe = Probe(
             via,
             sent,
-            response.status_code,
+            response.status,
             measured if server_time is None else server_time,
-            response.headers.get("x-app-version"),
-            response.headers.get(SERVED_BY_HEADER),
+            response.getheader("x-app-version"),
+            response.getheader(SERVED_BY_HEADER),
             done_at=self.clock(),
-            fault=response.headers.get(FAULT_HEADER),
+            fault=response.getheader(FAULT_HEADER),
         )
+        return probe, not response.will_close
 
     def close(self) -> None:
         """Stop: calls in progress end at their next request, later calls raise PortError."""
         self._closed = True
-        self._client.close()
+        for idle in self._idle.values():
+            while True:
+                try:
+                    idle.get_nowait()[0].close()
+                except queue.Empty:
+                    break
