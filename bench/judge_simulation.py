@@ -74,8 +74,8 @@ class Setup:
 
     @property
     def judgements(self) -> int:
-        """Users only: one judgement per step below 100% (`Plan.step_judgements` without probes)."""
-        return sum(w < 100 for w in self.steps)
+        """Users only (no synthetic bake, so no probes): the plan's step judgements."""
+        return build_plan("canary", steps=list(self.steps), intervals=list(self.bakes)).step_judgements()
 
 
 @dataclass(frozen=True)

@@ -95,8 +95,8 @@ class LocalSyntheticTraffic:
         self.clock = clock
         self.probes: list[Probe] = []  # every probe sent, for the report (list.append is atomic)
         # Kept-alive connections per listener, taken by one worker at a time. The standard library's
-        # client, not httpx: on this 2-core machine httpx spent about 1.2 ms of CPU per request
-        # against 0.15 ms, and the sender's CPU bounded how fast a synthetic look could go
+        # client, not httpx: on this 2-core machine httpx spent 1.1-1.5 ms of CPU per request
+        # against 0.15-0.18 ms (bench/synthetic_sender.py), and that bounded how fast a look could go
         # (docs/DEVELOPING.md, benchmarks).
         self._idle: dict[str, queue.SimpleQueue[tuple[http.client.HTTPConnection, float]]] = {
             via: queue.SimpleQueue() for via in self.urls

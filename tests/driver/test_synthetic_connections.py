@@ -3,14 +3,15 @@ a connection the server closed while idle is never reused (no request fails for 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from zero_downtime.rehearsal import synthetic
 from zero_downtime.rehearsal.synthetic import LocalSyntheticTraffic
+
+from tests.driver.conftest import http_server
 
 pytestmark = pytest.mark.timeout(60)
 SERVER_IDLE_TIMEOUT = 0.2  # the server closes a kept-alive connection idle this long
@@ -32,22 +33,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    def log_message(self, *args: object) -> None:
+        return None
 
 
 @pytest.fixture
 def server() -> Iterator[str]:
     _Handler.connections = set()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with http_server(_Handler) as url:
+        yield url
 
 
 def test_connections_are_kept_alive_within_a_burst(server: str) -> None:
