@@ -24,7 +24,9 @@ Rows: a good release (--background errors in both colors), and faults in the new
 `--synthetic`: instead, the synthetic bake alone, for bakes of 200, 400 and 800 requests to each
 color (sent and judged in the driver's parts, `SyntheticBake.parts`, stopping at a conclusive FAIL;
 only the last part rolls back on a FAIL that is not conclusive): how often each release is
-caught before any user request, and at which part.
+caught before any user request, and after how many requests to each color. Each row runs twice on
+the same seeds: with the bake's looks today (`LOOK_FRACTIONS`) and with the doubling looks before
+them (`DOUBLING_LOOK_FRACTIONS`).
 
 Run: .venv/bin/python bench/judge_simulation.py [--runs 200] [--seed 14] [--synthetic]
 """
@@ -40,7 +42,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from zero_downtime.driver.core.analysis import AnalysisConfig, Judgement, evaluate
-from zero_downtime.driver.core.plan import LOOK_FRACTIONS, SyntheticBake, build_plan
+from zero_downtime.driver.core.plan import DOUBLING_LOOK_FRACTIONS, LOOK_FRACTIONS, SyntheticBake, build_plan
 from zero_downtime.driver.core.ports import AlarmStatus, WindowMetrics
 
 NO_ALARMS = AlarmStatus()
@@ -149,45 +151,67 @@ def release(setup: Setup, fault: Fault, cfg: AnalysisConfig, conclusive_rolls_ba
     return Outcome(False, "promoted", new_total, all_total, t)
 
 
-def synthetic_bake(requests: int, fault: Fault, cfg: AnalysisConfig, background: float, seed: int) -> int:
-    """One synthetic bake as `ServiceRelease._synthetic_bake` runs it: the look (1-based) that
-    rolled it back, or 0 when it let the release go on to user traffic."""
+def synthetic_bake(
+    requests: int, fault: Fault, cfg: AnalysisConfig, background: float, seed: int, looks: Sequence[float]
+) -> int:
+    """One synthetic bake as `ServiceRelease._synthetic_bake` runs it, judged after `looks` of its
+    requests: the requests to each color when it was rolled back, or 0 when it let the release go on
+    to user traffic."""
     rng = np.random.default_rng(seed)
     new, stable = Window(requests), Window(requests)
-    parts = SyntheticBake(requests=requests).parts()
+    parts = SyntheticBake(requests=requests).parts(looks)
+    sent = 0
     for look, (n, _) in enumerate(parts):
         _serve(rng, n, background, 0.0, stable)
         _serve(rng, n, background + fault.extra_error_rate, fault.extra_latency_seconds, new)
+        sent += n
         verdict = evaluate(new.metrics(rng), stable.metrics(rng), NO_ALARMS, cfg)
         if verdict.outcome is Judgement.FAIL and (verdict.conclusive or look == len(parts) - 1):
-            return look + 1
+            return sent
     return 0
 
 
-def _synthetic_row(args: tuple[int, Fault, int, int, float]) -> tuple[int, Fault, list[int]]:
-    requests, fault, runs, seed, background = args
+SCHEDULES = {"doubling (before round 6)": DOUBLING_LOOK_FRACTIONS, "every eighth after 1/4 (now)": LOOK_FRACTIONS}
+
+
+def _synthetic_row(args: tuple[int, Fault, str, int, int, float]) -> tuple[int, Fault, str, list[int]]:
+    requests, fault, schedule, runs, seed, background = args
     # the synthetic bake's share of the default canary plan's alpha (with users and probes)
     plan = build_plan("canary", synthetic=SyntheticBake())
     cfg, _ = JUDGES["sequential"][0].for_release(True, plan.step_judgements())
-    return requests, fault, [synthetic_bake(requests, fault, cfg, background, seed + i) for i in range(runs)]
+    looks = SCHEDULES[schedule]
+    sent = [synthetic_bake(requests, fault, cfg, background, seed + i, looks) for i in range(runs)]
+    return requests, fault, schedule, sent
 
 
 def synthetic_table(runs: int, seed: int, background: float, workers: int) -> None:
+    schedules = "".join(
+        f"- {name}: after {', '.join(f'{f:.4g}' for f in looks)} of the requests\n" for name, looks in SCHEDULES.items()
+    )
     print(
         f"Synthetic bake alone: {runs} bakes per row, background errors {background:.1%} in both colors, "
-        f"judged after {', '.join(f'{f:.4g}' for f in LOOK_FRACTIONS)} of the requests, "
-        "the sequential judge's defaults.\n"
+        f"the sequential judge's defaults, each look schedule on the same seeds:\n{schedules}"
     )
-    looks = " / ".join(str(i) for i in range(1, len(LOOK_FRACTIONS) + 1))
-    print(f"| requests to each color | release | caught before user traffic | at look {looks} |")
-    print("| --- | --- | --- | --- |")
+    print(
+        "| requests to each color | release | looks | caught before user traffic "
+        "| requests to each color when caught: median / p90 |"
+    )
+    print("| --- | --- | --- | --- | --- |")
     sizes = (200, 400, 800)
-    jobs = [(n, fault, runs, seed * 100_000 + 1000 * r, background) for n in sizes for r, fault in enumerate(ROWS)]
+    jobs = [
+        (n, fault, schedule, runs, seed * 100_000 + 1000 * r, background)
+        for n in sizes
+        for r, fault in enumerate(ROWS)
+        for schedule in SCHEDULES
+    ]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for requests, fault, looks in pool.map(_synthetic_row, jobs):
-            caught = [look for look in looks if look]
-            at = " / ".join(str(caught.count(i)) for i in range(1, len(LOOK_FRACTIONS) + 1))
-            print(f"| {requests} | {fault.name} | {len(caught)}/{runs} ({len(caught) / runs:.1%}) | {at} |", flush=True)
+        for requests, fault, schedule, sent in pool.map(_synthetic_row, jobs):
+            caught = [n for n in sent if n]
+            at = f"{_pct(caught, 0.5):.0f} / {_pct(caught, 0.9):.0f}" if caught else "-"
+            print(
+                f"| {requests} | {fault.name} | {schedule} | {len(caught)}/{runs} ({len(caught) / runs:.1%}) | {at} |",
+                flush=True,
+            )
 
 
 JUDGES = {

@@ -1,21 +1,22 @@
 """Steady, bounded load against the load balancer; records every response.
 
-Requests are scheduled on a fixed timetable (`rate` per second) from a background thread with
-its own asyncio loop. It stops by itself after `max_requests` or `max_seconds`, whichever comes
-first, or when `stop()` is called. A transport error is recorded with status 0 (a failure).
+Requests are scheduled on a fixed timetable (`rate` per second) by a background thread and sent by a
+pool of at most `concurrency` threads, on kept-alive connections (connections.py). When all of them
+are busy the timetable waits. It stops by itself after `max_requests` or `max_seconds`, whichever
+comes first, or when `stop()` is called. A transport error is recorded with status 0 (a failure),
+named by its exception (`RemoteDisconnected`, `ConnectionRefusedError`, `TimeoutError`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
 
-import httpx
-
+from .connections import TRANSPORT_ERRORS, KeptAliveConnections, get
 from .haproxy_config import SERVED_BY_HEADER, SERVER_TIME_HEADER
 
 FAULT_HEADER = "x-app-fault"  # app/service.py; the rehearsal does not import the app
@@ -108,56 +109,52 @@ class LoadGenerator:
         return list(self.records)
 
     def _run(self) -> None:
-        asyncio.run(self._main())
-
-    async def _main(self) -> None:
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=16)
-        timeout = httpx.Timeout(self.timeout_seconds)
-        slots = asyncio.Semaphore(self.concurrency)
-        pending: set[asyncio.Task[None]] = set()
-        async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        connections = KeptAliveConnections(self.base_url, self.timeout_seconds)
+        slots = threading.BoundedSemaphore(self.concurrency)
+        # Leaving the pool waits for the requests in flight: each ends within its socket timeouts.
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="loadgen") as pool:
             start = time.monotonic()
             self.started_at = self.clock()
             for i in range(self.max_requests):
                 due = start + i / self.rate
-                if due - start >= self.max_seconds or self._stop.is_set():
+                if due - start >= self.max_seconds or self._stop.wait(max(0.0, due - time.monotonic())):
                     break
-                delay = due - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await slots.acquire()
-                task = asyncio.create_task(self._one(client, i, slots))
-                pending.add(task)
-                task.add_done_callback(pending.discard)
-            if pending:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        asyncio.gather(*pending, return_exceptions=True),
-                        self.timeout_seconds + 1,
-                    )
+                slots.acquire()
+                pool.submit(self._one, connections, i, slots)
+        connections.close()
         self.stopped_at = self.clock()
 
-    async def _one(self, client: httpx.AsyncClient, i: int, slots: asyncio.Semaphore) -> None:
-        sent = self.clock()
-        t0 = time.perf_counter()
+    def _one(self, connections: KeptAliveConnections, i: int, slots: threading.BoundedSemaphore) -> None:
         try:
-            response = await client.get(f"{self.base_url}{self.path}", params={"user": f"u{i % self.users}"})
-            self.records.append(
-                Record(
-                    sent_at=sent,
-                    latency=time.perf_counter() - t0,
-                    status=response.status_code,
-                    version=response.headers.get("x-app-version"),
-                    server=response.headers.get(SERVED_BY_HEADER),
-                    server_seconds=header_seconds(response.headers.get(SERVER_TIME_HEADER)),
-                    fault=response.headers.get(FAULT_HEADER),
-                    breaker=response.headers.get(BREAKER_HEADER),
-                )
-            )
-        except httpx.HTTPError as exc:
-            self.records.append(Record(sent, time.perf_counter() - t0, 0, None, None, type(exc).__name__))
+            self.records.append(self._request(connections, i))
         finally:
             slots.release()
+
+    def _request(self, connections: KeptAliveConnections, i: int) -> Record:
+        target = f"{urlsplit(self.base_url).path}{self.path}?{urlencode({'user': f'u{i % self.users}'})}"
+        sent = self.clock()
+        t0 = time.perf_counter()
+        conn = connections.take()
+        try:
+            response, reusable = get(conn, target)
+        except TRANSPORT_ERRORS as exc:
+            conn.close()
+            return Record(sent, time.perf_counter() - t0, 0, None, None, type(exc).__name__)
+        latency = time.perf_counter() - t0
+        if reusable:
+            connections.give(conn)
+        else:
+            conn.close()
+        return Record(
+            sent_at=sent,
+            latency=latency,
+            status=response.status,
+            version=response.getheader("x-app-version"),
+            server=response.getheader(SERVED_BY_HEADER),
+            server_seconds=header_seconds(response.getheader(SERVER_TIME_HEADER)),
+            fault=response.getheader(FAULT_HEADER),
+            breaker=response.getheader(BREAKER_HEADER),
+        )
 
 
 def header_seconds(value: str | None) -> float | None:

@@ -15,8 +15,6 @@ A request fails when it gets no answer (status 0) or a status >= 500.
 from __future__ import annotations
 
 import http.client
-import queue
-import select
 import threading
 import time
 from collections.abc import Callable
@@ -27,15 +25,13 @@ from urllib.parse import urlencode, urlsplit
 from ..driver.core.errors import PortError
 from ..driver.core.plan import DEFAULT_SYNTHETIC_CONCURRENCY, MAX_SYNTHETIC_CONCURRENCY
 from ..driver.core.ports import WindowMetrics
+from .connections import TRANSPORT_ERRORS, KeptAliveConnections, get
 from .haproxy_config import SERVED_BY_HEADER, SERVER_TIME_HEADER
 from .loadgen import FAULT_HEADER, header_seconds
 from .metrics import p99
 
 MAX_REQUESTS = 100_000
 MAX_SECONDS = 3600.0
-KEEPALIVE_SECONDS = 1.0
-"""An idle connection older than this is closed rather than reused: well inside any keep-alive
-timeout of HAProxy or the app, so a request never goes out on a connection the server dropped."""
 
 
 @dataclass(frozen=True)
@@ -94,13 +90,8 @@ class LocalSyntheticTraffic:
         self.timeout_seconds = timeout_seconds
         self.clock = clock
         self.probes: list[Probe] = []  # every probe sent, for the report (list.append is atomic)
-        # Kept-alive connections per listener, taken by one worker at a time. The standard library's
-        # client, not httpx: on this 2-core machine httpx spent 1.1-1.5 ms of CPU per request
-        # against 0.15-0.18 ms (bench/synthetic_sender.py), and that bounded how fast a look could go
-        # (docs/DEVELOPING.md, benchmarks).
-        self._idle: dict[str, queue.SimpleQueue[tuple[http.client.HTTPConnection, float]]] = {
-            via: queue.SimpleQueue() for via in self.urls
-        }
+        # Kept-alive connections per listener (connections.py says why not httpx).
+        self._connections = {via: KeptAliveConnections(url, timeout_seconds) for via, url in self.urls.items()}
         self._closed = False
 
     def send(self, via: Literal["test", "production"], requests: int, seconds: float) -> WindowMetrics:
@@ -125,7 +116,7 @@ class LocalSyntheticTraffic:
                             return
                         taken += 1
                         i = taken
-                    conn = conn or self._connection(via)
+                    conn = conn or self._connections[via].take()
                     probe, reusable = self._one(conn, via, i)
                     if not reusable:
                         conn.close()
@@ -134,7 +125,7 @@ class LocalSyntheticTraffic:
                     self.probes.append(probe)
             finally:
                 if conn is not None:
-                    self._idle[via].put((conn, time.monotonic()))
+                    self._connections[via].give(conn)
 
         workers = [
             threading.Thread(target=worker, name=f"synthetic-{via}-{n}", daemon=True)
@@ -146,32 +137,14 @@ class LocalSyntheticTraffic:
             w.join(max(0.0, deadline - time.monotonic()) + self.timeout_seconds + 1)
         return window_of(list(got))
 
-    def _connection(self, via: str) -> http.client.HTTPConnection:
-        """An idle connection that is fresh and still open (the server has not closed it: nothing to
-        read on it), else a new one."""
-        while True:
-            try:
-                conn, idle_since = self._idle[via].get_nowait()
-            except queue.Empty:
-                break
-            sock = conn.sock
-            fresh = sock is not None and time.monotonic() - idle_since < KEEPALIVE_SECONDS
-            if fresh and not select.select([sock], [], [], 0)[0]:
-                return conn
-            conn.close()
-        url = urlsplit(self.urls[via])
-        return http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=self.timeout_seconds)
-
     def _one(self, conn: http.client.HTTPConnection, via: str, i: int) -> tuple[Probe, bool]:
         """One request; the probe, and whether the connection may carry the next one."""
         target = f"{urlsplit(self.urls[via]).path}{self.path}?{urlencode({'user': f'synthetic-{i}'})}"
         sent = self.clock()
         t0 = time.perf_counter()
         try:
-            conn.request("GET", target, headers={"x-synthetic": "1"})
-            response = conn.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException):
+            response, reusable = get(conn, target, {"x-synthetic": "1"})
+        except TRANSPORT_ERRORS:
             return Probe(via, sent, 0, time.perf_counter() - t0, done_at=self.clock()), False
         measured = time.perf_counter() - t0
         server_time = header_seconds(response.getheader(SERVER_TIME_HEADER))
@@ -185,14 +158,10 @@ class LocalSyntheticTraffic:
             done_at=self.clock(),
             fault=response.getheader(FAULT_HEADER),
         )
-        return probe, not response.will_close
+        return probe, reusable
 
     def close(self) -> None:
         """Stop: calls in progress end at their next request, later calls raise PortError."""
         self._closed = True
-        for idle in self._idle.values():
-            while True:
-                try:
-                    idle.get_nowait()[0].close()
-                except queue.Empty:
-                    break
+        for connections in self._connections.values():
+            connections.close()

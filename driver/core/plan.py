@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -22,8 +22,12 @@ DEFAULT_SYNTHETIC_CONCURRENCY = 20
 """`latency_min_samples`' default: one answer per slot gives the rank test its samples (`SyntheticBake`)."""
 JOURNALED_SYNTHETIC_CONCURRENCY = 4
 """What a release journaled before `SyntheticBake.concurrency` existed sent at: it resumes alike."""
-LOOK_FRACTIONS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
-"""Where the synthetic bake is judged: after these shares of its requests (`SyntheticBake.parts`)."""
+LOOK_FRACTIONS = (1 / 16, 1 / 8, 1 / 4, 3 / 8, 1 / 2, 5 / 8, 3 / 4, 7 / 8, 1.0)
+"""Where the synthetic bake is judged: after these shares of its requests (`SyntheticBake.parts`).
+Doubling at first, so a gross fault is seen after a sixteenth; then every eighth, because a 3% error
+fault needs about half the default bake (docs/analysis.md, the synthetic bake alone)."""
+DOUBLING_LOOK_FRACTIONS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
+"""The bake's looks before round 6 of the evidence bench: `bench/judge_simulation.py` compares them."""
 RUN_FROM = ("auto", "driver", "probe")
 DEFAULT_CANARY_STEPS = (1, 10, 100)
 MAX_INTERVAL_SECONDS = 24 * 3600  # ECS caps bake time at 1440 minutes; we keep the same bound.
@@ -108,11 +112,11 @@ class SyntheticBake:
         if not isinstance(c, int) or isinstance(c, bool) or not 1 <= c <= MAX_SYNTHETIC_CONCURRENCY:
             raise InputError("synthetic_concurrency", f"must be an integer 1-{MAX_SYNTHETIC_CONCURRENCY}, got {c!r}")
 
-    def parts(self) -> list[tuple[int, float]]:
+    def parts(self, fractions: Sequence[float] = LOOK_FRACTIONS) -> list[tuple[int, float]]:
         """The bake in parts, (requests, seconds) each, judged after each part: the requests so far
-        at `LOOK_FRACTIONS` of the whole. Small parts first, so a gross fault is caught after a
-        sixteenth of the bake, and large ones last, where a small fault needs the numbers."""
-        cumulative = sorted({max(1, round(self.requests * f)) for f in LOOK_FRACTIONS})
+        at `fractions` of the whole. Small parts first, so a gross fault is caught after a
+        sixteenth of the bake, then an eighth at a time, where a small fault needs the numbers."""
+        cumulative = sorted({max(1, round(self.requests * f)) for f in fractions})
         counts = [b - a for a, b in zip([0, *cumulative], cumulative, strict=False)]
         return [(n, self.seconds * n / self.requests) for n in counts]
 

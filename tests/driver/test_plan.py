@@ -103,7 +103,8 @@ def test_unparsable_lists_name_the_setting(text: str) -> None:
 
 def test_the_synthetic_bake_is_judged_in_growing_parts_that_add_up() -> None:
     parts = SyntheticBake(requests=800, seconds=20).parts()
-    assert [n for n, _ in parts] == [50, 50, 100, 200, 400]  # judged at 1/16, 1/8, 1/4, 1/2 and all
+    # judged at 50, 100, 200 (doubling), then every 100 (an eighth)
+    assert [n for n, _ in parts] == [50, 50, 100, 100, 100, 100, 100, 100, 100]
     assert sum(s for _, s in parts) == pytest.approx(20)
     for requests in (1, 2, 3, 15, 16, 17, 100, 799):
         got = SyntheticBake(requests=requests).parts()

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 import pytest
 from zero_downtime.driver.core.errors import InputError
 from zero_downtime.driver.core.plan import (
+    DOUBLING_LOOK_FRACTIONS,
     JOURNALED_SYNTHETIC_CONCURRENCY,
     MAX_COMMAND_CHARS,
     MAX_CONTRACT_DELAY_SECONDS,
@@ -262,7 +263,9 @@ def test_synthetic_bake_journal_form_keeps_every_field_and_reads_old_records_at_
 
 
 def test_synthetic_parts_carry_their_share_of_the_seconds() -> None:
-    assert SyntheticBake(requests=16, seconds=32).parts() == [(1, 2.0), (1, 2.0), (2, 4.0), (4, 8.0), (8, 16.0)]
+    assert SyntheticBake(requests=16, seconds=32).parts() == [(1, 2.0), (1, 2.0)] + [(2, 4.0)] * 7
+    doubling = SyntheticBake(requests=16, seconds=32).parts(DOUBLING_LOOK_FRACTIONS)
+    assert doubling == [(1, 2.0), (1, 2.0), (2, 4.0), (4, 8.0), (8, 16.0)]
     assert SyntheticBake(requests=1, seconds=5).parts() == [(1, 5.0)]
     assert SyntheticBake(requests=2, seconds=4).parts() == [(1, 2.0), (1, 2.0)]
 

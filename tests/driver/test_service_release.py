@@ -744,9 +744,9 @@ def test_a_fault_the_bake_can_only_suspect_is_judged_on_the_whole_bake(world: Wo
 @pytest.mark.parametrize(
     "scope, errors, rolled_back",
     [
-        # 14 errors in the bake's last 50 of 100 requests: log evidence 3.46 that the error rate is
-        # above 5%. Conclusive at alpha 0.1 for one judgement (log(2 / 0.1) = 3.00), not at the
-        # synthetic bake's half of the release's 0.1 (log(2 / 0.05) = 3.69).
+        # 14 errors, the bake's last 14 of 100 requests: at the last look, log evidence 3.46 that the
+        # error rate is above 5%. Conclusive at alpha 0.1 for one judgement (log(2 / 0.1) = 3.00), not
+        # at the synthetic bake's half of the release's 0.1 (log(2 / 0.05) = 3.69).
         ("judgement", 14, True),
         ("release", 14, False),
         # 15 errors: 4.66, conclusive at the bake's half, not at a step's share (0.01: 5.30).
@@ -757,7 +757,14 @@ def test_a_release_wide_alpha_asks_each_judgement_for_more_evidence(
     world: World, scope: str, errors: int, rolled_back: bool
 ) -> None:
     # min_requests 200: the point estimate alone never fails the bake.
-    world.synthetic.test = lambda n: WindowMetrics(n, errors if n == 50 else 0, 0.05, latencies=(0.05,) * n)
+    sent = [0]
+
+    def last_requests_fail(n: int) -> WindowMetrics:
+        first, sent[0] = sent[0], sent[0] + n
+        failed = len(set(range(first, sent[0])) & set(range(100 - errors, 100)))
+        return WindowMetrics(n, failed, 0.05, latencies=(0.05,) * n)
+
+    world.synthetic.test = last_requests_fail
     spec = make_spec(analysis=AnalysisConfig(min_requests=200, poll_seconds=15, alpha=0.1, alpha_scope=scope))
     ctl = run(world, spec)
     reason = ctl.status.reason or ""

@@ -1,5 +1,6 @@
-"""`LocalSyntheticTraffic`'s kept-alive connections against a plain HTTP/1.1 server on 127.0.0.1:
-a connection the server closed while idle is never reused (no request fails for it)."""
+"""The rehearsal senders' kept-alive connections (`rehearsal/connections.py`), synthetic traffic and
+the user load generator, against a plain HTTP/1.1 server on 127.0.0.1: a connection the server
+closed while idle is never reused (no request fails for it)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from zero_downtime.rehearsal import synthetic
+from zero_downtime.rehearsal import connections
+from zero_downtime.rehearsal.loadgen import LoadGenerator
 from zero_downtime.rehearsal.synthetic import LocalSyntheticTraffic
 
 from tests.driver.conftest import http_server
@@ -55,7 +57,7 @@ def test_connections_are_kept_alive_within_a_burst(server: str) -> None:
 
 
 def test_a_connection_the_server_closed_while_idle_is_not_reused(server: str) -> None:
-    assert synthetic.KEEPALIVE_SECONDS > 3 * SERVER_IDLE_TIMEOUT  # the age check alone would reuse them
+    assert connections.KEEPALIVE_SECONDS > 3 * SERVER_IDLE_TIMEOUT  # the age check alone would reuse them
     traffic = LocalSyntheticTraffic(server, server, concurrency=4)
     try:
         first = traffic.send("test", 40, 10)
@@ -66,3 +68,21 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(server: str) ->
     assert (first.requests, first.errors_5xx) == (40, 0)
     assert (second.requests, second.errors_5xx) == (40, 0), [p.status for p in traffic.probes if p.failed]
     assert len(_Handler.connections) > 4, "the second burst opened new connections"
+
+
+def test_the_load_generator_keeps_connections_alive(server: str) -> None:
+    load = LoadGenerator(server, 200, 100, 10, concurrency=4)
+    load.start()
+    load.join()
+    assert sorted({r.status for r in load.records}) == [200] and len(load.records) == 100
+    assert 1 <= len(_Handler.connections) <= 4, "one connection per request in flight, not one per request"
+
+
+def test_the_load_generator_never_sends_on_a_connection_the_server_closed(server: str) -> None:
+    gap = 2.5 * SERVER_IDLE_TIMEOUT  # the server closes the connection between two requests
+    assert gap < connections.KEEPALIVE_SECONDS  # the age check alone would reuse it
+    load = LoadGenerator(server, 1 / gap, 5, 10, concurrency=1)
+    load.start()
+    load.join()
+    assert [r.status for r in load.records] == [200] * 5, [r.error for r in load.records]
+    assert len(_Handler.connections) >= 2, "later requests opened new connections"
