@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 
 import uvicorn
@@ -19,6 +20,17 @@ from .settings import SettingsError, load_settings
 
 DEFAULT_KEEP_ALIVE_SECONDS = 75
 """Longer than the load balancer's idle timeout (ALB's default, 60 s; the rehearsal's HAProxy too)."""
+
+
+def inherited_socket(fd: int) -> socket.socket:
+    """The listening socket `fd` as what it is: TCP on 127.0.0.1 (family, type and protocol read from
+    the descriptor).
+
+    Not uvicorn's own `fd=`: it wraps the descriptor as AF_UNIX, so asyncio skips TCP_NODELAY on
+    every accepted connection. Nagle's algorithm then holds the body of each response, written after
+    its headers, until the peer's delayed ACK: about 40 ms per keep-alive request on Linux, which a
+    task on ECS (uvicorn binding its own port) never has (uvicorn issue #3149)."""
+    return socket.socket(fileno=fd)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +62,6 @@ def main(argv: list[str] | None = None) -> int:
         app,
         host=args.host,
         port=args.port,
-        fd=args.fd,
         access_log=False,
         log_level="warning",
         timeout_graceful_shutdown=args.graceful_timeout,
@@ -60,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         lifespan="on",
     )
     server = GracefulServer(config, app.state.lifecycle)
-    server.run()
+    server.run(sockets=None if args.fd is None else [inherited_socket(args.fd)])
     return 0
 
 
