@@ -11,8 +11,12 @@ Rows, each with today's judge (`threshold`) beside the new one (`sequential`):
 - the same faults with `--metrics-lag` (60 s), with and without the synthetic bake and probes. Their
   bakes outlast the lag (`--lag-interval`), so lagged user metrics can decide at all.
 
+Every row passes the driver's `--min-requests` (50), not the rehearsal's 20: with 0.5% background
+errors, the error-rate guard's point estimate at 20 requests counts a failure on 2 errors in 30
+probes, and two such counts rolled back about 2% of good releases (simulated; 1 of 20 in round 6).
+
 Usage: .venv/bin/python bench/evidence.py [--runs 20] [--rate 100] [--steps 10,50,100] [--interval 8]
-       [--rows TEXT] [--row NAME ...]   (several processes may run different rows at once: ports and
+       [--min-requests 50] [--rows TEXT] [--row NAME ...]   (several processes may run different rows at once: ports and
                                          output directories are per run)
 """
 
@@ -31,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zero_downtime.driver.core.analysis import AnalysisConfig
 from zero_downtime.driver.core.service import ServiceSpec
 from zero_downtime.rehearsal.cli import build_parser, config_from_args
 
@@ -80,6 +85,8 @@ def rows(args: argparse.Namespace) -> list[Row]:
         "1",
         "--settle",
         "1",
+        "--min-requests",
+        str(args.min_requests),
         "--no-chart",
     )
     short = (*base, "--interval", str(args.interval))
@@ -172,6 +179,12 @@ def main() -> int:
     parser.add_argument("--steps", default="10,50,100", help="canary steps (default 10,50,100)")
     parser.add_argument("--interval", type=float, default=8.0, help="bake seconds per step without lag (default 8)")
     parser.add_argument("--noise", default="0.005:20", help="background RATE:JITTER_MS in every row (0.005:20)")
+    parser.add_argument(
+        "--min-requests",
+        type=int,
+        default=AnalysisConfig().min_requests,
+        help=f"requests per step and source before a pass (default {AnalysisConfig().min_requests}, the driver's)",
+    )
     parser.add_argument("--lag", type=float, default=60.0, help="--metrics-lag of the lagged rows (default 60)")
     parser.add_argument("--lag-interval", type=float, default=None, help="their bake seconds (default lag + 15)")
     parser.add_argument("--rows", default="", help="only rows whose name contains this text")
