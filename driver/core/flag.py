@@ -30,7 +30,7 @@ from ...contract.flags import check_flag_key
 from ...contract.release_state import FlagSetState, FlagState
 from .analysis import SETTLED_TESTS, AnalysisConfig, Verdict, evaluate
 from .bake import EXTENSION_FACTOR, bake_check
-from .errors import InputError, PortError
+from .errors import InputError, PortError, StoreSettling
 from .machine import Machine, Progress, StrategyBase
 from .plan import Plan
 from .ports import FlagMetrics, FlagStates, FlagStore
@@ -148,6 +148,8 @@ class FlagRelease(StrategyBase):
         self.target = flag_target(spec.flag_set)
         self.resource = spec.resource
         self.steps = len(spec.plan.steps)
+        self._settling_since: dict[int, float] = {}
+        """Step -> when this driver first found the store settling before it (`on_error`)."""
         self.handlers = {
             PENDING: lambda m: m.enter(SHIFTING, step=0, facts={"start_percentage": spec.start_percentage}),
             SHIFTING: lambda m: self._shift(m, _step(m.status)),
@@ -179,6 +181,22 @@ class FlagRelease(StrategyBase):
             else:
                 # The kill blinded the analysis: bake the step again from a fresh window.
                 m.enter(BAKING, step=s.step, facts={"step_started_at": m.now()})
+
+    def on_error(self, m: Machine, exc: PortError) -> bool:
+        """A store still finishing an earlier change (AppConfig: a deployment in its bake) delays a
+        step: poll until it takes the new percentage, for at most `verify_timeout_seconds`, then
+        roll back. Aborts are honoured between polls. Any other error rolls back."""
+        if not isinstance(exc, StoreSettling) or m.status.state != SHIFTING:
+            return False
+        index = _step(m.status)
+        if index not in self._settling_since:
+            self._settling_since[index] = m.now()
+            m.record("settling", note=str(exc))
+        if m.now() - self._settling_since[index] >= self.spec.verify_timeout_seconds:
+            return False
+        m.report(Progress(SHIFTING, index, self.steps, m.status.failed_checks, message=f"waiting: {exc}"))
+        m.sleep(self.spec.verify_poll_seconds)
+        return True
 
     def on_promote(self, m: Machine) -> None:
         m.record("promote", note="promoted by operator")
