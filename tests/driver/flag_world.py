@@ -248,7 +248,7 @@ class FlagWorld:
             open_blobs=blobs,
         )
         command, *rest = argv
-        where = ["--flag-set", FLAG_SET] if command == "flag" else ["--service", f"flags.{FLAG_SET}"]
+        where = ["--flag-set", FLAG_SET] if command in ("flag", "kill-flag") else ["--service", f"flags.{FLAG_SET}"]
         code = main(
             [command, "--stack", "dev", *where, "--work-dir", str(path), *rest], runtime=rt, stdout=out, stderr=err
         )
