@@ -1,5 +1,5 @@
-"""`zdd-release` / `python -m zero_downtime.driver`: deploy, status, promote, abort, resume, history,
-init and wait-idle.
+"""`zdd-release` / `python -m zero_downtime.driver`: deploy, flag, kill-flag, status, promote, abort,
+resume, history, init and wait-idle.
 
 The CLI only parses flags, calls the composition root (`compose.Driver`) and prints what came
 back. Every input is validated before anything changes; refusals exit 2 and name the flag. Errors
@@ -29,6 +29,7 @@ from .compose import (
     Driver,
     FlagRequest,
     FleetRequest,
+    KillRequest,
     Runtime,
     ServiceRequest,
     Target,
@@ -82,6 +83,14 @@ EXIT_OF = {
     Outcome.FAILED: ExitCode.ERROR,
     Outcome.RUNNING: ExitCode.BUSY,
 }
+KILL_EXIT_OF = {
+    Outcome.ROLLED_BACK: ExitCode.SUCCESS,
+    Outcome.FAILED: ExitCode.ERROR,
+    Outcome.RUNNING: ExitCode.BUSY,
+    Outcome.SUCCEEDED: ExitCode.ERROR,
+    Outcome.PAUSED: ExitCode.ERROR,
+}
+"""`kill-flag`: 0 only when the flag is off (its kill ended ROLLED_BACK); a kill never succeeds or pauses."""
 
 FLAG_OF = {
     "stack": "--stack",
@@ -136,8 +145,13 @@ FLAG_OF = {
     "flag_set": "--flag-set",
     "verify_timeout_seconds": "--deploy-timeout",
     "verify_poll_seconds": "--deploy-poll",
+    "reason": "--reason",
 }
 """Setting named by a core error -> the flag that sets it."""
+
+
+KILL_SWITCH = "kill-switch"
+"""What `status` and `history` show as the strategy of a `kill-flag` release."""
 
 
 class Refused(Exception):
@@ -338,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _flag_parser(sub, d)
+    _kill_flag_parser(sub)
 
     for name, text in (("status", "the latest release's state"), ("history", "past releases and their trail")):
         p = sub.add_parser(name, help=text)
@@ -400,7 +415,9 @@ FLAG_SHARED = frozenset(
 
 
 def _flag_parser(sub: Any, deploy: argparse.ArgumentParser) -> None:
-    f = sub.add_parser("flag", help="release a feature flag by percentage (AWS AppConfig); `abort` is its kill switch")
+    f = sub.add_parser(
+        "flag", help="release a feature flag by percentage (AWS AppConfig); `kill-flag` turns it off at any time"
+    )
     f.add_argument("--stack", required=True, help="Pulumi stack name (e.g. dev)")
     f.add_argument("--flag-set", required=True, help="flag set name in the stack output featureFlags")
     f.add_argument("--flag", required=True, help="flag key in the flag set")
@@ -419,6 +436,29 @@ def _flag_parser(sub: Any, deploy: argparse.ArgumentParser) -> None:
         if action.dest in FLAG_SHARED:
             f._add_action(action)
     f.set_defaults(split_tolerance=AnalysisConfig.split_tolerance)  # no split to check: bucketing decides it
+
+
+def _kill_flag_parser(sub: Any) -> None:
+    k = sub.add_parser(
+        "kill-flag",
+        help="turn a feature flag off for everyone now (0%%, disabled, all at once), also after its release succeeded",
+    )
+    k.add_argument("--stack", required=True, help="Pulumi stack name (e.g. dev)")
+    k.add_argument("--flag-set", required=True, help="flag set name in the stack output featureFlags")
+    k.add_argument("--flag", required=True, help="flag key in the flag set")
+    k.add_argument("--work-dir", type=Path, default=Path.cwd(), help="Pulumi project directory (default: .)")
+    k.add_argument("--store", default=None, help="release store (default: the stack config key releaseStore)")
+    k.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    k.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    k.add_argument("--region", default=None, help="AWS region (default: the AWS SDK's)")
+    k.add_argument("--reason", default="kill switch", help="recorded reason")
+    k.add_argument(
+        "--wait", type=float, default=120.0, help="seconds to wait for a running driver of this flag to roll back"
+    )
+    k.add_argument(
+        "--deploy-timeout", type=float, default=600.0, help="seconds AppConfig may take to serve the kill switch"
+    )
+    k.add_argument("--deploy-poll", type=float, default=5.0, help="seconds between deployment polls")
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -473,14 +513,24 @@ def _result_json(res: Result, code: ExitCode) -> dict[str, Any]:
     }
 
 
-def _report(res: Result, as_json: bool, out: Console, unreadable: Sequence[str] = ()) -> ExitCode:
-    code = EXIT_OF[res.outcome]
+def _report(
+    res: Result,
+    as_json: bool,
+    out: Console,
+    unreadable: Sequence[str] = (),
+    *,
+    exit_of: dict[Outcome, ExitCode] = EXIT_OF,
+    note: str = "",
+) -> ExitCode:
+    code = exit_of[res.outcome]
     if as_json:
         out.print_json(json.dumps({**_result_json(res, code), "unreadable_records": list(unreadable)}, default=str))
         return code
     out.print(f"release {res.release_id}: [bold]{res.state}[/bold]")
     if res.reason:
         out.print(f"reason: {res.reason}", markup=False)
+    if note:
+        out.print(note, markup=False)
     if res.rollback_seconds is not None:
         out.print(f"traffic restored to the stable color in {res.rollback_seconds:.3f}s")
     for line in unreadable:
@@ -636,8 +686,8 @@ def cmd_deploy(args: argparse.Namespace, rt: Runtime, out: Console, err: Console
     return _report(driver.deploy_service(request), args.json, out)
 
 
-def cmd_flag(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
-    plan = _plan(args)
+def _flag_driver(args: argparse.Namespace, rt: Runtime, err: Console) -> Driver:
+    """The driver of the flag set `--flag-set` names (`flags.<set>`), for `flag` and `kill-flag`."""
     if not args.flag_set or any(c in args.flag_set for c in "/ "):
         raise InputError("flag_set", f"must be a flag set name, got {args.flag_set!r}")
     target = Target(
@@ -646,9 +696,14 @@ def cmd_flag(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) 
         work_dir=args.work_dir,
         store_url=args.store,
         region=args.region,
-        percentiles=not args.no_percentiles,
+        percentiles=not getattr(args, "no_percentiles", False),
     )
-    driver = Driver(target, rt, on_progress=ProgressView(err), announce=lambda line: err.print(line, markup=False))
+    return Driver(target, rt, on_progress=ProgressView(err), announce=lambda line: err.print(line, markup=False))
+
+
+def cmd_flag(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
+    plan = _plan(args)
+    driver = _flag_driver(args, rt, err)
     request = FlagRequest(
         flag=args.flag,
         plan=plan,
@@ -658,6 +713,24 @@ def cmd_flag(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) 
         poll_seconds=args.deploy_poll,
     )
     return _report(driver.deploy_flag(request), args.json, out)
+
+
+def cmd_kill_flag(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
+    request = KillRequest(
+        flag=args.flag,
+        reason=args.reason,
+        timeout_seconds=args.deploy_timeout,
+        poll_seconds=args.deploy_poll,
+        wait_seconds=args.wait,
+    )
+    result = _flag_driver(args, rt, err).kill_flag(request)
+    if result.outcome is Outcome.RUNNING:
+        err.print(f"the running driver has not finished yet (state {result.state})", markup=False)
+        return ExitCode.BUSY
+    note = ""
+    if result.outcome is Outcome.ROLLED_BACK:
+        note = f"{args.flag_set}/{args.flag} is off for everyone: 0%, disabled, recorded in the release store"
+    return _report(result, args.json, out, exit_of=KILL_EXIT_OF, note=note)
 
 
 def cmd_promote(args: argparse.Namespace, rt: Runtime, out: Console, err: Console) -> ExitCode:
@@ -726,7 +799,7 @@ def cmd_status(args: argparse.Namespace, rt: Runtime, out: Console, err: Console
         "steps": [step["weight"] for step in plan.get("steps", [])],
         "image": spec.get("image") or spec.get("ami_id"),
         "flag": spec.get("flag"),
-        "strategy": plan.get("strategy"),
+        "strategy": KILL_SWITCH if spec.get("kill") else plan.get("strategy"),
         "stable_color": spec.get("stable_color"),
         "failed_checks": s.failed_checks,
         "reason": s.reason,
@@ -778,7 +851,9 @@ def cmd_history(args: argparse.Namespace, rt: Runtime, out: Console, err: Consol
                 "image": last.status.spec.get("image")
                 or last.status.spec.get("ami_id")
                 or last.status.spec.get("flag"),
-                "strategy": (last.status.spec.get("plan") or {}).get("strategy"),
+                "strategy": KILL_SWITCH
+                if last.status.spec.get("kill")
+                else (last.status.spec.get("plan") or {}).get("strategy"),
                 "state": last.state,
                 "reason": last.status.reason,
                 "rollback_seconds": last.status.facts.get("rollback_seconds"),
@@ -804,6 +879,7 @@ def cmd_history(args: argparse.Namespace, rt: Runtime, out: Console, err: Consol
 COMMANDS = {
     "deploy": cmd_deploy,
     "flag": cmd_flag,
+    "kill-flag": cmd_kill_flag,
     "status": cmd_status,
     "history": cmd_history,
     "promote": cmd_promote,

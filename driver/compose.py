@@ -55,7 +55,8 @@ from .adapters.stack_deployer import StackDeployer
 from .adapters.synthetic import ProbeSyntheticTraffic, run_here, run_in_function
 from .core.analysis import AnalysisConfig
 from .core.errors import InputError, PortError, StateError
-from .core.flag import TARGET_PREFIX, FlagPorts, FlagRelease, FlagSpec
+from .core.flag import KIND as FLAG_KIND
+from .core.flag import TARGET_PREFIX, FlagPorts, FlagRelease, FlagSpec, kill_plan
 from .core.fleet import FleetPorts, FleetRelease, FleetSpec, released_version
 from .core.machine import Machine, Progress, Result, Strategy, latest_status
 from .core.metric_checks import ROOT as ANALYSIS_FILE
@@ -64,7 +65,7 @@ from .core.migrations import refuse_if_frozen
 from .core.plan import RUN_FROM, Migrations, Plan, SyntheticBake
 from .core.ports import Clock, EventPublisher, MigrationRunner, NullPublisher, PreTrafficCheck, SystemClock
 from .core.service import ServicePorts, ServiceRelease, ServiceSpec
-from .core.status import FAILED, STOPPED, TERMINAL, Status
+from .core.status import FAILED, STOPPED, SUCCEEDED, TERMINAL, Status
 
 STORE_DOCS = "docs/driver.md#the-release-store"
 DEFAULT_KEEP_WARM_SECONDS = 900.0
@@ -180,6 +181,19 @@ class FlagRequest:
     timeout_seconds: float = 1800.0
     """How long one step's deployment may take to reach the hosts."""
     poll_seconds: float = 15.0
+
+
+@dataclass(frozen=True)
+class KillRequest:
+    """The kill switch: `flag` of the flag set the Target names (`flags.<set>`) off for everyone, now."""
+
+    flag: str
+    reason: str = "kill switch"
+    timeout_seconds: float = 600.0
+    """How long AppConfig may take to serve the kill switch before the command fails (run it again)."""
+    poll_seconds: float = 5.0
+    wait_seconds: float = 120.0
+    """When a driver is running a release of this flag: how long to wait for its rollback (as `abort`)."""
 
 
 def load_analysis_file(path: Path) -> AnalysisPlan:
@@ -392,6 +406,64 @@ class Driver:
             )
             return machine.run()
 
+    def kill_flag(self, request: KillRequest) -> Result:
+        """Turn `request.flag` off for everyone now, whatever state its releases are in.
+
+        The flag's release in progress (its driver running or killed) is aborted: its rollback is the
+        kill switch. Otherwise (no release, or the last one SUCCEEDED or ROLLED_BACK) a kill-switch
+        release starts: the release state says off before AppConfig gets 0%, so no `up` turns it back
+        on. A kill-switch release left unfinished by a killed driver is continued, not started again.
+        Refused while a release of another flag of the set is unfinished (one writer per document)."""
+        flag_set = self.flag_set_name
+        if not request.wait_seconds >= 0:
+            raise InputError("wait", f"must be >= 0 seconds, got {request.wait_seconds!r}")
+        self._kill_spec(request, flag_set)  # refuse bad input before the stack opens
+        flags = self.flag_outputs()
+        if request.flag not in flags.flags:
+            raise InputError(
+                "flag", f"no flag {request.flag!r} in flag set {flag_set} (it has: {', '.join(flags.flags)})"
+            )
+        last = self.journal.last()
+        unfinished = last is not None and last.state not in TERMINAL
+        mine = last is not None and last.status.kind == FLAG_KIND and last.status.spec.get("flag") == request.flag
+        if unfinished and not mine:
+            status = last.status  # type: ignore[union-attr]
+            raise InputError(
+                "flag",
+                f"release {status.release_id} of {status.spec.get('flag') or status.kind!r} in flag set {flag_set} "
+                f"is {status.state}, and a flag set has one writer at a time: abort it (which turns that flag "
+                f"off) or resume it to its end, then kill {request.flag}",
+            )
+        if mine and (unfinished or last.state == FAILED):  # type: ignore[union-attr]
+            result = self.abort(request.reason, request.wait_seconds)  # its rollback is the kill switch
+            if result.state != SUCCEEDED:
+                return result
+            # It succeeded before its driver saw the abort request: kill the flag below.
+        store = self.journal
+        with store.hold():
+            self._refuse_if_in_progress()
+            spec = self._kill_spec(request, flag_set, flags)
+            machine = self._start(FlagRelease(spec, self.flag_ports(flags, None)), NullPublisher())
+            self.announce(
+                f"kill switch {machine.status.release_id}: {flag_set}/{request.flag} to 0% and disabled, "
+                f"release state first, then AppConfig with the flag set's all-at-once strategy (store {store.location})"
+            )
+            return machine.run()
+
+    def _kill_spec(self, request: KillRequest, flag_set: str, flags: FeatureFlagsOutputs | None = None) -> FlagSpec:
+        return FlagSpec(
+            stack=self.target.stack,
+            flag_set=flag_set,
+            flag=request.flag,
+            plan=kill_plan(),
+            verify_timeout_seconds=request.timeout_seconds,
+            verify_poll_seconds=request.poll_seconds,
+            project=project_name(self.target.work_dir) if flags else "",
+            resource=flag_resource(flags, request.flag) if flags else "",
+            kill=True,
+            reason=request.reason,
+        )
+
     def promote(self) -> Result:
         return self._continue(lambda m: m.promote(), check_drift=True)
 
@@ -404,6 +476,13 @@ class Driver:
         store = self.journal
         status = latest_status(store)
         refuse_if_frozen(status)  # before asking a running driver: a frozen release never rolls back
+        if status.kind == FLAG_KIND and status.state == SUCCEEDED:
+            flag = status.spec.get("flag")
+            raise StateError(
+                f"flag release {status.release_id} already succeeded, so there is no release to roll back; "
+                f"{flag} stays on until you run the kill switch: zdd-release kill-flag --stack {self.target.stack} "
+                f"--flag-set {self.flag_set_name} --flag {flag}"
+            )
         if not store.held():
             return self._continue(lambda m: m.abort(reason))
         store.request_abort(status.release_id, reason)
@@ -941,6 +1020,7 @@ __all__ = [
     "Driver",
     "FlagRequest",
     "FleetRequest",
+    "KillRequest",
     "Runtime",
     "ServiceRequest",
     "Target",

@@ -341,6 +341,9 @@ def render_chaos(chaos: dict[str, Any], console: Console) -> None:
         figures = headline(row)
         kinds = ", ".join(f"{k}: {n}" for k, n in row["failed_by_kind"].items())
         failed = f"{row['failed_requests']}" + (f" ({kinds})" if kinds else "")
+        allowed = row.get("allowed_failures")
+        if allowed != 0:
+            failed += f", at most {allowed}" if allowed is not None else ", not bounded"
         if row["error"]:
             figures = f"[red]did not happen: {row['error']}[/]"
         table.add_row(

@@ -79,6 +79,7 @@ class Outcome:
     requests: int | None = None
     failed_rate: float | None = None
     p99_waiting_ms: float | None = None
+    apdex: float | None = None
     thresholds_crossed: list[str] = field(default_factory=list)
     by_version: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -168,6 +169,8 @@ class K6Run:
         outcome.requests = int(metrics["http_reqs"]["count"])
         outcome.failed_rate = float(metrics["http_req_failed"]["value"])
         outcome.p99_waiting_ms = round(float(metrics["http_req_waiting"]["p(99)"]), 1)
+        if "apdex" in metrics:
+            outcome.apdex = round(float(metrics["apdex"]["avg"]), 3)
         outcome.thresholds_crossed = sorted(
             f"{name} {expr}"
             for name, metric in metrics.items()
@@ -394,7 +397,7 @@ def _guarded(name: str, scenario: Callable[[], Outcome]) -> Outcome:
 
 # -- output ----------------------------------------------------------------------------------------------
 def table(outcomes: list[Outcome]) -> str:
-    head = ("scenario", "exit", "want", "requests", "failed", "p99 wait", "by version", "secs", "result")
+    head = ("scenario", "exit", "want", "requests", "failed", "p99 wait", "apdex", "by version", "secs", "result")
     rows = [head]
     for o in outcomes:
         rows.append(
@@ -405,6 +408,7 @@ def table(outcomes: list[Outcome]) -> str:
                 "-" if o.requests is None else str(o.requests),
                 "-" if o.failed_rate is None else f"{o.failed_rate:.2%}",
                 "-" if o.p99_waiting_ms is None else f"{o.p99_waiting_ms:g} ms",
+                "-" if o.apdex is None else f"{o.apdex:g}",
                 " ".join(f"{v}={n}" for v, n in sorted(o.by_version.items())) or "-",
                 f"{o.seconds:g}",
                 "PASS" if o.ok else "FAIL",

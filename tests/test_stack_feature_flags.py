@@ -3,6 +3,7 @@ composite alarms of the services they name, exported through the contract; bad k
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -39,6 +40,24 @@ def test_a_flag_set_monitors_both_colors_composite_alarms_of_the_named_service()
     assert parsed.flags == ("dark_mode", "new-checkout")
     composite_names = {a.inputs["alarmName"] for a in ev.of_type(T.COMPOSITE_ALARM) if a.name.startswith("web-")}
     assert set(parsed.alarm_names) == composite_names
+
+
+def test_staging_ships_a_flag_set_that_web_reads_and_monitors() -> None:
+    """The shipped Pulumi.staging.yaml, as users deploy it: a flag set on AppConfig watching web's
+    alarms, read by web's tasks through the agent; what `zdd-release flag` and `kill-flag` act on."""
+    ev = evaluate_program("staging")
+    parsed = parse_feature_flags(ev.outputs, "checkout")
+    assert parsed.flags == ("dark_mode", "new-checkout") and parsed.kill_switch_strategy_id
+    [env] = ev.of_type(T.APPCONFIG_ENVIRONMENT)
+    assert len(env.inputs["monitors"]) == 2  # web's composite alarms, both colors
+    assert list(check_alarm_monitors(env.inputs, {"prod": False, "prodStacks": ["prod"]})) == []
+    web_tasks = [t for t in ev.of_type(T.ECS_TASK_DEFINITION) if t.name.startswith("web-")]
+    assert len(web_tasks) == 2
+    for task in web_tasks:
+        containers = {c["name"]: c for c in json.loads(task.inputs["containerDefinitions"])}
+        assert "appconfig-agent" in containers
+        env_vars = {e["name"]: e["value"] for c in containers.values() for e in c.get("environment", [])}
+        assert env_vars["APP_FLAG_SET"] == "checkout" and env_vars["APP_EMF_METRICS"] == "true"
 
 
 def test_without_the_section_nothing_of_appconfig_is_created() -> None:

@@ -65,6 +65,11 @@ class StackBusy(BusyError, PortError):
     CLI exits busy; inside a release it is a failed operation and the release rolls back."""
 
 
+class StoreSettling(PortError):
+    """The flag store is still finishing an earlier change and cannot take a new one yet (AppConfig:
+    a deployment in its bake, which StopDeployment may only revert). Try again after a poll."""
+
+
 class RefreshNotReversible(PortError):
     """AWS refused to roll an instance refresh back (no desired configuration, `$Latest`, SSM image...)."""
 

@@ -17,6 +17,14 @@ same machine (journal before effect, resume, abort from another process) as a se
 - ROLLING_BACK records the flag as off in the release state, then sets the percentage to 0 and
   disables the flag: off for everyone, including allow-listed users. It is idempotent, so `abort`
   after a rollback applies the kill switch again.
+
+The kill switch at any time (`zdd-release kill-flag`, also after a release SUCCEEDED or for a flag no
+release ever moved) is a release of its own with `kill=True` and no steps, in the same journal:
+
+    PENDING -> ROLLING_BACK (release state off first, then 0% all at once) -> ROLLED_BACK
+
+so it is journaled, takes the set's lease and is resumed (or simply run again) after a kill of the
+driver like any other release.
 """
 
 from __future__ import annotations
@@ -30,9 +38,9 @@ from ...contract.flags import check_flag_key
 from ...contract.release_state import FlagSetState, FlagState
 from .analysis import SETTLED_TESTS, AnalysisConfig, Verdict, evaluate
 from .bake import EXTENSION_FACTOR, bake_check
-from .errors import InputError, PortError
+from .errors import InputError, PortError, StoreSettling
 from .machine import Machine, Progress, StrategyBase
-from .plan import Plan
+from .plan import Plan, Strategy
 from .ports import FlagMetrics, FlagStates, FlagStore
 from .status import PAUSED, PENDING, ROLLED_BACK, ROLLING_BACK, SUCCEEDED, Status
 
@@ -76,6 +84,10 @@ class FlagSpec:
     """What the release moves (`appconfig:<app>/<env>/<profile>#<flag>`): part of every record's binding."""
     appconfig_strategy: str | None = None
     """AWS: the AppConfig deployment strategy of each step (None: the flag set's own). Adapters read it."""
+    kill: bool = False
+    """The kill switch: no steps, straight to ROLLING_BACK (0%, disabled) with `reason`."""
+    reason: str = ""
+    """Why the flag was killed (kill switch only); recorded as the release's reason."""
 
     def __post_init__(self) -> None:
         try:
@@ -92,7 +104,12 @@ class FlagSpec:
                 raise InputError(key, f"must be > 0 seconds, got {value!r}")
         if not self.extension_factor >= 0:
             raise InputError("extension_factor", f"must be >= 0, got {self.extension_factor!r}")
-        if not self.plan.steps:
+        if self.kill:
+            if self.plan.steps:
+                raise InputError("steps", "the kill switch has no steps")
+            if not isinstance(self.reason, str) or not self.reason.strip():
+                raise InputError("reason", "must say why the flag is killed, got an empty reason")
+        elif not self.plan.steps:
             raise InputError("steps", "needs at least one step")
         if self.plan.synthetic is not None:
             raise InputError("synthetic_requests", "a flag release sends no synthetic traffic")
@@ -113,6 +130,8 @@ class FlagSpec:
             "project": self.project,
             "resource": self.resource,
             "appconfig_strategy": self.appconfig_strategy,
+            "kill": self.kill,
+            "reason": self.reason,
         }
 
     @classmethod
@@ -121,6 +140,11 @@ class FlagSpec:
         values["plan"] = Plan.from_dict(values["plan"])
         values["analysis"] = AnalysisConfig.from_dict(values["analysis"])
         return cls(**values)
+
+
+def kill_plan() -> Plan:
+    """The kill switch's plan: no steps (it only rolls back; AppConfig deploys it all at once)."""
+    return Plan(strategy=Strategy.ALL_AT_ONCE, steps=(), pre_traffic_checks=False)
 
 
 @dataclass(frozen=True)
@@ -148,8 +172,10 @@ class FlagRelease(StrategyBase):
         self.target = flag_target(spec.flag_set)
         self.resource = spec.resource
         self.steps = len(spec.plan.steps)
+        self._settling_since: dict[int, float] = {}
+        """Step -> when this driver first found the store settling before it (`on_error`)."""
         self.handlers = {
-            PENDING: lambda m: m.enter(SHIFTING, step=0, facts={"start_percentage": spec.start_percentage}),
+            PENDING: self._start,
             SHIFTING: lambda m: self._shift(m, _step(m.status)),
             BAKING: lambda m: self._bake(m, _step(m.status)),
             ROLLING_BACK: self._rollback,
@@ -160,6 +186,8 @@ class FlagRelease(StrategyBase):
         return self.spec.to_dict()
 
     def start_message(self) -> str:
+        if self.spec.kill:
+            return f"kill switch for {self.spec.flag_set}/{self.spec.flag}: 0% and disabled ({self.spec.reason})"
         steps = [s.weight for s in self.spec.plan.steps]
         return f"flag release of {self.spec.flag_set}/{self.spec.flag} started (steps {steps}%)"
 
@@ -180,11 +208,33 @@ class FlagRelease(StrategyBase):
                 # The kill blinded the analysis: bake the step again from a fresh window.
                 m.enter(BAKING, step=s.step, facts={"step_started_at": m.now()})
 
+    def on_error(self, m: Machine, exc: PortError) -> bool:
+        """A store still finishing an earlier change (AppConfig: a deployment in its bake) delays a
+        step: poll until it takes the new percentage, for at most `verify_timeout_seconds`, then
+        roll back. Aborts are honoured between polls. Any other error rolls back."""
+        if not isinstance(exc, StoreSettling) or m.status.state != SHIFTING:
+            return False
+        index = _step(m.status)
+        if index not in self._settling_since:
+            self._settling_since[index] = m.now()
+            m.record("settling", note=str(exc))
+        if m.now() - self._settling_since[index] >= self.spec.verify_timeout_seconds:
+            return False
+        m.report(Progress(SHIFTING, index, self.steps, m.status.failed_checks, message=f"waiting: {exc}"))
+        m.sleep(self.spec.verify_poll_seconds)
+        return True
+
     def on_promote(self, m: Machine) -> None:
         m.record("promote", note="promoted by operator")
         self._after_step(m, _step(m.status), honour_pause=False)
 
     # -- states ---------------------------------------------------------------------------------------
+    def _start(self, m: Machine) -> None:
+        if self.spec.kill:
+            m.begin_rollback(self.spec.reason)
+        else:
+            m.enter(SHIFTING, step=0, facts={"start_percentage": self.spec.start_percentage})
+
     def _declare(self, m: Machine, percentage: int) -> None:
         """The flag's release state, which every `up` deploys from now on; written before the effect,
         so an `up` at any moment keeps what the release set (or is setting)."""

@@ -10,9 +10,12 @@
 //     (4xx are the client's and are not failures: the response callback below says so);
 //   - p(99) of http_req_waiting <= max_p99_seconds: the time to the first byte, the closest k6 has to
 //     ALB's TargetResponseTime (it also holds the network between k6 and the load balancer);
+//   - Apdex >= min_apdex, with the driver's T (apdex_t_seconds, 0.5 s): each response scores 1 when its
+//     http_req_waiting is <= T, 0.5 when <= 4T, else 0, and a request with no answer 0; the `apdex`
+//     metric's average is the Apdex, (PR(:T) + PR(:4T)) / 2 as the driver reads it from CloudWatch;
 //   - at least min_requests requests.
-// If your release overrides the driver's thresholds (an analysis file, --max-error-rate, --max-p99),
-// edit thresholds.json the same way. k6 judges the whole run; the driver judges every step's window.
+// If your release overrides the driver's thresholds (an analysis file, --max-error-rate, --max-p99,
+// --min-apdex), edit thresholds.json the same way. k6 judges the whole run; the driver judges every step's window.
 //
 // Environment: BASE_URL (required), PATH_QUERY (default /work?user=), RATE whole requests/s (default 20),
 // DURATION (default 10m), USERS distinct user ids appended to PATH_QUERY (default 1000),
@@ -22,7 +25,7 @@
 
 import http from 'k6/http';
 import { check } from 'k6';
-import { Counter } from 'k6/metrics';
+import { Counter, Trend } from 'k6/metrics';
 
 const limits = JSON.parse(open('./thresholds.json'));
 
@@ -63,6 +66,8 @@ if (VERSIONS.some((v) => !/^[A-Za-z0-9._\/-]+$/.test(v))) {
 http.setResponseCallback(http.expectedStatuses({ min: 200, max: 499 }));
 
 const byVersion = new Counter('responses_by_version');
+const apdex = new Trend('apdex');
+const APDEX_T_MS = limits.apdex_t_seconds * 1000;
 
 export const options = {
   scenarios: {
@@ -82,6 +87,7 @@ export const options = {
     http_req_waiting: [
       { threshold: `p(99)<=${limits.max_p99_seconds * 1000}`, abortOnFail: ABORT, delayAbortEval: '30s' },
     ],
+    apdex: [{ threshold: `avg>=${limits.min_apdex}`, abortOnFail: ABORT, delayAbortEval: '30s' }],
     http_reqs: [`count>=${limits.min_requests}`],
     // Always true; only there so the summary (and --summary-export) shows each version's count.
     ...Object.fromEntries(
@@ -95,7 +101,16 @@ export default function () {
   const user = `u${Math.floor(Math.random() * USERS)}`;
   const res = http.get(`${BASE_URL}${PATH_QUERY}${user}`, { tags: { name: 'release-load' } });
   byVersion.add(1, { version: res.headers[headerKey(res.headers, VERSION_HEADER)] || 'none' });
+  apdex.add(apdexScore(res, APDEX_T_MS));
   check(res, { 'answered without a 5xx': (r) => r.status > 0 && r.status < 500 });
+}
+
+// One response's Apdex score: satisfied (time to first byte <= T) 1, tolerating (<= 4T) 0.5, else 0.
+export function apdexScore(res, tMs) {
+  if (!res || !(res.status > 0)) return 0;
+  const waiting = res.timings ? res.timings.waiting : Infinity;
+  if (waiting <= tMs) return 1;
+  return waiting <= 4 * tMs ? 0.5 : 0;
 }
 
 // k6 canonicalizes header names (X-App-Version); find ours whatever its case.

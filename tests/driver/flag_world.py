@@ -5,9 +5,10 @@ deployment strategies or deployments (`test_moto_has_no_appconfig_deployments` s
 AppConfig client here is an in-memory fake. Every call it receives is checked against botocore's
 model of the AppConfig API (`validate_parameters`: names, types, required members), so the adapter's
 requests have the exact shape boto3 would send. Deployments reach the hosts after `deploy_ticks`
-fake-clock ticks (DEPLOYING -> BAKING -> COMPLETE), except with the kill-switch strategy (no duration,
-no bake: complete at once), and a monitored alarm in ALARM rolls a running deployment back, as
-AppConfig does.
+fake-clock ticks (DEPLOYING -> BAKING, then COMPLETE after `bake_ticks` more), except with the
+kill-switch strategy (no duration, no bake: complete at once), and a monitored alarm in ALARM rolls a
+running deployment back, as AppConfig does. StopDeployment refuses what AWS documents it refuses: a
+deployment that is not DEPLOYING, unless `AllowRevert` is given.
 
 The service's per-variant metrics go to moto's CloudWatch on every tick, split by the percentage the
 hosts are served: `on_error_rate` of the flagged requests fail.
@@ -48,12 +49,16 @@ _MODEL = botocore.session.get_session().get_service_model("appconfig")
 class FakeAppConfig:
     """The AppConfig calls the adapter makes, validated against botocore's model, kept in memory."""
 
-    def __init__(self, clock: FakeClock, deploy_ticks: int = 2) -> None:
+    def __init__(self, clock: FakeClock, deploy_ticks: int = 2, bake_ticks: int | None = None) -> None:
         self.clock = clock
         self.deploy_ticks = deploy_ticks
+        self.bake_ticks = deploy_ticks if bake_ticks is None else bake_ticks
+        """Ticks a deployment stays BAKING (its strategy's final bake time) before COMPLETE."""
         self.versions: dict[int, bytes] = {}
         self.deployments: list[dict[str, Any]] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.stopped: list[tuple[int, str]] = []
+        """(deployment number, the state StopDeployment left it in), in order."""
         self.alarm_firing: Callable[[], bool] = lambda: False
         clock.on_sleep(lambda now: self._tick())
 
@@ -85,7 +90,7 @@ class FakeAppConfig:
                 d["ticks"] += 1
                 if d["State"] == "DEPLOYING" and d["ticks"] >= self.deploy_ticks:
                     d["State"] = "BAKING"
-                elif d["State"] == "BAKING" and d["ticks"] >= 2 * self.deploy_ticks:
+                elif d["State"] == "BAKING" and d["ticks"] >= self.deploy_ticks + self.bake_ticks:
                     d["State"] = "COMPLETE"
 
     # -- the boto3 client surface --------------------------------------------------------------------
@@ -116,8 +121,20 @@ class FakeAppConfig:
         return {"DeploymentNumber": len(self.deployments)}
 
     def stop_deployment(self, **params: Any) -> dict[str, Any]:
+        """As AWS documents StopDeployment: it works only on a deployment that is DEPLOYING, unless
+        `AllowRevert` is given; then an in-progress one (BAKING, VALIDATING) ends ROLLED_BACK and a
+        COMPLETE one REVERTED (AppConfig allows that for 72 hours; not modelled)."""
         self._call("StopDeployment", params)
-        self.deployments[params["DeploymentNumber"] - 1]["State"] = "ROLLED_BACK"
+        d = self.deployments[params["DeploymentNumber"] - 1]
+        revert = bool(params.get("AllowRevert"))
+        if d["State"] == "DEPLOYING" or (revert and d["State"] in ("BAKING", "VALIDATING")):
+            d["State"] = "ROLLED_BACK"
+        elif revert and d["State"] == "COMPLETE":
+            d["State"] = "REVERTED"
+        else:
+            message = f"deployment {d['DeploymentNumber']} is {d['State']}; only DEPLOYING stops without AllowRevert"
+            raise ClientError({"Error": {"Code": "BadRequestException", "Message": message}}, "StopDeployment")
+        self.stopped.append((d["DeploymentNumber"], d["State"]))
         return {}
 
     # -- what the hosts are served -------------------------------------------------------------------
@@ -231,7 +248,7 @@ class FlagWorld:
             open_blobs=blobs,
         )
         command, *rest = argv
-        where = ["--flag-set", FLAG_SET] if command == "flag" else ["--service", f"flags.{FLAG_SET}"]
+        where = ["--flag-set", FLAG_SET] if command in ("flag", "kill-flag") else ["--service", f"flags.{FLAG_SET}"]
         code = main(
             [command, "--stack", "dev", *where, "--work-dir", str(path), *rest], runtime=rt, stdout=out, stderr=err
         )

@@ -72,6 +72,33 @@ def test_a_faulty_flag_is_rolled_back_to_zero_percent(world: FlagWorld) -> None:
     assert flag_doc.parse_document(last)["values"][FLAG]["enabled"] is False
     kill = [p for op, p in world.appconfig.calls if op == "StartDeployment"][-1]
     assert kill["DeploymentStrategyId"] == "kil1234"  # all at once, no bake: no alarm can undo it
+    # The 10% step was still in AppConfig's bake: StopDeployment reverts it only with AllowRevert.
+    [stop] = [p for op, p in world.appconfig.calls if op == "StopDeployment"]
+    assert stop["AllowRevert"] is True and world.appconfig.stopped == [(2, "ROLLED_BACK")]
+
+
+def test_a_step_waits_for_appconfigs_bake_instead_of_stopping_it(world: FlagWorld) -> None:
+    """AppConfig's bake (its strategy's final bake time) outlasts the driver's step: StopDeployment
+    would refuse a BAKING deployment without AllowRevert, and reverting it would flip the step's users
+    off again, so the next step waits for the bake to end."""
+    world.appconfig.bake_ticks = 12  # ~60 s of deploy polls beyond the driver's 120 s step
+    code, out, err = world.run("flag", "--flag", FLAG, "--json", *FAST_FLAG)
+    assert code == ExitCode.SUCCESS, err
+    assert world.appconfig.served_percentage() == 100
+    assert [op for op, _ in world.appconfig.calls if op == "StopDeployment"] == []
+    waits = [d for d in json.loads(out)["decisions"] if d["event"] == "settling"]
+    assert waits and all("BAKING" in d["detail"]["note"] for d in waits)
+    assert [d["State"] for d in world.appconfig.deployments][:-1] == ["COMPLETE"] * 3  # none reverted
+
+
+def test_a_bake_that_outlasts_the_deploy_timeout_rolls_back_with_a_revert(world: FlagWorld) -> None:
+    world.appconfig.bake_ticks = 10_000
+    code, out, err = world.run("flag", "--flag", FLAG, "--json", *FAST_FLAG, "--deploy-timeout", "60")
+    assert code == ExitCode.ROLLED_BACK, err
+    result = json.loads(out)
+    assert result["reason"].startswith("SHIFTING failed: deployment 2 of the flag set checkout is BAKING")
+    assert world.appconfig.served_percentage() == 0
+    assert world.appconfig.stopped == [(2, "ROLLED_BACK")]  # reverted (AllowRevert), then killed at once
 
 
 def test_appconfig_rolling_a_step_back_on_its_alarm_rolls_the_release_back(world: FlagWorld) -> None:

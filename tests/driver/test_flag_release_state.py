@@ -117,6 +117,19 @@ def test_a_driver_killed_between_the_state_and_appconfig_resumes_to_the_same_end
     assert _program_document(world, GIT_FLAGS) == _served_document(world)
 
 
+def test_after_kill_flag_on_a_succeeded_release_an_up_keeps_the_flag_off(world: FlagWorld) -> None:
+    """The kill switch after success (`kill-flag`): a bare `up` declares exactly what AppConfig serves,
+    and an `up` whose git config says 30% still deploys the flag off."""
+    code, _, err = world.run("flag", "--flag", FLAG, *FAST_FLAG)
+    assert code == ExitCode.SUCCESS, err
+    code, _, err = world.run("kill-flag", "--flag", FLAG)
+    assert code == ExitCode.SUCCESS, err
+    assert _state(world).flags[FLAG] == FlagState(enabled=False, percentage=0)  # type: ignore[union-attr]
+    assert _program_document(world, GIT_FLAGS) == _served_document(world)
+    document = flag_doc.parse_document(_program_document(world, {**GIT_FLAGS, FLAG: {"percentage": 30}}))
+    assert document["values"][FLAG]["enabled"] is False and document["values"][FLAG]["percentage"] == 0
+
+
 # -- the program side, directly -------------------------------------------------------------------------
 def _args(**flags: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {FLAG_SET: {"environment": "dev", "flags": flags}}

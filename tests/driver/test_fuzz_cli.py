@@ -20,6 +20,7 @@ from zero_downtime.store.local import LocalBlobs
 
 from tests.driver.clock import FakeClock
 from tests.driver.fake_stack import FakeStack
+from tests.driver.flag_world import FLAG, FLAG_SET, flag_entry
 from tests.driver.outputs_fixtures import service_entry
 
 HOSTILE = [
@@ -43,6 +44,7 @@ VALUED = {
     "resume": ["--store", "--region"],
     "init": ["--store", "--region"],
     "wait-idle": ["--store", "--timeout"],
+    "kill-flag": ["--store", "--region", "--reason", "--wait", "--deploy-timeout", "--deploy-poll"],
 }  # fmt: skip
 SWITCHES = {
     "deploy": ["--pause-before-promote", "--no-test-check", "--no-percentiles", "--notify", "--json", "--adopt-live"],
@@ -61,11 +63,13 @@ class Unreachable:
 
 
 def _run(argv: list[str], tmp: Path, *, stack_config: dict[str, str] | None = None) -> tuple[int, str]:
-    stack = FakeStack({"services": {"api": service_entry("api")}})
+    stack = FakeStack({"services": {"api": service_entry("api")}, "featureFlags": {FLAG_SET: flag_entry()}})
     stack.config.update(stack_config or {"releaseStore": "file://store"})
     runtime = Runtime(
         open_stack=lambda name, work_dir: stack,
-        clients={name: Unreachable() for name in ("elbv2", "cloudwatch", "sns", "autoscaling", "ssm", "s3")},
+        clients={
+            name: Unreachable() for name in ("elbv2", "cloudwatch", "sns", "autoscaling", "ssm", "s3", "appconfig")
+        },
         clock=FakeClock(),
         stack_backoff_seconds=0.0,
     )
@@ -86,7 +90,10 @@ def _known_names() -> set[str]:
 def argv(draw: st.DrawFn) -> list[str]:
     command = draw(st.sampled_from(sorted(VALUED)))
     args = [command, "--stack", draw(st.sampled_from(["dev", "dev", "org/proj/dev", "../x", ""]))]
-    if command not in ("init", "wait-idle") or draw(st.booleans()):
+    if command == "kill-flag":
+        args += ["--flag-set", draw(st.sampled_from([FLAG_SET, FLAG_SET, "nosuch", "a/b", ""]))]
+        args += ["--flag", draw(st.sampled_from([FLAG, FLAG, "nosuch", "9bad", "a b", "x" * 80]))]
+    elif command not in ("init", "wait-idle") or draw(st.booleans()):
         args += ["--service", draw(st.sampled_from(["api", "api", "nosuch", "a b", "x" * 200]))]
     for flag in draw(st.lists(st.sampled_from(VALUED[command]), max_size=5, unique=True)):
         args += [flag, draw(st.sampled_from(HOSTILE))]

@@ -43,19 +43,21 @@ export class Counter {
   constructor(name) { this.name = name; }
   add(value, tags) { globalThis.__k6.metrics.push([this.name, value, tags]); }
 }
+export class Trend extends Counter {}
 """,
     "harness.mjs": """
 import { readFileSync } from 'node:fs';
 globalThis.__k6 = { requests: [], checks: [], metrics: [], callback: null, responses: [
-  { status: 200, headers: { 'X-App-Version': 'v2' } },
-  { status: 503, headers: {} },
-  { status: 404, headers: { 'x-app-version': 'v1' } },
+  { status: 200, headers: { 'X-App-Version': 'v2' }, timings: { waiting: 120 } },
+  { status: 503, headers: {}, timings: { waiting: 2100 } },
+  { status: 404, headers: { 'x-app-version': 'v1' }, timings: { waiting: 900 } },
+  { status: 0, headers: {}, timings: { waiting: 0 } },
 ] };
 globalThis.__ENV = JSON.parse(process.argv[2]);
 globalThis.open = (path) => readFileSync(new URL(path, import.meta.url), 'utf8');
 try {
   const script = await import('./release.mjs');
-  for (let i = 0; i < 3; i++) script.default();
+  for (let i = 0; i < 4; i++) script.default();
   const state = globalThis.__k6;
   console.log(JSON.stringify({ options: script.options, requests: state.requests, checks: state.checks,
     metrics: state.metrics, callback: state.callback }));
@@ -68,11 +70,18 @@ try {
 
 
 def test_thresholds_are_the_driver_analysis_defaults() -> None:
+    import inspect
+
+    from zero_downtime.driver.adapters.aws.metrics import CloudWatchMetrics
+
     limits = json.loads((K6_DIR / "thresholds.json").read_text())
     defaults = AnalysisConfig()
     assert limits["max_error_rate"] == defaults.max_error_rate
     assert limits["max_p99_seconds"] == defaults.max_p99_seconds
     assert limits["min_requests"] == defaults.min_requests
+    assert limits["min_apdex"] == defaults.min_apdex
+    apdex_t = inspect.signature(CloudWatchMetrics).parameters["apdex_t_seconds"].default
+    assert limits["apdex_t_seconds"] == apdex_t  # the T the driver's Apdex is read with on AWS
 
 
 def _run(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -100,12 +109,16 @@ def test_script_runs_with_the_driver_thresholds(tmp_path: Path) -> None:
     assert options["thresholds"]["http_req_failed"][0]["threshold"] == "rate<=0.05"
     assert options["thresholds"]["http_req_waiting"][0]["threshold"] == "p(99)<=2000"
     assert options["thresholds"]["http_reqs"] == ["count>=50"]
+    assert options["thresholds"]["apdex"][0]["threshold"] == "avg>=0.8"
     release = options["scenarios"]["release"]
     assert (release["executor"], release["rate"], release["timeUnit"]) == ("constant-arrival-rate", 40, "1s")
     assert out["callback"] == {"expected": {"min": 200, "max": 499}}  # only 5xx and no answer fail
     assert all(r["url"].startswith("https://api.example.com/work?user=u") for r in out["requests"])
-    assert [passed for _, passed in out["checks"]] == [True, False, True]
-    assert [m[2]["version"] for m in out["metrics"]] == ["v2", "none", "v1"]  # any header case
+    assert [passed for _, passed in out["checks"]] == [True, False, True, False]
+    versions = [m[2]["version"] for m in out["metrics"] if m[0] == "responses_by_version"]
+    assert versions == ["v2", "none", "v1", "none"]  # any header case
+    # Apdex with T = 0.5 s: 120 ms satisfied, 2.1 s frustrated, 900 ms tolerating, no answer frustrated
+    assert [m[1] for m in out["metrics"] if m[0] == "apdex"] == [1, 0, 0.5, 0]
     assert not any(key.startswith("responses_by_version") for key in options["thresholds"])
 
 

@@ -164,6 +164,21 @@ def test_our_stacks_obey_our_pack(stack: str) -> None:
     assert [f"{v.policy} on {v.resource}: {v.message}" for v in report.mandatory] == []
 
 
+def test_every_resource_policy_meets_its_resources_in_some_shipped_stack() -> None:
+    """`make policy-check` over the shipped stacks exercises every resource policy: before staging got
+    a `featureFlags` section, no shipped stack had an AppConfig resource, so the two AppConfig policies
+    never ran in CI's offline check (nor did the stack fuzz test ever mutate that section)."""
+    from zero_downtime.policies.rules import GuardResourcePolicy
+
+    types = {r.type for stack in stack_names() for r in evaluate_program(stack).resources}
+    unexercised = {
+        p.name: sorted(p.resource_types)
+        for p in all_policies()
+        if isinstance(p, GuardResourcePolicy) and not p.resource_types & types
+    }
+    assert unexercised == {}
+
+
 def test_a_crashing_policy_is_named(mistakes: Evaluation, monkeypatch: pytest.MonkeyPatch) -> None:
     the_policy = next(p for p in all_policies() if p.name == "elb-target-group-health-check")
 

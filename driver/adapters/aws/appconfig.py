@@ -3,9 +3,20 @@
 `set_percentage` reads the document of the newest deployment of the flag set's profile, changes one
 flag, creates a hosted version with it and starts a deployment with the configured strategy (by
 default the flag set's own, which AppConfig watches with its alarm monitors). A deployment of this
-profile still running is stopped first: the driver's step, or the kill switch, wins. StartDeployment
-carries `LatestDeploymentNumber`, so a deployment started by someone else in between makes it fail
-(ConflictException) instead of overwriting it.
+profile still running is dealt with first, within what StopDeployment allows: AWS's API reference
+says it "works only on deployments that have a status of DEPLOYING, unless an AllowRevert parameter is
+supplied", and with AllowRevert an in-progress deployment ends ROLLED_BACK (its hosts go back to the
+version before it). So:
+
+- DEPLOYING: stopped, for a step and for the kill switch alike;
+- BAKING or VALIDATING, for a step: not stopped. Reverting it would turn the previous step off for
+  its users before the new step turns it on again, so the step waits for AppConfig's bake to finish
+  (`StoreSettling`; the release polls and rolls back after `--deploy-timeout`);
+- BAKING or VALIDATING, for the kill switch (0%): stopped with `AllowRevert`, then the kill switch
+  deploys at once: an off switch never waits for a bake.
+
+StartDeployment carries `LatestDeploymentNumber`, so a deployment started by someone else in between
+makes it fail (ConflictException) instead of overwriting it.
 
 0% (the kill switch, and every rollback) deploys with the set's kill-switch strategy: all at once and
 no bake, because AppConfig rolls back any deployment that runs while a monitored alarm is in ALARM,
@@ -23,12 +34,14 @@ from typing import Any
 
 from ....contract import ContractError, FeatureFlagsOutputs
 from ....contract import flags as flag_doc
-from ...core.errors import PortError
+from ...core.errors import PortError, StoreSettling
 from .clients import AWS_ERRORS, port_error
 
 log = logging.getLogger(__name__)
 SERVED = frozenset({"BAKING", "COMPLETE"})
 RUNNING = frozenset({"DEPLOYING", "BAKING", "VALIDATING"})
+STOPPABLE = "DEPLOYING"
+"""The one state StopDeployment accepts without AllowRevert (AWS API reference, StopDeployment)."""
 MAX_PAGES = 20
 
 
@@ -94,8 +107,18 @@ class AppConfigFlagStore:
         except ContractError as exc:
             raise PortError(str(exc)) from exc
         newest = deployments[0]
-        if newest.get("State") in RUNNING:  # AppConfig runs one deployment per environment at a time
-            self._stop(int(newest["DeploymentNumber"]))
+        state = newest.get("State")
+        if state in RUNNING:  # AppConfig runs one deployment per environment at a time
+            number = int(newest["DeploymentNumber"])
+            if state == STOPPABLE:
+                self._stop(number)
+            elif percentage == 0:  # the kill switch: revert the running deployment, never wait for it
+                self._stop(number, allow_revert=True)
+            else:
+                raise StoreSettling(
+                    f"deployment {number} of the flag set {self.flags.name} is {state}; AppConfig stops only a "
+                    "DEPLOYING one without reverting it, so the next percentage waits for it to finish"
+                )
         try:
             version = self.appconfig.create_hosted_configuration_version(
                 ApplicationId=self.app,
@@ -117,8 +140,11 @@ class AppConfigFlagStore:
             raise port_error("appconfig deploy", exc) from exc
         log.info("flag %s at %d%%: hosted version %s deploying", flag, percentage, version)
 
-    def _stop(self, number: int) -> None:
+    def _stop(self, number: int, *, allow_revert: bool = False) -> None:
+        extra = {"AllowRevert": True} if allow_revert else {}
         try:
-            self.appconfig.stop_deployment(ApplicationId=self.app, EnvironmentId=self.env, DeploymentNumber=number)
+            self.appconfig.stop_deployment(
+                ApplicationId=self.app, EnvironmentId=self.env, DeploymentNumber=number, **extra
+            )
         except AWS_ERRORS as exc:
             raise port_error("appconfig stop_deployment", exc) from exc
