@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -103,7 +104,10 @@ def test_script_runs_with_the_driver_thresholds(tmp_path: Path) -> None:
     release = options["scenarios"]["release"]
     assert (release["executor"], release["rate"], release["timeUnit"]) == ("constant-arrival-rate", 40, "1s")
     assert out["callback"] == {"expected": {"min": 200, "max": 499}}  # only 5xx and no answer fail
-    assert all(r["url"].startswith("https://api.example.com/work?user=u") for r in out["requests"])
+    urls = [r["url"] for r in out["requests"]]
+    assert len(urls) == 3, urls  # one request per iteration: the harness runs the script's default() 3 times
+    assert all(re.fullmatch(r"https://api\.example\.com/work\?user=u\d+", url) for url in urls), urls
+    assert [r["params"]["tags"] for r in out["requests"]] == [{"name": "release-load"}] * 3
     assert [passed for _, passed in out["checks"]] == [True, False, True]
     assert [m[2]["version"] for m in out["metrics"]] == ["v2", "none", "v1"]  # any header case
     assert not any(key.startswith("responses_by_version") for key in options["thresholds"])
