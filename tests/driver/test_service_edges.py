@@ -1,6 +1,7 @@
 """The service strategy's limits exactly at their bounds (a `<` told apart from `<=`): each
 `ServiceSpec` range accepted at its edge and refused one step beyond it, naming the setting; and
-the weights verified until exactly `verify_timeout_seconds` after they were set, not a poll longer."""
+the weights verified until exactly `verify_timeout_seconds` after they were set, not a poll longer;
+and a step still lacking evidence exactly at its bake's end checked again a poll later, not at once."""
 
 from __future__ import annotations
 
@@ -101,3 +102,24 @@ def test_weights_that_show_exactly_at_the_verify_timeout_pass_and_one_poll_later
         == "verify: load balancer reports {'blue': 100, 'green': 0} after setting {'blue': 90, 'green': 10}"
     )
     assert late.router.weights == Weights(blue=100, green=0)
+
+
+def test_a_step_lacking_evidence_at_the_end_of_its_bake_is_checked_again_a_poll_later(tmp_path: Path) -> None:
+    """bake 60 s, polls of 15 s: the fourth check lands exactly on the bake's end. With no evidence
+    yet, the next check must wait a poll (`remaining <= 0`); checking again at once would re-read
+    the same instant forever (the fake clock does not move), so a sleep of 0 fails at once here."""
+    spec = make_spec("canary", steps=[10, 50, 100], interval=60, synthetic=None)
+    world = _slow_world(tmp_path, delay=0.0)
+    world.metrics.healthy_rps = 0.1  # a trickle: far from min_requests on either color
+
+    def no_sleep_of_zero(now: float) -> None:
+        assert world.clock.slept[-1] > 0, f"slept 0 s at {now - 1_700_000_000.0:g} s: checked the same instant again"
+
+    world.clock.on_sleep(no_sleep_of_zero)
+    result = world.start(spec).run()
+    assert result.state == ROLLED_BACK and result.reason.startswith("not enough evidence to pass the step: ")
+    records = world.journal.records(result.release_id)
+    started = next(r for r in records if r.state == BAKING).status.facts["step_started_at"]
+    checks = [round(r.ts - started, 6) for r in records if r.event == "check"]
+    # every poll, through the bake (60 s) and its two extensions (to 180 s), then the rollback
+    assert checks == [15.0 * i for i in range(1, 13)]
