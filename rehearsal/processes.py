@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,8 +63,11 @@ class Supervisor:
     def __post_init__(self) -> None:
         self.marker = self.marker or str(self.workdir)
 
-    def spawn_app(self, name: str, env: dict[str, str], timeout_seconds: float = 15.0) -> Instance:
-        """Start `python -m zero_downtime.app` and wait until it answers /live directly (not via HAProxy)."""
+    def spawn_app(
+        self, name: str, env: dict[str, str], timeout_seconds: float = 15.0, args: Sequence[str] = ()
+    ) -> Instance:
+        """Start `python -m zero_downtime.app [args]` and wait until it answers /live directly (not via
+        HAProxy)."""
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         # Like HAProxy's: connections left in TIME_WAIT by a killed instance never hold its port.
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -75,7 +79,7 @@ class Supervisor:
         try:
             with log_path.open("wb") as log:
                 proc = subprocess.Popen(
-                    tethered([sys.executable, "-m", "zero_downtime.app", "--fd", str(listener.fileno())]),
+                    tethered([sys.executable, "-m", "zero_downtime.app", "--fd", str(listener.fileno()), *args]),
                     cwd=PROJECT_ROOT,
                     env=child_env,
                     stdin=subprocess.DEVNULL,

@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,32 +57,79 @@ def mutmut(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+KILLED = ("killed", "timeout", "caught by type check")
+"""Statuses that count as killed: a timeout is a mutant the tests did not let finish."""
+
+
+def parse_results(text: str) -> dict[str, str]:
+    """`mutmut results --all true` (one `    <mutant>: <status>` line each) -> status by mutant name."""
+    status_by_mutant: dict[str, str] = {}
+    for line in text.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if name:
+            status_by_mutant[name] = status
+    return status_by_mutant
+
+
+def module_of(mutant: str) -> str:
+    """The module a mutant's name starts with: `pkg.mod.x_func__mutmut_3` (a function) and
+    `pkg.mod.xǁClassǁmethod__mutmut_3` (a method) are both `pkg.mod`."""
+    return mutant.split(".x_")[0].split(".xǁ")[0]
+
+
+@dataclass(frozen=True)
+class Score:
+    """One module's mutants: killed (with timeouts and type-check catches), survived, and other
+    (no tests, not checked, skipped, suspicious ...), which the score leaves out."""
+
+    module: str
+    killed: int
+    survived: int
+    other: int
+
+    @property
+    def score(self) -> str:
+        """Killed out of those the tests ran to an end (killed + survived); "-" when none were."""
+        tested = self.killed + self.survived
+        return f"{100 * self.killed / tested:.0f}%" if tested else "-"
+
+
+def scores(status_by_mutant: dict[str, str]) -> list[Score]:
+    """Per module, sorted by module name."""
+    by_module: dict[str, Counter[str]] = {}
+    for name, status in status_by_mutant.items():
+        by_module.setdefault(module_of(name), Counter())[status] += 1
+    out = []
+    for module, counts in sorted(by_module.items()):
+        killed = sum(counts[s] for s in KILLED)
+        survived = counts["survived"]
+        out.append(Score(module, killed, survived, sum(counts.values()) - killed - survived))
+    return out
+
+
+def table(rows: list[Score]) -> list[str]:
+    """The score table `report` prints."""
+    lines = [f"{'module':48} {'killed':>6} {'survived':>8} {'other':>6} {'score':>6}"]
+    lines += [f"{r.module:48} {r.killed:6} {r.survived:8} {r.other:6} {r.score:>6}" for r in rows]
+    return lines
+
+
+def survivors(status_by_mutant: dict[str, str]) -> list[str]:
+    """The surviving mutants' names, sorted."""
+    return sorted(n for n, s in status_by_mutant.items() if s == "survived")
+
+
 def report() -> int:
     """Score per module (killed / all tested) and every surviving mutant with its diff."""
     listing = mutmut("results", "--all", "true")
     if listing.returncode != 0:
         print(listing.stdout + listing.stderr, file=sys.stderr)
         return 1
-    status_by_mutant: dict[str, str] = {}
-    for line in listing.stdout.splitlines():
-        name, _, status = line.strip().rpartition(": ")
-        if name:
-            status_by_mutant[name] = status
-    by_module: dict[str, Counter[str]] = {}
-    for name, status in status_by_mutant.items():
-        module = name.split(".x_")[0].split(".xǁ")[0]
-        by_module.setdefault(module, Counter())[status] += 1
-    print(f"{'module':48} {'killed':>6} {'survived':>8} {'other':>6} {'score':>6}")
-    for module, counts in sorted(by_module.items()):
-        killed = counts["killed"] + counts["timeout"] + counts["caught by type check"]
-        survived = counts["survived"]
-        other = sum(counts.values()) - killed - survived
-        tested = killed + survived
-        score = f"{100 * killed / tested:.0f}%" if tested else "-"
-        print(f"{module:48} {killed:6} {survived:8} {other:6} {score:>6}")
-    survivors = sorted(n for n, s in status_by_mutant.items() if s == "survived")
-    print(f"\n{len(survivors)} surviving mutants")
-    for name in survivors:
+    status_by_mutant = parse_results(listing.stdout)
+    print("\n".join(table(scores(status_by_mutant))))
+    names = survivors(status_by_mutant)
+    print(f"\n{len(names)} surviving mutants")
+    for name in names:
         print(mutmut("show", name).stdout.rstrip())
         print()
     return 0

@@ -23,8 +23,8 @@ MIGRATIONS = {
 }
 
 
-def services_with(migrations: Any) -> dict[str, Any]:
-    raw = yaml.safe_load((PROJECT_ROOT / "Pulumi.dev.yaml").read_text())["config"]["zero-downtime:services"]
+def services_with(migrations: Any, stack: str = "dev") -> dict[str, Any]:
+    raw = yaml.safe_load((PROJECT_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]["zero-downtime:services"]
     services = copy.deepcopy(raw)
     name = sorted(services)[0]
     services[name]["migrations"] = migrations
@@ -32,9 +32,10 @@ def services_with(migrations: Any) -> dict[str, Any]:
 
 
 def test_declared_migrations_reach_the_driver_and_the_service_tags() -> None:
-    services = services_with(MIGRATIONS)
+    # prod has two services (api, web): the one without migrations must stay untagged.
+    services = services_with(MIGRATIONS, "prod")
     name = sorted(services)[0]
-    ev = evaluate_program("dev", overrides={"services": services})
+    ev = evaluate_program("prod", overrides={"services": services})
     entry = parse_service(ev.outputs, name)
     assert entry.migrations is not None and entry.migration_task is not None
     assert entry.migrations.expand_command == "alembic upgrade 0002"
@@ -44,10 +45,14 @@ def test_declared_migrations_reach_the_driver_and_the_service_tags() -> None:
     assert task.log_stream_prefix == entry.idle_color
     assert task.task_definition_arn == entry.color(entry.idle_color).task_definition_arn
     svcs = [r for r in ev.of_type(T.ECS_SERVICE) if r.name.startswith(f"{name}-")]
-    assert svcs and all(r.inputs["tags"]["zero-downtime:contract-delay-seconds"] == "600" for r in svcs)
+    assert len(svcs) == 2  # one per color
+    assert all(r.inputs["tags"]["zero-downtime:contract-delay-seconds"] == "600" for r in svcs)
     assert all(r.inputs["tags"]["zero-downtime:keep-warm-seconds"] == "900" for r in svcs)
     others = [r for r in ev.of_type(T.ECS_SERVICE) if not r.name.startswith(f"{name}-")]
-    assert all("zero-downtime:keep-warm-seconds" not in (r.inputs.get("tags") or {}) for r in others)
+    assert len(others) == 2, [r.name for r in ev.of_type(T.ECS_SERVICE)]  # the other service's two colors
+    for r in others:
+        tags = r.inputs.get("tags") or {}
+        assert "zero-downtime:keep-warm-seconds" not in tags and "zero-downtime:contract-delay-seconds" not in tags
 
 
 def test_a_service_without_migrations_exports_none() -> None:

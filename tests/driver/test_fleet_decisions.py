@@ -1,7 +1,9 @@
-"""The fleet release's pure decisions: follow a refresh, roll it back, which version is released."""
+"""The fleet release's pure decisions: follow a refresh, roll it back, which version is released,
+which refresh is ours; and the spec's limits, each exactly at its bound and one step beyond."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,12 +11,20 @@ import pytest
 from zero_downtime.driver.adapters.pulumi_stack import StackOps
 from zero_downtime.driver.core.analysis import AnalysisConfig, Judgement, Verdict
 from zero_downtime.driver.core.errors import InputError, PortError
-from zero_downtime.driver.core.fleet import follow_decision, released_version, rollback_decision
+from zero_downtime.driver.core.fleet import (
+    _START_SKEW_SECONDS,
+    FleetRelease,
+    FleetSpec,
+    follow_decision,
+    released_version,
+    rollback_decision,
+)
 from zero_downtime.driver.core.ports import RefreshStatus, TemplateVersions
+from zero_downtime.driver.core.status import Status
 
 from tests.driver.clock import FakeClock
 from tests.driver.fake_stack import FakeStack
-from tests.driver.fleet_world import fleet_outputs
+from tests.driver.fleet_world import GROUP, NEW_AMI, RELEASED, TEMPLATE_ID, fleet_outputs
 
 CFG = AnalysisConfig(threshold=2)
 PASS = Verdict(Judgement.PASS)
@@ -53,6 +63,7 @@ FOLLOW_CASES = [
     FollowCase("successful-alarm", "Successful", ALARM, action="rollback", reason_has="batch-5xx"),
     FollowCase("aws-failed", "Failed", PASS, action="rollback", reason_has="instance refresh Failed"),
     FollowCase("cancelled", "Cancelled", PASS, action="rollback", reason_has="Cancelled"),
+    FollowCase("at-the-timeout", "InProgress", PASS, elapsed=600),  # not past it yet: keep following
     FollowCase("timeout", "InProgress", PASS, elapsed=601, action="rollback", reason_has="not done within 600s"),
 ]
 
@@ -72,6 +83,7 @@ def test_follow_decision(case: FollowCase) -> None:
         ("Pending", False, 0, "request"),
         ("InProgress", True, 0, "wait"),  # asked already; AWS has not switched yet
         ("RollbackInProgress", False, 0, "wait"),  # AWS's own rollback
+        ("RollbackInProgress", True, 600, "wait"),  # exactly at the timeout: not stuck yet
         ("RollbackInProgress", True, 601, "stuck"),
         ("RollbackSuccessful", True, 0, "rolled_back"),
         ("RollbackFailed", True, 0, "failed"),
@@ -130,3 +142,55 @@ def test_template_versions_from_outputs() -> None:
 def test_template_versions_name_the_bad_key(outputs: dict[str, Any], key: str) -> None:
     with pytest.raises(PortError, match=f"stack output {key}: "):
         _versions(outputs)
+
+
+# -- which refresh is ours, and the spec's limits, at their bounds ---------------------------------------
+STARTING_AT = 1_700_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("start_time", "ours"),
+    [
+        (STARTING_AT - _START_SKEW_SECONDS, True),  # exactly the clock skew allowed before our start
+        (math.nextafter(STARTING_AT - _START_SKEW_SECONDS, -math.inf), False),
+        (STARTING_AT + 5, True),
+    ],
+    ids=["at-the-skew", "before-the-skew", "after-start"],
+)
+def test_a_refresh_is_ours_if_it_began_no_earlier_than_the_skew_before_we_started_one(
+    start_time: float, ours: bool
+) -> None:
+    starting = Status("f-1", "fleet", "dev", "batch", {}, state="REFRESHING", facts={"starting_at": STARTING_AT})
+    refresh = RefreshStatus("ir-1", "InProgress", 10, "", desired_version="4", start_time=start_time)
+    assert FleetRelease._ours(starting, refresh) is ours
+
+
+def _spec(**changes: Any) -> FleetSpec:
+    good: dict[str, Any] = {
+        "stack": "dev",
+        "fleet": "batch",
+        "ami_id": NEW_AMI,
+        "config_path": "fleets.batch",
+        "group_name": GROUP,
+        "launch_template_id": TEMPLATE_ID,
+        "released_version": RELEASED,
+    }
+    return FleetSpec(**{**good, **changes})
+
+
+@pytest.mark.parametrize(
+    ("field", "edge", "beyond", "key"),
+    [
+        ("ami_id", "ami-1234", "ami-123", "ami_id"),  # the shortest AMI id taken: 8 characters
+        ("released_version", 1, 0, "fleets.batch.releasedVersion"),
+        ("timeout_seconds", math.nextafter(0.0, math.inf), 0.0, "timeout_seconds"),
+    ],
+    ids=["ami-length", "released-version", "timeout"],
+)
+def test_each_spec_limit_is_accepted_at_its_edge_and_refused_one_step_beyond(
+    field: str, edge: Any, beyond: Any, key: str
+) -> None:
+    assert getattr(_spec(**{field: edge}), field) == edge
+    with pytest.raises(InputError) as err:
+        _spec(**{field: beyond})
+    assert err.value.key == key

@@ -501,3 +501,178 @@ def test_load_refuses_unreadable_and_invalid_files_naming_the_path(tmp_path: Pat
         load_analysis_file(wrong)
     assert caught.value.key == "analysis_file"
     assert caught.value.problem.startswith(f"{wrong}: checks[0].threshold.max: must be a number")
+
+
+# -- boundaries: exactly at each bound, and one float step beyond ----------------------------------------
+# Each bound holds the value it names: `max` 0.5 passes 0.5 and fails the next float up. The values
+# are powers of two or sums of them, so every difference and ratio below is exact in binary floating
+# point, and "at the bound" really is at it (`>` told apart from `>=`, `<` from `<=`).
+UP = math.inf
+DOWN = -math.inf
+
+
+@dataclass(frozen=True)
+class Edge:
+    id: str
+    threshold: dict[str, float]
+    value: float
+    stable: float | None
+    outcome: Judgement
+    reason: str = ""
+
+
+EDGES = [
+    Edge("max-at", {"max": 0.5}, 0.5, None, Judgement.PASS),
+    Edge("max-beyond", {"max": 0.5}, math.nextafter(0.5, UP), None, Judgement.FAIL, "0.5 > max 0.5"),
+    Edge("min-at", {"min": 0.5}, 0.5, None, Judgement.PASS),
+    Edge("min-beyond", {"min": 0.5}, math.nextafter(0.5, DOWN), None, Judgement.FAIL, "0.5 < min 0.5"),
+    Edge("increase-at", {"max_increase_over_stable": 0.25}, 0.5, 0.25, Judgement.PASS),
+    Edge(
+        "increase-beyond",
+        {"max_increase_over_stable": 0.25},
+        math.nextafter(0.5, UP),
+        0.25,
+        Judgement.FAIL,
+        "exceeds stable 0.25 by 0.25 > max_increase_over_stable 0.25",
+    ),
+    Edge("decrease-at", {"max_decrease_under_stable": 0.25}, 0.75, 1.0, Judgement.PASS),
+    Edge(
+        "decrease-beyond",
+        {"max_decrease_under_stable": 0.25},
+        math.nextafter(0.75, DOWN),
+        1.0,
+        Judgement.FAIL,
+        "is under stable 1 by 0.25 > max_decrease_under_stable 0.25",
+    ),
+    Edge("ratio-at", {"max_ratio_to_stable": 1.5}, 3.0, 2.0, Judgement.PASS),
+    Edge(
+        "ratio-beyond",
+        {"max_ratio_to_stable": 1.5},
+        math.nextafter(3.0, UP),
+        2.0,
+        Judgement.FAIL,
+        "is 1.5x stable 2 > max_ratio_to_stable 1.5",
+    ),
+    # A stable value of 0: any value above 0 is infinitely more; 0 itself is not more.
+    Edge("ratio-zero-stable-at", {"max_ratio_to_stable": 1.5}, 0.0, 0.0, Judgement.PASS),
+    Edge(
+        "ratio-zero-stable-beyond",
+        {"max_ratio_to_stable": 1.5},
+        math.nextafter(0.0, UP),
+        0.0,
+        Judgement.FAIL,
+        "is infinitely stable 0 > max_ratio_to_stable 1.5",
+    ),
+]
+
+
+@pytest.mark.parametrize("edge", EDGES, ids=lambda e: e.id)
+def test_each_threshold_holds_its_bound_and_fails_one_step_beyond(edge: Edge) -> None:
+    stable = None if edge.stable is None else MetricSample(edge.stable, 500)
+    verdict = judge(one_check(edge.threshold), MetricSample(edge.value, 500), stable)
+    assert verdict.outcome is edge.outcome, verdict.reasons
+    if edge.outcome is Judgement.FAIL:
+        [reason] = verdict.reasons
+        assert reason.startswith("error-rate: ") and edge.reason in reason, reason
+    else:
+        assert verdict.reasons == ()
+
+
+def test_a_stable_color_with_exactly_min_sample_is_compared() -> None:
+    plan = one_check({"max_increase_over_stable": 0.01}, min_sample=100)
+    compared = judge(plan, MetricSample(0.5, 500), MetricSample(0.0, 100))
+    assert compared.outcome is Judgement.FAIL and "exceeds stable 0 by 0.5" in compared.reasons[0]
+    short = judge(plan, MetricSample(0.5, 500), MetricSample(0.0, 99))
+    assert short.outcome is Judgement.INCONCLUSIVE
+    assert short.reasons == ("error-rate: stable color has sample 99 of 100 needed to compare",)
+
+
+@dataclass(frozen=True)
+class Limit:
+    id: str
+    path: tuple[Any, ...]
+    at: Any
+    """Accepted: exactly at the limit."""
+    beyond: Any
+    """Refused: one step past it."""
+    key: str
+    message: str
+
+
+def _dimensions(n: int) -> dict[str, str]:
+    return {f"D{i}": "x" for i in range(n)}
+
+
+def _checks(n: int) -> list[dict[str, Any]]:
+    check = valid()["checks"][0]
+    return [{**copy.deepcopy(check), "name": f"c{i}"} for i in range(n)]
+
+
+Q0, T0 = ("checks", 0, "query"), ("checks", 0, "threshold")
+LIMITS = [
+    Limit("number-size", (*T0, "max"), 1e15, math.nextafter(1e15, UP), "checks[0].threshold.max", "up to 1e15"),
+    Limit("number-size-negative", (*T0, "min"), -1e15, math.nextafter(-1e15, DOWN), "checks[0].threshold.min", "1e15"),
+    Limit("min-sample-low", ("checks", 0, "min_sample"), 1, 0, "checks[0].min_sample", "1-1000000000000"),
+    Limit(
+        "min-sample-top", ("checks", 0, "min_sample"), 10**12, 10**12 + 1, "checks[0].min_sample", "got 1000000000001"
+    ),
+    Limit("metric-length", (*Q0, "metric"), "M" * 255, "M" * 256, "checks[0].query.metric", "at most 255 characters"),
+    Limit("checks-count", ("checks",), _checks(50), _checks(51), "checks", "1-50 checks, got 51"),
+    Limit(
+        "increase-zero",
+        (*T0, "max_increase_over_stable"),
+        0,
+        -1e-9,
+        "checks[0].threshold.max_increase_over_stable",
+        ">= 0",
+    ),
+    Limit(
+        "decrease-zero",
+        (*T0, "max_decrease_under_stable"),
+        0,
+        -1e-9,
+        "checks[0].threshold.max_decrease_under_stable",
+        ">= 0",
+    ),
+    Limit("ratio-positive", (*T0, "max_ratio_to_stable"), 5e-324, 0, "checks[0].threshold.max_ratio_to_stable", "> 0"),
+    Limit("min-equal-max", (*T0, "min"), 0.02, math.nextafter(0.02, UP), "checks[0].threshold.min", "above max"),
+    Limit(
+        "dimensions-count",
+        (*Q0, "dimensions"),
+        _dimensions(30),
+        _dimensions(31),
+        "checks[0].query.dimensions",
+        "at most 30",
+    ),
+    Limit(
+        "dimension-name-length",
+        (*Q0, "dimensions"),
+        {"D" * 255: "x"},
+        {"D" * 256: "x"},
+        "checks[0].query.dimensions",
+        "1-255 characters",
+    ),
+    Limit("period-top", (*Q0, "period"), 86_400, 86_460, "checks[0].query.period", "up to 86400"),
+    Limit("period-bottom", (*Q0, "period"), 60, 0, "checks[0].query.period", "multiple of 60"),
+    Limit(
+        "http-timeout-top",
+        ("checks", 1, "query", "timeout_seconds"),
+        60,
+        math.nextafter(60.0, UP),
+        "checks[1].query.timeout_seconds",
+        "<= 60",
+    ),
+]
+
+
+@pytest.mark.parametrize("limit", LIMITS, ids=lambda c: c.id)
+def test_each_limit_of_the_file_is_accepted_at_its_edge_and_refused_one_step_beyond(limit: Limit) -> None:
+    at = valid()
+    _set(at, limit.path, limit.at)
+    parse_analysis_file(at)
+    beyond = valid()
+    _set(beyond, limit.path, limit.beyond)
+    with pytest.raises(InputError) as caught:
+        parse_analysis_file(beyond)
+    assert caught.value.key == f"analysis_file.{limit.key}"
+    assert limit.message in caught.value.problem, caught.value.problem

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -113,7 +114,10 @@ def test_script_runs_with_the_driver_thresholds(tmp_path: Path) -> None:
     release = options["scenarios"]["release"]
     assert (release["executor"], release["rate"], release["timeUnit"]) == ("constant-arrival-rate", 40, "1s")
     assert out["callback"] == {"expected": {"min": 200, "max": 499}}  # only 5xx and no answer fail
-    assert all(r["url"].startswith("https://api.example.com/work?user=u") for r in out["requests"])
+    urls = [r["url"] for r in out["requests"]]
+    assert len(urls) == 4, urls  # one request per iteration: the harness runs the script's default() 4 times
+    assert all(re.fullmatch(r"https://api\.example\.com/work\?user=u\d+", url) for url in urls), urls
+    assert [r["params"]["tags"] for r in out["requests"]] == [{"name": "release-load"}] * 4
     assert [passed for _, passed in out["checks"]] == [True, False, True, False]
     versions = [m[2]["version"] for m in out["metrics"] if m[0] == "responses_by_version"]
     assert versions == ["v2", "none", "v1", "none"]  # any header case

@@ -11,11 +11,16 @@ to remove it.
 * The app's own SIGTERM handling, on a real process without a load balancer: readiness fails at
   once, the process keeps serving for at least fall x interval, the request in flight finishes,
   and it exits 0.
+* The app's keep-alive: `--keep-alive` (default 75 s, over the load balancer's 60 s idle timeout)
+  is what uvicorn gets, and a real process keeps an idle connection open past uvicorn's own 5 s
+  default and closes it after its keep-alive.
 """
 
 from __future__ import annotations
 
+import http.client
 import itertools
+import select
 import signal
 import threading
 import time
@@ -215,6 +220,57 @@ def test_app_keep_alive_outlives_the_load_balancers_idle_timeout() -> None:
     idle = next(line.split()[-1] for line in text.splitlines() if "timeout http-keep-alive" in line)
     assert idle == f"{DEFAULT_IDLE_TIMEOUT_SECONDS * 1000}ms"
     assert DEFAULT_KEEP_ALIVE_SECONDS > DEFAULT_IDLE_TIMEOUT_SECONDS
+
+
+def test_the_keep_alive_setting_is_what_uvicorn_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default (75 s) and `--keep-alive` reach uvicorn's `timeout_keep_alive`; without that wiring
+    uvicorn would close idle connections after its own 5 s, under the load balancer's 60 s."""
+    from zero_downtime.app import __main__ as app_main
+
+    given: list[dict[str, object]] = []
+
+    class Server:
+        def __init__(self, config: dict[str, object], lifecycle: Lifecycle) -> None:
+            given.append(config)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(app_main.uvicorn, "Config", lambda app, **kwargs: kwargs)
+    monkeypatch.setattr(app_main, "GracefulServer", Server)
+    monkeypatch.setattr(app_main.logging, "basicConfig", lambda **_: None)
+    assert app_main.main([]) == 0
+    assert app_main.main(["--keep-alive", "7"]) == 0
+    assert [config["timeout_keep_alive"] for config in given] == [app_main.DEFAULT_KEEP_ALIVE_SECONDS, 7]
+
+
+def test_an_idle_connection_outlives_uvicorns_default_and_closes_after_the_apps_keep_alive(tmp_path: Path) -> None:
+    """A real app process with `--keep-alive 8`: an idle kept-alive connection is still open after 6 s
+    (uvicorn's own default, 5 s, would have closed it), and the app closes it once 8 s have passed.
+    The margins (2 s each side of 6 s) leave room for a busy machine; the test takes about 9 s."""
+    keep_alive, idle = 8, 6.0
+    supervisor = Supervisor(tmp_path)
+    conn: http.client.HTTPConnection | None = None
+    try:
+        inst = supervisor.spawn_app("idle", {"APP_VERSION": "v1"}, args=["--keep-alive", str(keep_alive)])
+        conn = http.client.HTTPConnection("127.0.0.1", inst.port, timeout=5)
+        conn.request("GET", "/live")
+        response = conn.getresponse()
+        response.read()
+        answered = time.monotonic()
+        assert response.status == 200 and not response.will_close
+        sock = conn.sock
+        assert sock is not None
+        # The server closing the connection makes it readable (end of file).
+        readable, _, _ = select.select([sock], [], [], idle)
+        assert not readable, f"the app closed the idle connection after {time.monotonic() - answered:.1f}s"
+        readable, _, _ = select.select([sock], [], [], keep_alive + 10 - idle)
+        closed_after = time.monotonic() - answered
+        assert readable and sock.recv(1) == b"", f"still open after {closed_after:.1f}s idle"
+    finally:
+        if conn is not None:
+            conn.close()
+        supervisor.stop_all()
 
 
 # -- the report says how the load balancer behaved ------------------------------------------------

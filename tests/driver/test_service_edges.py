@@ -1,0 +1,125 @@
+"""The service strategy's limits exactly at their bounds (a `<` told apart from `<=`): each
+`ServiceSpec` range accepted at its edge and refused one step beyond it, naming the setting; and
+the weights verified until exactly `verify_timeout_seconds` after they were set, not a poll longer;
+and a step still lacking evidence exactly at its bake's end checked again a poll later, not at once."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pytest
+from zero_downtime.contract import Weights
+from zero_downtime.driver.adapters.release_store import ReleaseStore
+from zero_downtime.driver.core.errors import InputError
+from zero_downtime.driver.core.service import BAKING, MAX_DESIRED_COUNT
+from zero_downtime.driver.core.status import ROLLED_BACK, SUCCEEDED
+from zero_downtime.store.local import LocalBlobs
+
+from tests.driver.clock import FakeClock
+from tests.driver.fakes import FakeCheck, FakeDeployer, FakeMetrics, FakeRouter, RecordingPublisher
+from tests.driver.test_service_release import World, make_spec
+
+TINY = math.nextafter(0.0, math.inf)
+"""The smallest float above 0: "> 0" accepts it, ">= 0" is told apart by 0 itself."""
+BELOW_ZERO = math.nextafter(0.0, -math.inf)
+
+# (setting, accepted at the edge, refused one step beyond, words of the refusal)
+RANGES = [
+    ("desired_count", 1, 0, f"integer 1-{MAX_DESIRED_COUNT}"),
+    ("desired_count", MAX_DESIRED_COUNT, MAX_DESIRED_COUNT + 1, f"integer 1-{MAX_DESIRED_COUNT}"),
+    ("stable_desired_count", 0, -1, f"integer 0-{MAX_DESIRED_COUNT}"),
+    ("stable_desired_count", MAX_DESIRED_COUNT, MAX_DESIRED_COUNT + 1, f"integer 0-{MAX_DESIRED_COUNT}"),
+    ("health_timeout_seconds", TINY, 0.0, "must be > 0 seconds"),
+    ("verify_timeout_seconds", TINY, 0.0, "must be > 0 seconds"),
+    ("verify_poll_seconds", TINY, 0.0, "must be > 0 seconds"),
+    ("keep_warm_seconds", 0.0, BELOW_ZERO, "must be >= 0 seconds"),
+    ("extension_factor", 0.0, BELOW_ZERO, "must be >= 0"),
+]
+
+
+@pytest.mark.parametrize(("key", "edge", "beyond", "words"), RANGES, ids=[f"{r[0]}-{r[1]:g}" for r in RANGES])
+def test_each_setting_is_accepted_at_its_edge_and_refused_one_step_beyond(
+    key: str, edge: float, beyond: float, words: str
+) -> None:
+    spec = make_spec("blue-green", bake=30)
+    assert getattr(dataclasses.replace(spec, **{key: edge}), key) == edge
+    with pytest.raises(InputError) as refused:
+        dataclasses.replace(spec, **{key: beyond})
+    assert refused.value.key == key and words in refused.value.problem, refused.value
+
+
+class SlowRouter(FakeRouter):
+    """The load balancer shows the first write `delay` seconds after it was made; later writes at once."""
+
+    def __init__(self, clock: FakeClock, delay: float) -> None:
+        super().__init__(Weights(blue=100, green=0))
+        self.clock = clock
+        self.pending: tuple[Weights, float] | None = None
+        self.delay = delay
+
+    def set_weights(self, weights: Weights) -> None:
+        self.writes.append(weights)
+        if len(self.writes) == 1:
+            self.pending = (weights, self.clock.now() + self.delay)
+        else:
+            self.pending, self.weights = None, weights
+
+    def observed_weights(self) -> Weights:
+        if self.pending is not None and self.clock.now() >= self.pending[1]:
+            self.weights, self.pending = self.pending[0], None
+        return self.weights
+
+
+def _slow_world(tmp_path: Path, delay: float) -> World:
+    clock = FakeClock()
+    router = SlowRouter(clock, delay)
+    return World(
+        clock=clock,
+        router=router,
+        metrics=FakeMetrics(router=router),
+        deployer=FakeDeployer(None),  # its reconcile leaves the weights to the router
+        check=FakeCheck(),
+        publisher=RecordingPublisher(),
+        journal=ReleaseStore(LocalBlobs(tmp_path), "zero-downtime", "dev", "api", clock),
+    )
+
+
+def test_weights_that_show_exactly_at_the_verify_timeout_pass_and_one_poll_later_roll_back(tmp_path: Path) -> None:
+    spec = make_spec("canary", steps=[10, 50, 100])  # verify_timeout_seconds 10, verify_poll_seconds 1
+    assert (spec.verify_timeout_seconds, spec.verify_poll_seconds) == (10.0, 1.0)
+    on_time = _slow_world(tmp_path / "on-time", delay=10.0)
+    result = on_time.start(spec).run()
+    assert result.state == SUCCEEDED, result.reason
+    first_bake = next(r for r in on_time.journal.records(result.release_id) if r.state == BAKING)
+    assert first_bake.detail["observed"] == {"blue": 90, "green": 10}
+    late = _slow_world(tmp_path / "late", delay=11.0)
+    result = late.start(spec).run()
+    assert result.state == ROLLED_BACK
+    assert (
+        result.reason
+        == "verify: load balancer reports {'blue': 100, 'green': 0} after setting {'blue': 90, 'green': 10}"
+    )
+    assert late.router.weights == Weights(blue=100, green=0)
+
+
+def test_a_step_lacking_evidence_at_the_end_of_its_bake_is_checked_again_a_poll_later(tmp_path: Path) -> None:
+    """bake 60 s, polls of 15 s: the fourth check lands exactly on the bake's end. With no evidence
+    yet, the next check must wait a poll (`remaining <= 0`); checking again at once would re-read
+    the same instant forever (the fake clock does not move), so a sleep of 0 fails at once here."""
+    spec = make_spec("canary", steps=[10, 50, 100], interval=60, synthetic=None)
+    world = _slow_world(tmp_path, delay=0.0)
+    world.metrics.healthy_rps = 0.1  # a trickle: far from min_requests on either color
+
+    def no_sleep_of_zero(now: float) -> None:
+        assert world.clock.slept[-1] > 0, f"slept 0 s at {now - 1_700_000_000.0:g} s: checked the same instant again"
+
+    world.clock.on_sleep(no_sleep_of_zero)
+    result = world.start(spec).run()
+    assert result.state == ROLLED_BACK and result.reason.startswith("not enough evidence to pass the step: ")
+    records = world.journal.records(result.release_id)
+    started = next(r for r in records if r.state == BAKING).status.facts["step_started_at"]
+    checks = [round(r.ts - started, 6) for r in records if r.event == "check"]
+    # every poll, through the bake (60 s) and its two extensions (to 180 s), then the rollback
+    assert checks == [15.0 * i for i in range(1, 13)]
