@@ -414,17 +414,22 @@ FLAG_SHARED = frozenset(
 """`deploy` flags that mean the same for `flag`: the plan (a step's weight is the percentage) and the analysis."""
 
 
+def _flag_target_arguments(p: argparse.ArgumentParser) -> None:
+    """What `flag` and `kill-flag` both name: the stack, the flag set and flag, and where to find them."""
+    p.add_argument("--stack", required=True, help="Pulumi stack name (e.g. dev)")
+    p.add_argument("--flag-set", required=True, help="flag set name in the stack output featureFlags")
+    p.add_argument("--flag", required=True, help="flag key in the flag set")
+    p.add_argument("--work-dir", type=Path, default=Path.cwd(), help="Pulumi project directory (default: .)")
+    p.add_argument("--store", default=None, help="release store (default: the stack config key releaseStore)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+
+
 def _flag_parser(sub: Any, deploy: argparse.ArgumentParser) -> None:
     f = sub.add_parser(
         "flag", help="release a feature flag by percentage (AWS AppConfig); `kill-flag` turns it off at any time"
     )
-    f.add_argument("--stack", required=True, help="Pulumi stack name (e.g. dev)")
-    f.add_argument("--flag-set", required=True, help="flag set name in the stack output featureFlags")
-    f.add_argument("--flag", required=True, help="flag key in the flag set")
-    f.add_argument("--work-dir", type=Path, default=Path.cwd(), help="Pulumi project directory (default: .)")
-    f.add_argument("--store", default=None, help="release store (default: the stack config key releaseStore)")
-    f.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    f.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    _flag_target_arguments(f)
     f.add_argument(
         "--appconfig-strategy",
         default=None,
@@ -443,13 +448,7 @@ def _kill_flag_parser(sub: Any) -> None:
         "kill-flag",
         help="turn a feature flag off for everyone now (0%%, disabled, all at once), also after its release succeeded",
     )
-    k.add_argument("--stack", required=True, help="Pulumi stack name (e.g. dev)")
-    k.add_argument("--flag-set", required=True, help="flag set name in the stack output featureFlags")
-    k.add_argument("--flag", required=True, help="flag key in the flag set")
-    k.add_argument("--work-dir", type=Path, default=Path.cwd(), help="Pulumi project directory (default: .)")
-    k.add_argument("--store", default=None, help="release store (default: the stack config key releaseStore)")
-    k.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    k.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    _flag_target_arguments(k)
     k.add_argument("--region", default=None, help="AWS region (default: the AWS SDK's)")
     k.add_argument("--reason", default="kill switch", help="recorded reason")
     k.add_argument(
