@@ -233,7 +233,7 @@ def test_the_keep_alive_setting_is_what_uvicorn_is_given(monkeypatch: pytest.Mon
         def __init__(self, config: dict[str, object], lifecycle: Lifecycle) -> None:
             given.append(config)
 
-        def run(self) -> None:
+        def run(self, sockets: object = None) -> None:  # as uvicorn.Server.run
             pass
 
     monkeypatch.setattr(app_main.uvicorn, "Config", lambda app, **kwargs: kwargs)
