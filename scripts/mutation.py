@@ -5,8 +5,8 @@ Why a staging copy: the checkout maps each root folder to `zero_downtime.<folder
 mutmut names a mutant after its file path and puts `mutants/` first on `sys.path`; for the tests
 to import the mutated module under the name mutmut expects, the files must sit at
 `zero_downtime/driver/core/analysis.py`. This script builds `build/mutation/` with that layout
-(the packages under `zero_downtime/`, plus `tests/`, `pyproject.toml` and the stack files the
-tests read), runs `mutmut run` there, and prints the score per module and the surviving mutants.
+(the packages under `zero_downtime/`, plus `tests/`, `pyproject.toml`, `examples/` and the stack
+files the tests read), runs `mutmut run` there, and prints the score per module and the surviving mutants.
 Which files are mutated and which tests run are `[tool.mutmut]` in pyproject.toml; which mutants
 a default run tests is `DEFAULT_MUTANTS` below: the decision core's modules whole, and of the
 component files only their resolve steps (the rest of those files builds resources, which only
@@ -55,6 +55,8 @@ def stage() -> None:
     shutil.copytree(ROOT / "tests", STAGE / "tests", ignore=IGNORE)
     for path in [ROOT / "pyproject.toml", ROOT / "__main__.py", *ROOT.glob("Pulumi*.yaml")]:
         shutil.copy2(path, STAGE / path.name)
+    shutil.rmtree(STAGE / "examples", ignore_errors=True)
+    shutil.copytree(ROOT / "examples", STAGE / "examples", ignore=IGNORE)  # the analysis file example
 
 
 def mutmut(*args: str) -> subprocess.CompletedProcess[str]:
