@@ -12,6 +12,7 @@ import pytest
 from zero_downtime.components.addresses import exposure
 from zero_downtime.components.blue_green_service import resolve_blue_green, resolve_flag_agent
 from zero_downtime.components.feature_flags import resolve_feature_flags
+from zero_downtime.components.flagger_canary import resolve_flagger_canary
 from zero_downtime.components.migrations import MigrationSettings, resolve_migrations
 from zero_downtime.components.naming import AUTO_NAME_SUFFIX, NAME_LIMITS, check_child_names
 from zero_downtime.components.network import resolve_network
@@ -712,3 +713,132 @@ def test_migrations_are_resolved_with_their_defaults_and_edges() -> None:
     assert contract_only == MigrationSettings(None, None, "x" * 4096, 604800, 0)
     both = resolve_migrations({**EXPAND, "contract_command": "c", "contract_delay_seconds": 0})  # type: ignore[typeddict-item]
     assert both == MigrationSettings("alembic upgrade 0002", "compat-gate 0002", "c", 0, 900)
+
+
+FLEET_REFUSED = [
+    ({"instance_type": "small"}, "instance_type: must be an EC2 instance type like t3.small, got 'small'"),
+    ({"desired_capacity": None}, "desired_capacity: is required"),
+    ({"ami_ssm_parameter": "/ami"}, "ami_id: give exactly one of ami_id and ami_ssm_parameter"),
+    ({"ami_id": "ami-1"}, "ami_id: must be an AMI id like ami-0123456789abcdef0, got 'ami-1'"),
+    (
+        {"ami_id": None, "ami_ssm_parameter": "ami"},
+        "ami_ssm_parameter: must be a parameter path starting with /, got 'ami'",
+    ),
+    ({"released_ami_id": "img-1"}, "released_ami_id: must be an AMI id like ami-0123456789abcdef0, got 'img-1'"),
+    ({"released_ami_id": 5}, "released_ami_id: must be an AMI id like ami-0123456789abcdef0, got 5"),
+    ({"desired_capacity": 0, "min_size": 0}, "desired_capacity: must be >= 1, got 0"),
+    ({"min_size": -1}, "min_size: must be >= 0, got -1"),
+    ({"max_size": 0, "min_size": 0, "desired_capacity": 0}, "desired_capacity: must be >= 1, got 0"),
+    ({"min_size": 13}, "min_size: must be <= max_size (12), got 13"),
+    ({"desired_capacity": 13}, "desired_capacity: must be within min_size..max_size (8..12), got 13"),
+    ({"instance_port": 0}, "instance_port: must be >= 1, got 0"),
+    ({"instance_port": 65536}, "instance_port: must be <= 65535, got 65536"),
+    ({"default_instance_warmup_seconds": -1}, "default_instance_warmup_seconds: must be >= 0, got -1"),
+    ({"deregistration_delay_seconds": -1}, "deregistration_delay_seconds: must be >= 0, got -1"),
+    ({"deregistration_delay_seconds": 3601}, "deregistration_delay_seconds: must be <= 3600, got 3601"),
+    ({"root_volume_size_gib": 0}, "root_volume_size_gib: must be >= 1, got 0"),
+    ({"root_volume_size_gib": 16385}, "root_volume_size_gib: must be <= 16384, got 16385"),
+    ({"metadata_hop_limit": 0}, "metadata_hop_limit: must be >= 1, got 0"),
+    ({"metadata_hop_limit": 65}, "metadata_hop_limit: must be <= 64, got 65"),
+    ({"released_version": 0}, "released_version: must be >= 1, got 0"),
+    ({"user_data": b"#!/bin/sh"}, "user_data: must be text (a script), got bytes"),
+    ({"user_data": "x" * (16 * 1024 + 1)}, "user_data: must be at most 16384 bytes (EC2's limit)"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), FLEET_REFUSED, ids=[m[:60] for _, m in FLEET_REFUSED])
+def test_fleet_refusals_name_the_key_and_the_bound(overrides: dict[str, Any], message: str) -> None:
+    assert refused(resolve_rolling_asg, reference_args(**overrides)) == message
+
+
+def test_fleet_capacity_given_as_an_output_is_refused_with_why() -> None:
+    message = refused(resolve_rolling_asg, reference_args(max_size=pulumi.Output.from_input(12)))
+    assert message == "max_size: must be a plain integer, not an Output"
+
+
+def test_fleet_bounds_at_their_edges_and_given_values_are_kept() -> None:
+    high = resolve_rolling_asg(
+        reference_args(  # type: ignore[arg-type]
+            desired_capacity=12,
+            instance_port=65535,
+            deregistration_delay_seconds=3600,
+            root_volume_size_gib=16384,
+            metadata_hop_limit=64,
+            released_ami_id="ami-0fedcba9876543210",
+            user_data="x" * (16 * 1024),
+        )
+    )
+    assert (high.instance_port, high.deregistration_delay_seconds) == (65535, 3600)
+    assert (high.root_volume_size_gib, high.metadata_hop_limit) == (16384, 64)
+    assert (high.instance_type, high.ami_id, high.released_ami_id) == (
+        "t3.small",
+        "ami-0123456789abcdef0",
+        "ami-0fedcba9876543210",
+    )
+    assert high.user_data == "x" * (16 * 1024)
+    low = resolve_rolling_asg(
+        reference_args(  # type: ignore[arg-type]
+            min_size=0,
+            max_size=1,
+            desired_capacity=1,
+            rolling_update=None,
+            instance_port=1,
+            default_instance_warmup_seconds=0,
+            deregistration_delay_seconds=0,
+            root_volume_size_gib=1,
+            metadata_hop_limit=1,
+            released_version=1,
+        )
+    )
+    assert (low.instance_port, low.default_instance_warmup_seconds, low.deregistration_delay_seconds) == (1, 0, 0)
+    assert (low.root_volume_size_gib, low.metadata_hop_limit, low.released_version) == (1, 1, 1)
+    same = resolve_rolling_asg(reference_args(min_size=10, max_size=10))  # type: ignore[arg-type]
+    assert same.desired_capacity == 10
+    later = pulumi.Output.from_input("t3.small")
+    assert resolve_rolling_asg(reference_args(instance_type=later, ami_id=later, released_ami_id=later)).ami_id is later  # type: ignore[arg-type]
+    assert resolve_rolling_asg(reference_args(user_data=later)).user_data is later  # type: ignore[arg-type]
+
+
+CANARY = {"target_name": "web", "service_port": 80, "namespace": "shop"}
+CANARY_REFUSED = [
+    ({"target_name": None}, "target_name: is required"),
+    ({"service_port": 0}, "service_port: must be >= 1, got 0"),
+    ({"service_port": 65536}, "service_port: must be <= 65535, got 65536"),
+    ({"target_port": 0}, "target_port: must be >= 1, got 0"),
+    ({"target_port": 65536}, "target_port: must be <= 65535, got 65536"),
+    ({"target_port": ""}, "target_port: must be a port number or name, got ''"),
+    ({"target_port": 8.5}, "target_port: must be a port number or name, got 8.5"),
+    ({"threshold": 0}, "threshold: must be >= 1, got 0"),
+    ({"progress_deadline_seconds": 0}, "progress_deadline_seconds: must be >= 1, got 0"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), CANARY_REFUSED, ids=[m[:60] for _, m in CANARY_REFUSED])
+def test_canary_refusals_name_the_key_and_the_bound(overrides: dict[str, Any], message: str) -> None:
+    assert refused(resolve_flagger_canary, {**CANARY, **overrides}) == message
+
+
+def test_canary_required_port_and_names_are_checked_by_their_key() -> None:
+    assert refused(resolve_flagger_canary, {"target_name": "web"}) == "service_port: is required"
+    assert refused(resolve_flagger_canary, {**CANARY, "autoscaler_name": "A"}).startswith("autoscaler_name: ")
+    assert refused(resolve_flagger_canary, {**CANARY, "bogus": 1}).startswith("bogus: ")
+
+
+def test_canary_bounds_at_their_edges_and_every_setting_is_kept() -> None:
+    long_name = "a" * 253
+    high = resolve_flagger_canary(
+        {**CANARY, "service_port": 65535, "target_port": 65535, "autoscaler_name": long_name}  # type: ignore[typeddict-item]
+    )
+    assert (high.service_port, high.target_port, high.autoscaler_name) == (65535, 65535, long_name)
+    low = resolve_flagger_canary(
+        {**CANARY, "service_port": 1, "target_port": 1, "threshold": 1, "progress_deadline_seconds": 1}
+    )  # type: ignore[typeddict-item]
+    assert (low.service_port, low.target_port, low.threshold, low.progress_deadline_seconds) == (1, 1, 1, 1)
+    default = resolve_flagger_canary({"target_name": "web", "service_port": 80})
+    assert (default.namespace, default.target_port, default.max_weight, default.step_weight) == (
+        "default",
+        "http",
+        50,
+        10,
+    )
+    assert default.progress_deadline_seconds == 600
