@@ -842,3 +842,29 @@ def test_canary_bounds_at_their_edges_and_every_setting_is_kept() -> None:
         10,
     )
     assert default.progress_deadline_seconds == 600
+
+
+def test_network_and_edge_keep_their_tags_and_the_insights_switch() -> None:
+    assert resolve_network({"tags": {"team": "shop"}}).tags == {"team": "shop"}
+    edge = resolve_shared_edge({"test_listener_cidrs": ["10.0.0.0/8"], "container_insights": False})
+    assert edge.container_insights is False
+
+
+def test_fleet_max_size_and_warm_pool_capacity_are_checked_against_their_bounds() -> None:
+    message = refused(resolve_rolling_asg, reference_args(max_size=0, min_size=0, desired_capacity=1))
+    assert message == "max_size: must be >= 1, got 0"
+    pool = {"max_group_prepared_capacity": 9}
+    assert refused(resolve_rolling_asg, reference_args(warm_pool=pool)) == (
+        "warm_pool.max_group_prepared_capacity: must be >= 10, got 9"
+    )
+    kept = resolve_rolling_asg(reference_args(warm_pool={"max_group_prepared_capacity": 10}))  # type: ignore[arg-type]
+    assert kept.warm_pool is not None and kept.warm_pool.max_group_prepared_capacity == 10
+
+
+def test_canary_keeps_its_weights_and_refuses_a_non_mapping_and_a_name_past_253() -> None:
+    canary = resolve_flagger_canary({**CANARY, "max_weight": 60, "step_weight": 20})  # type: ignore[typeddict-item]
+    assert (canary.max_weight, canary.step_weight) == (60, 20)
+    with pytest.raises(ArgError) as raised:
+        resolve_flagger_canary([CANARY])  # type: ignore[arg-type]
+    assert (raised.value.key, raised.value.problem) == ("", f"must be a mapping, got {[CANARY]!r}")
+    assert refused(resolve_flagger_canary, {**CANARY, "autoscaler_name": "a" * 254}).startswith("autoscaler_name: ")
