@@ -868,3 +868,87 @@ def test_canary_keeps_its_weights_and_refuses_a_non_mapping_and_a_name_past_253(
         resolve_flagger_canary([CANARY])  # type: ignore[arg-type]
     assert (raised.value.key, raised.value.problem) == ("", f"must be a mapping, got {[CANARY]!r}")
     assert refused(resolve_flagger_canary, {**CANARY, "autoscaler_name": "a" * 254}).startswith("autoscaler_name: ")
+
+
+def test_fleet_keeps_the_optional_settings_it_passes_through() -> None:
+    given = {
+        "root_device_name": "/dev/sda1",
+        "kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/1",
+        "instance_profile_name": "fleet-profile",
+        "notification_topic_arn": "arn:aws:sns:us-east-1:123456789012:fleet",
+    }
+    fleet = resolve_rolling_asg(reference_args(**given))  # type: ignore[arg-type]
+    assert {k: getattr(fleet, k) for k in given} == given
+    grace = resolve_rolling_asg(reference_args(health_check={"grace_period_seconds": 42}))  # type: ignore[arg-type]
+    assert grace.grace_period_seconds == 42
+
+
+DEPLOYMENT = {"image": "web:1"}
+DEPLOYMENT_REFUSED = [
+    ({"bogus": 1}, "bogus: is not a RollingDeployment argument"),
+    ({"image": None}, "image: is required"),
+    ({"container_port": 0}, "container_port: must be >= 1, got 0"),
+    ({"container_port": 65536}, "container_port: must be <= 65535, got 65536"),
+    ({"service_port": 0}, "service_port: must be >= 1, got 0"),
+    ({"service_port": 65536}, "service_port: must be <= 65535, got 65536"),
+    (
+        {"max_surge": 0, "max_unavailable": "0%"},
+        "max_surge: max_surge and max_unavailable cannot both be 0: the rollout could not progress",
+    ),
+    ({"min_ready_seconds": -1}, "min_ready_seconds: must be >= 0, got -1"),
+    ({"progress_deadline_seconds": 0, "min_ready_seconds": 0}, "progress_deadline_seconds: must be >= 1, got 0"),
+    (
+        {"progress_deadline_seconds": 5, "min_ready_seconds": 5},
+        "progress_deadline_seconds: must be > min_ready_seconds (5), got 5",
+    ),
+    ({"pre_stop_seconds": 0}, "pre_stop_seconds: must be >= 1, got 0"),
+    ({"drain_seconds": -1}, "drain_seconds: must be >= 0, got -1"),
+    ({"termination_grace_period_seconds": 0}, "termination_grace_period_seconds: must be >= 1, got 0"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), DEPLOYMENT_REFUSED, ids=[m[:60] for _, m in DEPLOYMENT_REFUSED])
+def test_deployment_refusals_name_the_key_and_the_bound(overrides: dict[str, Any], message: str) -> None:
+    assert refused(resolve_rolling_deployment, "web", {**DEPLOYMENT, **overrides}) == message
+
+
+def test_deployment_name_length_leaves_room_for_flaggers_suffix_only_under_flagger() -> None:
+    assert resolve_rolling_deployment("web", {**DEPLOYMENT, "app_name": "a" * 63}).app_name == "a" * 63  # type: ignore[typeddict-item]
+    assert refused(resolve_rolling_deployment, "web", {**DEPLOYMENT, "app_name": "a" * 64}).startswith("app_name: ")
+    flagger = {**DEPLOYMENT, "managed_by_flagger": True}
+    assert resolve_rolling_deployment("web", {**flagger, "app_name": "a" * 55}).app_name == "a" * 55  # type: ignore[typeddict-item]
+    assert refused(resolve_rolling_deployment, "web", {**flagger, "app_name": "a" * 56}).startswith("app_name: ")
+
+
+def test_deployment_bounds_at_their_edges_and_given_values_are_kept() -> None:
+    given = {
+        **DEPLOYMENT,
+        "container_port": 65535,
+        "service_port": 65535,
+        "service_type": "NodePort",
+        "min_ready_seconds": 0,
+        "progress_deadline_seconds": 1,
+        "pre_stop_seconds": 1,
+        "drain_seconds": 0,
+        "termination_grace_period_seconds": 1,
+        "env": {"LOG_LEVEL": "debug"},
+        "part_of": "shop",
+    }
+    d = resolve_rolling_deployment("web", given)  # type: ignore[arg-type]
+    assert (d.container_port, d.service_port, d.service_type) == (65535, 65535, "NodePort")
+    assert (d.min_ready_seconds, d.progress_deadline_seconds) == (0, 1)
+    assert (d.pre_stop_seconds, d.drain_seconds, d.termination_grace_period_seconds) == (1, 0, 1)
+    assert (d.env, d.part_of) == ({"LOG_LEVEL": "debug"}, "shop")
+    low = resolve_rolling_deployment("web", {**DEPLOYMENT, "container_port": 1, "service_port": 1})  # type: ignore[typeddict-item]
+    assert (low.container_port, low.service_port) == (1, 1)
+    assert refused(resolve_rolling_deployment, "web", {**DEPLOYMENT, "part_of": "-bad-"}).startswith("part_of: ")
+    assert refused(
+        resolve_rolling_deployment,
+        "web",
+        {**DEPLOYMENT, "pre_stop_seconds": 5, "drain_seconds": 5, "termination_grace_period_seconds": 9},
+    ) == (
+        "termination_grace_period_seconds: must be >= pre_stop_seconds + drain_seconds (5 + 5 = 10), got 9: the "
+        "kubelet would SIGKILL requests still in flight"
+    )
+    exact = {**DEPLOYMENT, "pre_stop_seconds": 5, "drain_seconds": 5, "termination_grace_period_seconds": 10}
+    assert resolve_rolling_deployment("web", exact).termination_grace_period_seconds == 10  # type: ignore[arg-type]
