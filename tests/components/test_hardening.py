@@ -952,3 +952,135 @@ def test_deployment_bounds_at_their_edges_and_given_values_are_kept() -> None:
     )
     exact = {**DEPLOYMENT, "pre_stop_seconds": 5, "drain_seconds": 5, "termination_grace_period_seconds": 10}
     assert resolve_rolling_deployment("web", exact).termination_grace_period_seconds == 10  # type: ignore[arg-type]
+
+
+SERVICE_REFUSED = [
+    ({"live_color": "red"}, "live_color: must be blue or green, got 'red'"),
+    (
+        {"blue": {"image": "web:1", "weight": 90}, "green": {"image": "web:2", "weight": 20}},
+        "green.weight: blue.weight + green.weight must sum to 100, got 90 + 20",
+    ),
+    (
+        {"green": {"image": "web:2", "weight": 10, "desired_count": 0}},
+        "green.desired_count: must be >= 1 while green gets 10% of traffic: requests would fail",
+    ),
+    ({"container_port": 0}, "container_port: must be >= 1, got 0"),
+    ({"container_port": 65536}, "container_port: must be <= 65535, got 65536"),
+    ({"cpu": 300}, "cpu: must be a Fargate CPU size 256, 512, 1024, 2048, 4096, 8192, 16384, got 300"),
+    ({"deregistration_delay_seconds": -1}, "deregistration_delay_seconds: must be >= 0, got -1"),
+    ({"health_check_grace_period_seconds": -1}, "health_check_grace_period_seconds: must be >= 0, got -1"),
+    (
+        {"health_check_grace_period_seconds": 2147483648},
+        "health_check_grace_period_seconds: must be <= 2147483647, got 2147483648",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), SERVICE_REFUSED, ids=[m[:60] for _, m in SERVICE_REFUSED])
+def test_service_refusals_name_the_key_and_the_bound(overrides: dict[str, Any], message: str) -> None:
+    assert refused(resolve_blue_green, "web", base_args(**overrides)) == message
+
+
+def test_service_name_refusals_say_why() -> None:
+    assert refused(resolve_blue_green, "Web", base_args()) == (
+        "name: must be lowercase letters, digits and '-', starting with a letter (used in AWS names), got 'Web'"
+    )
+
+
+def test_service_bounds_at_their_edges_defaults_follow_the_live_color_and_outputs_pass() -> None:
+    high = resolve_blue_green(
+        "web",
+        base_args(  # type: ignore[arg-type]
+            container_port=65535, deregistration_delay_seconds=0, health_check_grace_period_seconds=2147483647
+        ),
+    )
+    assert (high.container_port, high.deregistration_delay_seconds) == (65535, 0)
+    assert high.health_check_grace_period_seconds == 2147483647
+    low = resolve_blue_green("web", base_args(container_port=1, health_check_grace_period_seconds=0))  # type: ignore[arg-type]
+    assert (low.container_port, low.health_check_grace_period_seconds) == (1, 0)
+    blue, green = {"image": "a:1"}, {"image": "a:2"}
+    green_live = resolve_blue_green("web", base_args(live_color="green", blue=blue, green=green))  # type: ignore[arg-type]
+    assert (green_live.blue.weight, green_live.green.weight) == (0, 100)
+    idle_green = {"image": "a:2", "weight": 0, "desired_count": 0}
+    idle = resolve_blue_green("web", base_args(green=idle_green, blue={"image": "a:1", "weight": 100}))  # type: ignore[arg-type]
+    assert idle.green.desired_count == 0
+    cpu = pulumi.Output.from_input(256)
+    assert resolve_blue_green("web", base_args(cpu=cpu, memory=122880)).memory == 122880  # type: ignore[arg-type]
+    assert refused(resolve_blue_green, "web", base_args(cpu=cpu, memory=511)) == "memory: must be >= 512, got 511"
+    assert refused(resolve_blue_green, "web", base_args(cpu=cpu, memory=122881)) == (
+        "memory: must be <= 122880, got 122881"
+    )
+    memory = pulumi.Output.from_input(3)
+    assert resolve_blue_green("web", base_args(cpu=256, memory=memory)).memory is memory  # type: ignore[arg-type]
+
+
+AGENT = {"agent_path": AGENT_PATH_OK}
+MIGRATE = {"expand_command": "alembic upgrade 0002", "compat_command": "compat-gate 0002"}
+SERVICE_MORE_REFUSED = [
+    ({"environment": {"APP_COLOR": "red"}}, "environment.APP_COLOR: is set by the component to the task's color"),
+    (
+        {"flag_agent": AGENT, "environment": {"APP_FLAG_SET": "x"}},
+        "environment.APP_FLAG_SET: is set by the component from the flag set it reads",
+    ),
+    (
+        {"flag_agent": AGENT, "secrets": {"APP_FLAGS_AGENT_URL": SM_ARN}},
+        "secrets.APP_FLAGS_AGENT_URL: is set by the component from the flag set it reads",
+    ),
+    (
+        {"environment": {"Z": "x", "B": "y"}, "secrets": {"A": SM_ARN, "Z": SM_ARN}},
+        "secrets.Z: is also set in environment: ECS refuses a variable defined twice",
+    ),
+    (
+        {"blue": {"image": "a:1", "weight": 99}, "green": {"image": "a:2", "weight": 1, "desired_count": 0}},
+        "green.desired_count: must be >= 1 while green gets 1% of traffic: requests would fail",
+    ),
+    (
+        {"mode": "native", "native": {"strategy": "BLUE_GREEN"}, "migrations": MIGRATE},
+        "migrations: needs mode paired: the release driver runs migrations, ECS's native strategies do not",
+    ),
+    (
+        {"test_host_name": "api.example.org", "routing": {"priority": 5, "host_headers": ["web.example.com"]}},
+        "test_host_name: 'api.example.org' matches none of routing.host_headers ['web.example.com']: pre-traffic "
+        "checks with it would reach the listener's default 404, not the service",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), SERVICE_MORE_REFUSED, ids=[m[:60] for _, m in SERVICE_MORE_REFUSED])
+def test_service_variable_mode_and_migration_refusals_exactly(overrides: dict[str, Any], message: str) -> None:
+    assert refused(resolve_blue_green, "web", base_args(**overrides)) == message
+
+
+def test_service_mode_only_known_at_deployment_is_refused_and_a_bad_mode_names_its_key() -> None:
+    later = pulumi.Output.from_input("native")
+    assert refused(resolve_blue_green, "web", base_args(mode=later)) == (
+        "mode: must be known at preview (paired or native), not an Output"
+    )
+    assert refused(resolve_blue_green, "web", base_args(mode="rolling")).startswith("mode: ")
+
+
+def test_service_keeps_migrations_the_public_ip_switch_and_the_live_colors_default_weights() -> None:
+    settings = resolve_blue_green("web", base_args(migrations=MIGRATE, assign_public_ip=True))  # type: ignore[arg-type]
+    assert settings.migrations == MigrationSettings("alembic upgrade 0002", "compat-gate 0002", None, 0, 900)
+    assert settings.assign_public_ip is True
+    plain = resolve_blue_green("web", base_args())  # type: ignore[arg-type]
+    assert (plain.migrations, plain.assign_public_ip) == (None, False)
+    blue_live = resolve_blue_green("web", base_args(blue={"image": "a:1"}, green={"image": "a:2"}))  # type: ignore[arg-type]
+    assert (blue_live.blue.weight, blue_live.green.weight) == (100, 0)
+
+
+def test_service_variables_reserved_for_the_flag_agent_are_free_without_it_and_outputs_pass() -> None:
+    free = {"APP_FLAG_SET": "mine"}
+    assert resolve_blue_green("web", base_args(environment=free)).environment == free  # type: ignore[arg-type]
+    secret = {"APP_FLAGS_AGENT_URL": SM_ARN}
+    assert resolve_blue_green("web", base_args(secrets=secret)).secrets == secret  # type: ignore[arg-type]
+    env_later, secrets_later = pulumi.Output.from_input({"A": "x"}), pulumi.Output.from_input({"A": SM_ARN})
+    with_agent = resolve_blue_green("web", base_args(flag_agent=AGENT, environment=env_later, secrets=secrets_later))  # type: ignore[arg-type]
+    assert with_agent.environment is env_later
+    mixed = resolve_blue_green("web", base_args(environment={"A": "x"}, secrets=secrets_later))  # type: ignore[arg-type]
+    assert mixed.secrets is secrets_later
+    mixed = resolve_blue_green("web", base_args(environment=env_later, secrets={"A": SM_ARN}))  # type: ignore[arg-type]
+    assert mixed.environment is env_later
+    count_later = pulumi.Output.from_input(0)
+    later = resolve_blue_green("web", base_args(green={"image": "a:2", "weight": 10, "desired_count": count_later}))  # type: ignore[arg-type]
+    assert later.green.desired_count is count_later
