@@ -1084,3 +1084,8 @@ def test_service_variables_reserved_for_the_flag_agent_are_free_without_it_and_o
     count_later = pulumi.Output.from_input(0)
     later = resolve_blue_green("web", base_args(green={"image": "a:2", "weight": 10, "desired_count": count_later}))  # type: ignore[arg-type]
     assert later.green.desired_count is count_later
+
+
+def test_service_keeps_its_tags_cpu_and_log_retention() -> None:
+    settings = resolve_blue_green("web", base_args(cpu=512, memory=1024, log_retention_days=3653))  # type: ignore[arg-type]
+    assert (settings.tags, settings.cpu, settings.log_retention_days) == ({"team": "platform"}, 512, 3653)
