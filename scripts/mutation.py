@@ -119,6 +119,7 @@ def run(mutants: list[str], max_children: int) -> int:
 
 def run_default(max_children: int) -> int:
     """Regenerate the mutants, then test those of DEFAULT_MUTANTS without a verdict."""
+    print("regenerating the mutants and timing the tests (minutes, output held back)", flush=True)
     generate = mutmut("run", "--max-children", str(max_children), NO_MUTANT)
     if "nothing matches" not in generate.stdout + generate.stderr:
         print(generate.stdout + generate.stderr, file=sys.stderr)
