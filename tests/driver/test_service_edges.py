@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from zero_downtime.contract import Weights
 from zero_downtime.driver.adapters.release_store import ReleaseStore
-from zero_downtime.driver.core.analysis import Judgement, Verdict
-from zero_downtime.driver.core.bake import counted_errors, counted_fact, is_repeat, settled_in
+from zero_downtime.driver.core.analysis import AnalysisConfig, Judgement, Verdict
+from zero_downtime.driver.core.bake import bake_check, counted_errors, counted_fact, is_repeat, settled_in
 from zero_downtime.driver.core.errors import InputError
+from zero_downtime.driver.core.plan import Step
 from zero_downtime.driver.core.service import BAKING, MAX_DESIRED_COUNT
 from zero_downtime.driver.core.status import ROLLED_BACK, SUCCEEDED, Status
 from zero_downtime.store.local import LocalBlobs
@@ -164,3 +165,39 @@ def test_settled_tests_are_those_of_the_same_step_only() -> None:
     assert settled_in(_status(settled=settled), 3) == frozenset()
     assert settled_in(_status(settled={"step": 2, "tests": "error_sprt"}), 2) == frozenset()
     assert settled_in(_status(settled=[2]), 2) == frozenset()
+
+
+class _BareMachine:
+    """What `bake_check` uses of a machine: a clock, the status and what it records."""
+
+    def __init__(self, status: Status, now: float) -> None:
+        self.status, self.t, self.records, self.rollbacks = status, now, [], []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+    def abort_requested(self) -> bool:
+        return False
+
+    def begin_rollback(self, reason: str) -> None:
+        self.rollbacks.append(reason)
+
+    def record(self, event: str, **kwargs: object) -> None:
+        self.records.append((event, kwargs))
+
+
+def test_a_bake_whose_start_was_not_journaled_counts_from_its_first_check() -> None:
+    m = _BareMachine(_status(), now=100.0)  # no step_started_at in the facts
+    seen: list[tuple[float, float]] = []
+
+    def check(started: float, now: float, settled: frozenset[str]) -> Verdict:
+        seen.append((started, now))
+        return Verdict(outcome=Judgement.PASS)
+
+    cfg = AnalysisConfig(poll_seconds=10.0)
+    passed = bake_check(m, 0, Step(weight=10, bake_seconds=60.0), cfg, 2.0, check, lambda *_: None)  # type: ignore[arg-type]
+    assert (passed, seen) == (False, [(100.0, 110.0)])  # baked 10 of 60 seconds: not yet passed
+    assert m.records[0][0] == "check" and m.rollbacks == []
