@@ -18,10 +18,15 @@ from zero_downtime.driver.core.analysis import AnalysisConfig, Judgement, Verdic
 from zero_downtime.driver.core.errors import InputError, PortError
 from zero_downtime.driver.core.metric_checks import (
     AnalysisPlan,
+    CheckResult,
+    MetricCheck,
     MetricJudge,
     MetricSample,
+    Threshold,
     combine,
+    decide,
     parse_analysis_file,
+    verdict_of,
 )
 
 from tests.paths import REPO_ROOT
@@ -676,3 +681,104 @@ def test_each_limit_of_the_file_is_accepted_at_its_edge_and_refused_one_step_bey
         parse_analysis_file(beyond)
     assert caught.value.key == f"analysis_file.{limit.key}"
     assert limit.message in caught.value.problem, caught.value.problem
+
+
+# --- issue 17, mutmut: what `decide`, `verdict_of`, `combine` and the judge carry, exactly ----------
+WAIT, F, P = Judgement.INCONCLUSIVE, Judgement.FAIL, Judgement.PASS
+
+
+def _check(dry_run: bool = True, **threshold: float) -> MetricCheck:
+    return MetricCheck("lat", "cloudwatch", {"metric": "p99"}, Threshold(**threshold), min_sample=10, dry_run=dry_run)
+
+
+def test_decide_carries_the_name_the_dry_run_flag_and_every_figure_on_each_branch() -> None:
+    new, stable = MetricSample(5.0, 20), MetricSample(2.0, 30)
+    figures = {"value": 5.0, "sample": 20, "stable_value": 2.0, "stable_sample": 30}
+    rel = _check(max_increase_over_stable=1.0)
+    assert decide(rel, PortError("boom"), stable) == CheckResult(
+        "lat", WAIT, ("lat: cloudwatch source failed: boom",), True
+    )
+    assert decide(rel, MetricSample(5.0, 9), stable) == CheckResult(
+        "lat", WAIT, ("lat: sample 9 of 10 needed",), True, 5.0, 9, 2.0, 30
+    )
+    assert decide(rel, MetricSample(None, 20), stable) == CheckResult(
+        "lat", WAIT, ("lat: no value (sample 20)",), True, None, 20, 2.0, 30
+    )
+    failed = decide(_check(max=4.0, max_increase_over_stable=1.0), new, stable)  # both bounds broken: both said
+    assert failed == CheckResult(
+        "lat",
+        F,
+        (
+            "lat: 5 > max 4 (sample 20)",
+            "lat: 5 exceeds stable 2 by 3 > max_increase_over_stable 1 (sample 20)",
+        ),
+        True,
+        **figures,
+    )
+    assert decide(_check(max=6.0), new, stable) == CheckResult("lat", P, (), True, **figures)
+    assert decide(_check(dry_run=False, max=6.0), new, None) == CheckResult("lat", P, (), False, 5.0, 20)
+
+
+def test_decide_waits_for_the_stable_color_saying_what_it_has() -> None:
+    rel, new = _check(max_increase_over_stable=1.0), MetricSample(5.0, 20)
+    assert decide(rel, new, PortError("down")) == CheckResult(
+        "lat", WAIT, ("lat: stable color's cloudwatch source failed: down",), True, 5.0, 20
+    )
+    assert decide(rel, new, None).reasons == ("lat: stable color has sample 0 of 10 needed to compare",)
+    assert decide(rel, new, MetricSample(2.0, 4)) == CheckResult(
+        "lat", WAIT, ("lat: stable color has sample 4 of 10 needed to compare",), True, 5.0, 20, 2.0, 4
+    )
+
+
+def test_the_ratio_to_a_stable_value_below_one_is_still_a_ratio() -> None:
+    assert Threshold(max_ratio_to_stable=2.0).relative_failures(2.0, 0.5) == [
+        "2 is 4x stable 0.5 > max_ratio_to_stable 2"
+    ]
+    assert Threshold(max_ratio_to_stable=2.0).relative_failures(1.0, 0.5) == []
+
+
+def test_a_check_result_reads_back_under_its_own_keys() -> None:
+    assert CheckResult("lat", F, ("r",), False, 5.0, 20, 2.0, 30).to_dict() == {
+        "outcome": "fail",
+        "dry_run": False,
+        "value": 5.0,
+        "sample": 20,
+        "stable_value": 2.0,
+        "stable_sample": 30,
+        "reasons": ["r"],
+    }
+
+
+def test_only_dry_runs_are_listed_as_dry_run_failures() -> None:
+    live, dry = CheckResult("live", F, ("live: bad",), False), CheckResult("dry", F, ("dry: bad",), True)
+    verdict = verdict_of([live, dry])
+    assert (verdict.outcome, verdict.reasons) == (F, ("live: bad",))
+    assert verdict.figures["metric_checks_dry_run_failed"] == ["dry"]
+
+
+def test_combine_keeps_the_tests_either_side_accepted() -> None:
+    first = Verdict(outcome=P, accepted=frozenset({"error_sprt"}))
+    second = Verdict(outcome=P, accepted=frozenset({"latency"}))
+    assert combine(first, second).accepted == frozenset({"error_sprt", "latency"})
+
+
+def test_the_judge_names_the_sources_it_has_and_reads_each_with_the_checks_query() -> None:
+    plan = AnalysisPlan((_check(max=6.0),))
+    with pytest.raises(InputError) as raised:
+        MetricJudge(plan, {})
+    assert raised.value.problem == "no 'cloudwatch' source is available here (have: none)"
+
+    class Source:
+        def __init__(self) -> None:
+            self.queries: list[Any] = []
+
+        def read(self, query: Mapping[str, Any], color: str, start: float, end: float) -> MetricSample:
+            self.queries.append(query)
+            return MetricSample(1.0, 20)
+
+    with pytest.raises(InputError) as raised:
+        MetricJudge(plan, {"http-json": Source(), "prometheus": Source()})  # type: ignore[dict-item]
+    assert raised.value.problem == "no 'cloudwatch' source is available here (have: http-json, prometheus)"
+    source = Source()
+    MetricJudge(plan, {"cloudwatch": source}).judge("green", "blue", 0.0, 60.0)  # type: ignore[dict-item]
+    assert source.queries == [{"metric": "p99"}]
