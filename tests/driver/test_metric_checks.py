@@ -782,3 +782,128 @@ def test_the_judge_names_the_sources_it_has_and_reads_each_with_the_checks_query
     source = Source()
     MetricJudge(plan, {"cloudwatch": source}).judge("green", "blue", 0.0, 60.0)  # type: ignore[dict-item]
     assert source.queries == [{"metric": "p99"}]
+
+
+def _with(path: str, value: Any) -> dict[str, Any]:
+    """valid() with the dotted `path` (list indexes as numbers) set to `value`, or removed for DROP."""
+    data = valid()
+    *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+    node: Any = data
+    for p in parents:
+        node = node[p]
+    if value is DROP:
+        del node[last]
+    else:
+        node[last] = value
+    return data
+
+
+DROP = object()
+C0, C1 = "checks.0", "checks.1"
+K0, K1 = "analysis_file.checks[0]", "analysis_file.checks[1]"
+PARSE_REFUSED = [
+    ("checks", None, "analysis_file.checks: must be a list of checks, got nothing (null)"),
+    ("checks", {"a": 1}, "analysis_file.checks: must be a list of checks, got a mapping"),
+    ("bogus", 1, "analysis_file.bogus: unknown key; expected one of checks, judge"),
+    (f"{C0}.min_sample", DROP, f"{K0}.min_sample: required"),
+    (f"{C0}.threshold", {"max": 1, 5: 1}, f"{K0}.threshold: keys must be strings, got 5"),
+    (f"{C0}.threshold", [1], f"{K0}.threshold: must be a mapping, got a list"),
+    (
+        f"{C0}.threshold",
+        {},
+        f"{K0}.threshold: needs at least one of max, min, max_increase_over_stable, "
+        "max_decrease_under_stable, max_ratio_to_stable",
+    ),
+    (f"{C0}.threshold.max", "5", f"{K0}.threshold.max: must be a number, got a string ('5')"),
+    (
+        f"{C0}.name",
+        "x" * 50 + "!",
+        f"{K0}.name: must be 1-64 letters, digits, '.', '_' or '-' starting with a letter "
+        f"or digit, got a string ({'x' * 40!r})",
+    ),
+    (f"{C0}.source", "prometheus", f"{K0}.source: must be one of cloudwatch, http-json, got a string ('prometheus')"),
+    (f"{C0}.dry_run", {1}, f"{K0}.dry_run: must be true or false, got set"),
+    (f"{C0}.query.namespace", "", f"{K0}.query.namespace: must be a non-empty string, got a string ('')"),
+    (f"{C0}.query.metric", "a\x00", f"{K0}.query.metric: must not contain control characters"),
+    (f"{C0}.query.namespace", "a$b", f"{K0}.query.namespace: may hold only letters, digits, spaces and . _ / # : -"),
+    (f"{C0}.query.dimensions", [1], f"{K0}.query.dimensions: must be a mapping of dimension name to value, got a list"),
+    (
+        f"{C0}.query.dimensions",
+        {5: "x"},
+        f"{K0}.query.dimensions: dimension names must be 1-255 characters, not ':...', got 5",
+    ),
+    (
+        f"{C0}.query.dimensions",
+        {":x": "x"},
+        f"{K0}.query.dimensions: dimension names must be 1-255 characters, not ':...', got ':x'",
+    ),
+    (
+        f"{C0}.query.dimensions.Color",
+        "x" * 1025,
+        f"{K0}.query.dimensions.Color: must be at most 1024 characters, got 1025",
+    ),
+    (
+        f"{C0}.query.dimensions.Color",
+        "{colour}",
+        f"{K0}.query.dimensions.Color: unknown placeholder {{colour}}; only {{color}} are substituted",
+    ),
+    (f"{C0}.query.dimensions.Color", "a{b", f"{K0}.query.dimensions.Color: has an unbalanced brace"),
+    (f"{C0}.query.dimensions.Color", "a}b", f"{K0}.query.dimensions.Color: has an unbalanced brace"),
+    (
+        f"{C0}.query.stat",
+        "avg",
+        f"{K0}.query.stat: must be one of SampleCount, Average, Sum, Minimum, Maximum or a "
+        "percentile pNN, got a string ('avg')",
+    ),
+    (
+        f"{C0}.query.period",
+        7,
+        f"{K0}.query.period: must be 1, 5, 10 or 30 (high resolution) or a multiple of 60 up to "
+        "86400, got a number (7)",
+    ),
+    (f"{C1}.query.url", "http://h/" + "a" * 2040, f"{K1}.query.url: must be at most 2048 characters, got 2049"),
+    (
+        f"{C1}.query.url",
+        "http://h/{colour}",
+        f"{K1}.query.url: unknown placeholder {{colour}}; only {{color}}, {{window_seconds}} are substituted",
+    ),
+    (f"{C1}.query.headers", [1], f"{K1}.query.headers: must be a mapping of header name to value, got a list"),
+    (f"{C1}.query.headers", {5: "x"}, f"{K1}.query.headers: header names must be 1-64 letters, digits or '-', got 5"),
+    (
+        f"{C1}.query.headers",
+        {"a b": "x"},
+        f"{K1}.query.headers: header names must be 1-64 letters, digits or '-', got 'a b'",
+    ),
+    (f"{C1}.query.headers.Host", "x" * 1025, f"{K1}.query.headers.Host: must be at most 1024 characters, got 1025"),
+    (
+        f"{C1}.query.headers.Host",
+        "{window_seconds}",
+        f"{K1}.query.headers.Host: unknown placeholder {{window_seconds}}; only {{color}} are substituted",
+    ),
+    ("judge", [1], "analysis_file.judge: must be a mapping of judge settings, got a list"),
+    ("judge", {"a b": 1}, "analysis_file.judge: setting names must be plain words, got 'a b'"),
+    ("judge", {5: 1}, "analysis_file.judge: setting names must be plain words, got 5"),
+    ("judge", {"alpha": math.nan}, "analysis_file.judge.alpha: must be finite, got nan"),
+    ("judge", {"alpha": [1]}, "analysis_file.judge.alpha: must be a number, boolean or string, got a list"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "message"), PARSE_REFUSED, ids=[m[:70] for *_, m in PARSE_REFUSED])
+def test_each_refusal_of_the_analysis_file_says_exactly_what_and_where(path: str, value: Any, message: str) -> None:
+    with pytest.raises(InputError) as raised:
+        parse_analysis_file(_with(path, value))
+    assert str(raised.value) == message
+
+
+def test_limits_and_defaults_of_the_queries_as_parsed() -> None:
+    plan = parse_analysis_file(_with(f"{C0}.query.dimensions.Color", "x" * 1024))
+    assert plan.checks[0].query["dimensions"]["Color"] == "x" * 1024
+    assert plan.checks[0].query["divide_by"] == "Requests"
+    assert parse_analysis_file(_with(f"{C0}.query.dimensions", DROP)).checks[0].query["dimensions"] == {}
+    url = "http://h/" + "a" * 2039
+    assert parse_analysis_file(_with(f"{C1}.query.url", url)).checks[1].query["url"] == url
+    assert parse_analysis_file(_with(f"{C1}.query.timeout_seconds", DROP)).checks[1].query["timeout_seconds"] == 5.0
+    assert parse_analysis_file(_with(f"{C1}.query.timeout_seconds", 0.5)).checks[1].query["timeout_seconds"] == 0.5
+    headers = {"Host": "x" * 1024, "X-Color": "{color}"}
+    assert parse_analysis_file(_with(f"{C1}.query.headers", headers)).checks[1].query["headers"] == headers
+    assert parse_analysis_file(_with("judge", {"alpha": 0.05})).judge == {"alpha": 0.05}
