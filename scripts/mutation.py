@@ -5,20 +5,31 @@ Why a staging copy: the checkout maps each root folder to `zero_downtime.<folder
 mutmut names a mutant after its file path and puts `mutants/` first on `sys.path`; for the tests
 to import the mutated module under the name mutmut expects, the files must sit at
 `zero_downtime/driver/core/analysis.py`. This script builds `build/mutation/` with that layout
-(the packages under `zero_downtime/`, plus `tests/`, `pyproject.toml` and the stack files the
-tests read), runs `mutmut run` there, and prints the score per module and the surviving mutants.
-What is mutated and which tests run are `[tool.mutmut]` in pyproject.toml.
+(the packages under `zero_downtime/`, plus `tests/`, `pyproject.toml`, `examples/` and the stack
+files the tests read), runs `mutmut run` there, and prints the score per module and the surviving mutants.
+Which files are mutated and which tests run are `[tool.mutmut]` in pyproject.toml; which mutants
+a default run tests is `DEFAULT_MUTANTS` below: the decision core's modules whole, and of the
+component files only their resolve steps (the rest of those files builds resources, which only
+the whole component tests reach, at hours of mutants).
 
-    .venv/bin/python scripts/mutation.py                     # everything configured
-    .venv/bin/python scripts/mutation.py 'zero_downtime.driver.core.plan*'   # one module
+    .venv/bin/python scripts/mutation.py                     # DEFAULT_MUTANTS not yet tested
+    .venv/bin/python scripts/mutation.py 'zero_downtime.driver.core.plan*'   # these, tested again
+    .venv/bin/python scripts/mutation.py --all               # every mutant of the configured files
     .venv/bin/python scripts/mutation.py --report            # the last run's results only
 
-Not part of `make test`: it takes tens of minutes on two cores.
+A default run tests only the mutants of `DEFAULT_MUTANTS` without a verdict: new ones, and those
+of every function whose code changed (mutmut drops their verdicts when it regenerates). mutmut
+itself reruns every mutant it is given by name, so the script first lets mutmut regenerate (a
+`mutmut run` for a name that matches nothing stops right after generating the mutants and timing
+the tests), then names only the unchecked ones. Named globs on the command line are rerun whole.
+
+Not part of `make test`: a first default run takes hours on two cores; a later one, minutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -44,6 +55,8 @@ def stage() -> None:
     shutil.copytree(ROOT / "tests", STAGE / "tests", ignore=IGNORE)
     for path in [ROOT / "pyproject.toml", ROOT / "__main__.py", *ROOT.glob("Pulumi*.yaml")]:
         shutil.copy2(path, STAGE / path.name)
+    shutil.rmtree(STAGE / "examples", ignore_errors=True)
+    shutil.copytree(ROOT / "examples", STAGE / "examples", ignore=IGNORE)  # the analysis file example
 
 
 def mutmut(*args: str) -> subprocess.CompletedProcess[str]:
@@ -55,6 +68,70 @@ def mutmut(*args: str) -> subprocess.CompletedProcess[str]:
         check=False,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
+
+
+_C = "zero_downtime.components"
+DEFAULT_MUTANTS = (
+    "zero_downtime.driver.core.*",
+    "zero_downtime.store.local.*",
+    f"{_C}.validation.*",
+    f"{_C}.routing.*",
+    f"{_C}.blue_green_service.x_resolve_*",
+    f"{_C}.blue_green_service.x__resolve_*",
+    f"{_C}.rolling_asg.x_resolve_*",
+    f"{_C}.rolling_asg.x__resolve_*",
+    f"{_C}.shared_edge.x_resolve_*",
+    f"{_C}.release_alarms.x_resolve_*",
+    f"{_C}.feature_flags.x_resolve_*",
+    f"{_C}.flagger_canary.x_resolve_*",
+    f"{_C}.flagger_canary.x__resolve_*",
+    f"{_C}.rolling_deployment.x_resolve_*",
+    f"{_C}.rolling_deployment.x__resolve_*",
+    f"{_C}.network.x_resolve_*",
+    f"{_C}.probe.x_resolve_*",
+    f"{_C}.migrations.x_resolve_*",
+    f"{_C}.rolling_update_policy.x_resolve_*",
+)
+"""What `make mutation` tests by default: the core's modules and the components' resolve steps
+(`resolve_health_check` is in `routing`). Globs over mutant names, as mutmut matches them."""
+
+NO_MUTANT = "zero_downtime.__no_such_mutant__"
+"""A name no mutant has: `mutmut run` with it regenerates the mutants, then stops."""
+
+
+def pending(patterns: tuple[str, ...] | list[str], status_by_mutant: dict[str, str]) -> list[str]:
+    """The mutants matching one of the globs that mutmut has not tested yet, sorted."""
+    return sorted(
+        name
+        for name, status in status_by_mutant.items()
+        if status == "not checked" and any(fnmatch.fnmatchcase(name, p) for p in patterns)
+    )
+
+
+def run(mutants: list[str], max_children: int) -> int:
+    """`mutmut run` in the staging copy, its output shown as it goes; its exit code."""
+    return subprocess.run(
+        [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *mutants],
+        cwd=STAGE,
+        check=False,
+    ).returncode
+
+
+def run_default(max_children: int) -> int:
+    """Regenerate the mutants, then test those of DEFAULT_MUTANTS without a verdict."""
+    print("regenerating the mutants and timing the tests (minutes, output held back)", flush=True)
+    generate = mutmut("run", "--max-children", str(max_children), NO_MUTANT)
+    if "nothing matches" not in generate.stdout + generate.stderr:
+        print(generate.stdout + generate.stderr, file=sys.stderr)
+        print("mutmut did not stop after generating the mutants", file=sys.stderr)
+        return generate.returncode or 1
+    listing = mutmut("results", "--all", "true")
+    if listing.returncode != 0:
+        print(listing.stdout + listing.stderr, file=sys.stderr)
+        return 1
+    names = pending(DEFAULT_MUTANTS, parse_results(listing.stdout))
+    print(f"{len(names)} mutants without a verdict")
+    return run(names, max_children) if names else 0
 
 
 KILLED = ("killed", "timeout", "caught by type check")
@@ -137,22 +214,22 @@ def report() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/mutation.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("mutants", nargs="*", help="mutant name globs (default: every configured module)")
+    parser.add_argument("mutants", nargs="*", help="mutant name globs, rerun whole (default: DEFAULT_MUTANTS untested)")
+    parser.add_argument("--all", action="store_true", help="every mutant of the configured files not yet tested")
     parser.add_argument("--max-children", type=int, default=1, help="parallel mutmut workers (default 1)")
     parser.add_argument("--report", action="store_true", help="print the last run's results, run nothing")
     args = parser.parse_args(argv)
     if args.max_children < 1:
         parser.error("--max-children must be at least 1")
+    if args.all and args.mutants:
+        parser.error("--all takes no mutant names")
     if not args.report:
         stage()
-        run = subprocess.run(
-            [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children), *args.mutants],
-            cwd=STAGE,
-            check=False,
-        )
-        if run.returncode != 0:
-            print(f"mutmut run exited {run.returncode}", file=sys.stderr)
-            return run.returncode
+        named = args.mutants or args.all
+        code = run(args.mutants, args.max_children) if named else run_default(args.max_children)
+        if code != 0:
+            print(f"mutmut run exited {code}", file=sys.stderr)
+            return code
     return report()
 
 

@@ -18,10 +18,15 @@ from zero_downtime.driver.core.analysis import AnalysisConfig, Judgement, Verdic
 from zero_downtime.driver.core.errors import InputError, PortError
 from zero_downtime.driver.core.metric_checks import (
     AnalysisPlan,
+    CheckResult,
+    MetricCheck,
     MetricJudge,
     MetricSample,
+    Threshold,
     combine,
+    decide,
     parse_analysis_file,
+    verdict_of,
 )
 
 from tests.paths import REPO_ROOT
@@ -676,3 +681,229 @@ def test_each_limit_of_the_file_is_accepted_at_its_edge_and_refused_one_step_bey
         parse_analysis_file(beyond)
     assert caught.value.key == f"analysis_file.{limit.key}"
     assert limit.message in caught.value.problem, caught.value.problem
+
+
+# --- issue 17, mutmut: what `decide`, `verdict_of`, `combine` and the judge carry, exactly ----------
+WAIT, F, P = Judgement.INCONCLUSIVE, Judgement.FAIL, Judgement.PASS
+
+
+def _check(dry_run: bool = True, **threshold: float) -> MetricCheck:
+    return MetricCheck("lat", "cloudwatch", {"metric": "p99"}, Threshold(**threshold), min_sample=10, dry_run=dry_run)
+
+
+def test_decide_carries_the_name_the_dry_run_flag_and_every_figure_on_each_branch() -> None:
+    new, stable = MetricSample(5.0, 20), MetricSample(2.0, 30)
+    figures = {"value": 5.0, "sample": 20, "stable_value": 2.0, "stable_sample": 30}
+    rel = _check(max_increase_over_stable=1.0)
+    assert decide(rel, PortError("boom"), stable) == CheckResult(
+        "lat", WAIT, ("lat: cloudwatch source failed: boom",), True
+    )
+    assert decide(rel, MetricSample(5.0, 9), stable) == CheckResult(
+        "lat", WAIT, ("lat: sample 9 of 10 needed",), True, 5.0, 9, 2.0, 30
+    )
+    assert decide(rel, MetricSample(None, 20), stable) == CheckResult(
+        "lat", WAIT, ("lat: no value (sample 20)",), True, None, 20, 2.0, 30
+    )
+    failed = decide(_check(max=4.0, max_increase_over_stable=1.0), new, stable)  # both bounds broken: both said
+    assert failed == CheckResult(
+        "lat",
+        F,
+        (
+            "lat: 5 > max 4 (sample 20)",
+            "lat: 5 exceeds stable 2 by 3 > max_increase_over_stable 1 (sample 20)",
+        ),
+        True,
+        **figures,
+    )
+    assert decide(_check(max=6.0), new, stable) == CheckResult("lat", P, (), True, **figures)
+    assert decide(_check(dry_run=False, max=6.0), new, None) == CheckResult("lat", P, (), False, 5.0, 20)
+
+
+def test_decide_waits_for_the_stable_color_saying_what_it_has() -> None:
+    rel, new = _check(max_increase_over_stable=1.0), MetricSample(5.0, 20)
+    assert decide(rel, new, PortError("down")) == CheckResult(
+        "lat", WAIT, ("lat: stable color's cloudwatch source failed: down",), True, 5.0, 20
+    )
+    assert decide(rel, new, None).reasons == ("lat: stable color has sample 0 of 10 needed to compare",)
+    assert decide(rel, new, MetricSample(2.0, 4)) == CheckResult(
+        "lat", WAIT, ("lat: stable color has sample 4 of 10 needed to compare",), True, 5.0, 20, 2.0, 4
+    )
+
+
+def test_the_ratio_to_a_stable_value_below_one_is_still_a_ratio() -> None:
+    assert Threshold(max_ratio_to_stable=2.0).relative_failures(2.0, 0.5) == [
+        "2 is 4x stable 0.5 > max_ratio_to_stable 2"
+    ]
+    assert Threshold(max_ratio_to_stable=2.0).relative_failures(1.0, 0.5) == []
+
+
+def test_a_check_result_reads_back_under_its_own_keys() -> None:
+    assert CheckResult("lat", F, ("r",), False, 5.0, 20, 2.0, 30).to_dict() == {
+        "outcome": "fail",
+        "dry_run": False,
+        "value": 5.0,
+        "sample": 20,
+        "stable_value": 2.0,
+        "stable_sample": 30,
+        "reasons": ["r"],
+    }
+
+
+def test_only_dry_runs_are_listed_as_dry_run_failures() -> None:
+    live, dry = CheckResult("live", F, ("live: bad",), False), CheckResult("dry", F, ("dry: bad",), True)
+    verdict = verdict_of([live, dry])
+    assert (verdict.outcome, verdict.reasons) == (F, ("live: bad",))
+    assert verdict.figures["metric_checks_dry_run_failed"] == ["dry"]
+
+
+def test_combine_keeps_the_tests_either_side_accepted() -> None:
+    first = Verdict(outcome=P, accepted=frozenset({"error_sprt"}))
+    second = Verdict(outcome=P, accepted=frozenset({"latency"}))
+    assert combine(first, second).accepted == frozenset({"error_sprt", "latency"})
+
+
+def test_the_judge_names_the_sources_it_has_and_reads_each_with_the_checks_query() -> None:
+    plan = AnalysisPlan((_check(max=6.0),))
+    with pytest.raises(InputError) as raised:
+        MetricJudge(plan, {})
+    assert raised.value.problem == "no 'cloudwatch' source is available here (have: none)"
+
+    class Source:
+        def __init__(self) -> None:
+            self.queries: list[Any] = []
+
+        def read(self, query: Mapping[str, Any], color: str, start: float, end: float) -> MetricSample:
+            self.queries.append(query)
+            return MetricSample(1.0, 20)
+
+    with pytest.raises(InputError) as raised:
+        MetricJudge(plan, {"http-json": Source(), "prometheus": Source()})  # type: ignore[dict-item]
+    assert raised.value.problem == "no 'cloudwatch' source is available here (have: http-json, prometheus)"
+    source = Source()
+    MetricJudge(plan, {"cloudwatch": source}).judge("green", "blue", 0.0, 60.0)  # type: ignore[dict-item]
+    assert source.queries == [{"metric": "p99"}]
+
+
+def _with(path: str, value: Any) -> dict[str, Any]:
+    """valid() with the dotted `path` (list indexes as numbers) set to `value`, or removed for DROP."""
+    data = valid()
+    *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+    node: Any = data
+    for p in parents:
+        node = node[p]
+    if value is DROP:
+        del node[last]
+    else:
+        node[last] = value
+    return data
+
+
+DROP = object()
+C0, C1 = "checks.0", "checks.1"
+K0, K1 = "analysis_file.checks[0]", "analysis_file.checks[1]"
+PARSE_REFUSED = [
+    ("checks", None, "analysis_file.checks: must be a list of checks, got nothing (null)"),
+    ("checks", {"a": 1}, "analysis_file.checks: must be a list of checks, got a mapping"),
+    ("bogus", 1, "analysis_file.bogus: unknown key; expected one of checks, judge"),
+    (f"{C0}.min_sample", DROP, f"{K0}.min_sample: required"),
+    (f"{C0}.threshold", {"max": 1, 5: 1}, f"{K0}.threshold: keys must be strings, got 5"),
+    (f"{C0}.threshold", [1], f"{K0}.threshold: must be a mapping, got a list"),
+    (
+        f"{C0}.threshold",
+        {},
+        f"{K0}.threshold: needs at least one of max, min, max_increase_over_stable, "
+        "max_decrease_under_stable, max_ratio_to_stable",
+    ),
+    (f"{C0}.threshold.max", "5", f"{K0}.threshold.max: must be a number, got a string ('5')"),
+    (
+        f"{C0}.name",
+        "x" * 50 + "!",
+        f"{K0}.name: must be 1-64 letters, digits, '.', '_' or '-' starting with a letter "
+        f"or digit, got a string ({'x' * 40!r})",
+    ),
+    (f"{C0}.source", "prometheus", f"{K0}.source: must be one of cloudwatch, http-json, got a string ('prometheus')"),
+    (f"{C0}.dry_run", {1}, f"{K0}.dry_run: must be true or false, got set"),
+    (f"{C0}.query.namespace", "", f"{K0}.query.namespace: must be a non-empty string, got a string ('')"),
+    (f"{C0}.query.metric", "a\x00", f"{K0}.query.metric: must not contain control characters"),
+    (f"{C0}.query.namespace", "a$b", f"{K0}.query.namespace: may hold only letters, digits, spaces and . _ / # : -"),
+    (f"{C0}.query.dimensions", [1], f"{K0}.query.dimensions: must be a mapping of dimension name to value, got a list"),
+    (
+        f"{C0}.query.dimensions",
+        {5: "x"},
+        f"{K0}.query.dimensions: dimension names must be 1-255 characters, not ':...', got 5",
+    ),
+    (
+        f"{C0}.query.dimensions",
+        {":x": "x"},
+        f"{K0}.query.dimensions: dimension names must be 1-255 characters, not ':...', got ':x'",
+    ),
+    (
+        f"{C0}.query.dimensions.Color",
+        "x" * 1025,
+        f"{K0}.query.dimensions.Color: must be at most 1024 characters, got 1025",
+    ),
+    (
+        f"{C0}.query.dimensions.Color",
+        "{colour}",
+        f"{K0}.query.dimensions.Color: unknown placeholder {{colour}}; only {{color}} are substituted",
+    ),
+    (f"{C0}.query.dimensions.Color", "a{b", f"{K0}.query.dimensions.Color: has an unbalanced brace"),
+    (f"{C0}.query.dimensions.Color", "a}b", f"{K0}.query.dimensions.Color: has an unbalanced brace"),
+    (
+        f"{C0}.query.stat",
+        "avg",
+        f"{K0}.query.stat: must be one of SampleCount, Average, Sum, Minimum, Maximum or a "
+        "percentile pNN, got a string ('avg')",
+    ),
+    (
+        f"{C0}.query.period",
+        7,
+        f"{K0}.query.period: must be 1, 5, 10 or 30 (high resolution) or a multiple of 60 up to "
+        "86400, got a number (7)",
+    ),
+    (f"{C1}.query.url", "http://h/" + "a" * 2040, f"{K1}.query.url: must be at most 2048 characters, got 2049"),
+    (
+        f"{C1}.query.url",
+        "http://h/{colour}",
+        f"{K1}.query.url: unknown placeholder {{colour}}; only {{color}}, {{window_seconds}} are substituted",
+    ),
+    (f"{C1}.query.headers", [1], f"{K1}.query.headers: must be a mapping of header name to value, got a list"),
+    (f"{C1}.query.headers", {5: "x"}, f"{K1}.query.headers: header names must be 1-64 letters, digits or '-', got 5"),
+    (
+        f"{C1}.query.headers",
+        {"a b": "x"},
+        f"{K1}.query.headers: header names must be 1-64 letters, digits or '-', got 'a b'",
+    ),
+    (f"{C1}.query.headers.Host", "x" * 1025, f"{K1}.query.headers.Host: must be at most 1024 characters, got 1025"),
+    (
+        f"{C1}.query.headers.Host",
+        "{window_seconds}",
+        f"{K1}.query.headers.Host: unknown placeholder {{window_seconds}}; only {{color}} are substituted",
+    ),
+    ("judge", [1], "analysis_file.judge: must be a mapping of judge settings, got a list"),
+    ("judge", {"a b": 1}, "analysis_file.judge: setting names must be plain words, got 'a b'"),
+    ("judge", {5: 1}, "analysis_file.judge: setting names must be plain words, got 5"),
+    ("judge", {"alpha": math.nan}, "analysis_file.judge.alpha: must be finite, got nan"),
+    ("judge", {"alpha": [1]}, "analysis_file.judge.alpha: must be a number, boolean or string, got a list"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "message"), PARSE_REFUSED, ids=[m[:70] for *_, m in PARSE_REFUSED])
+def test_each_refusal_of_the_analysis_file_says_exactly_what_and_where(path: str, value: Any, message: str) -> None:
+    with pytest.raises(InputError) as raised:
+        parse_analysis_file(_with(path, value))
+    assert str(raised.value) == message
+
+
+def test_limits_and_defaults_of_the_queries_as_parsed() -> None:
+    plan = parse_analysis_file(_with(f"{C0}.query.dimensions.Color", "x" * 1024))
+    assert plan.checks[0].query["dimensions"]["Color"] == "x" * 1024
+    assert plan.checks[0].query["divide_by"] == "Requests"
+    assert parse_analysis_file(_with(f"{C0}.query.dimensions", DROP)).checks[0].query["dimensions"] == {}
+    url = "http://h/" + "a" * 2039
+    assert parse_analysis_file(_with(f"{C1}.query.url", url)).checks[1].query["url"] == url
+    assert parse_analysis_file(_with(f"{C1}.query.timeout_seconds", DROP)).checks[1].query["timeout_seconds"] == 5.0
+    assert parse_analysis_file(_with(f"{C1}.query.timeout_seconds", 0.5)).checks[1].query["timeout_seconds"] == 0.5
+    headers = {"Host": "x" * 1024, "X-Color": "{color}"}
+    assert parse_analysis_file(_with(f"{C1}.query.headers", headers)).checks[1].query["headers"] == headers
+    assert parse_analysis_file(_with("judge", {"alpha": 0.05})).judge == {"alpha": 0.05}

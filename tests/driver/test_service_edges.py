@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 from zero_downtime.contract import Weights
 from zero_downtime.driver.adapters.release_store import ReleaseStore
+from zero_downtime.driver.core.analysis import AnalysisConfig, Judgement, Verdict
+from zero_downtime.driver.core.bake import bake_check, counted_errors, counted_fact, is_repeat, settled_in
 from zero_downtime.driver.core.errors import InputError
+from zero_downtime.driver.core.plan import Step
 from zero_downtime.driver.core.service import BAKING, MAX_DESIRED_COUNT
-from zero_downtime.driver.core.status import ROLLED_BACK, SUCCEEDED
+from zero_downtime.driver.core.status import ROLLED_BACK, SUCCEEDED, Status
 from zero_downtime.store.local import LocalBlobs
 
 from tests.driver.clock import FakeClock
@@ -123,3 +126,78 @@ def test_a_step_lacking_evidence_at_the_end_of_its_bake_is_checked_again_a_poll_
     checks = [round(r.ts - started, 6) for r in records if r.event == "check"]
     # every poll, through the bake (60 s) and its two extensions (to 180 s), then the rollback
     assert checks == [15.0 * i for i in range(1, 13)]
+
+
+# --- the bake's bookkeeping of counted failures and settled tests (issue 17, mutmut's survivors) ---
+
+
+def _status(**facts: object) -> Status:
+    return Status(release_id="r1", kind="service", stack="dev", target="web", spec={}, facts=facts)
+
+
+def test_counted_errors_reads_only_a_whole_number_of_the_same_window() -> None:
+    window = {"window_started_at": 100.0}
+    assert counted_errors(_status(counted_errors={**window, "errors": 3}), 100.0) == 3
+    assert counted_errors(_status(counted_errors={**window, "errors": 3}), 160.0) is None  # a new window
+    assert counted_errors(_status(counted_errors={**window, "errors": True}), 100.0) is None  # a bool is no count
+    assert counted_errors(_status(counted_errors={**window, "errors": "3"}), 100.0) is None
+    assert counted_errors(_status(counted_errors={**window, "errors": 2.5}), 100.0) is None
+    assert counted_errors(_status(counted_errors=[3]), 100.0) is None
+    assert counted_errors(_status(), 100.0) is None
+
+
+def test_a_counted_failure_is_journaled_unless_it_repeats_one_or_rests_on_more_than_errors() -> None:
+    failed = Verdict(outcome=Judgement.FAIL, failed_on_errors=4)
+    assert counted_fact(failed, False, 100.0) == {"counted_errors": {"window_started_at": 100.0, "errors": 4}}
+    assert counted_fact(failed, True, 100.0) == {}  # a repeat: the last count stands
+    assert counted_fact(Verdict(outcome=Judgement.FAIL), False, 100.0) == {}
+    assert counted_fact(Verdict(outcome=Judgement.FAIL), True, 100.0) == {}
+    last = _status(counted_errors={"window_started_at": 100.0, "errors": 4})
+    assert is_repeat(failed, last, 100.0) is True  # no error the last count did not see
+    assert is_repeat(Verdict(outcome=Judgement.FAIL, failed_on_errors=5), last, 100.0) is False
+    assert is_repeat(failed, last, 160.0) is False  # another window: counted again
+    assert is_repeat(Verdict(outcome=Judgement.INCONCLUSIVE, failed_on_errors=4), last, 100.0) is False
+
+
+def test_settled_tests_are_those_of_the_same_step_only() -> None:
+    settled = {"step": 2, "tests": ["error_sprt", 7, "latency"]}
+    assert settled_in(_status(settled=settled), 2) == frozenset({"error_sprt", "latency"})
+    assert settled_in(_status(settled=settled), 3) == frozenset()
+    assert settled_in(_status(settled={"step": 2, "tests": "error_sprt"}), 2) == frozenset()
+    assert settled_in(_status(settled=[2]), 2) == frozenset()
+
+
+class _BareMachine:
+    """What `bake_check` uses of a machine: a clock, the status and what it records."""
+
+    def __init__(self, status: Status, now: float) -> None:
+        self.status, self.t, self.records, self.rollbacks = status, now, [], []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+    def abort_requested(self) -> bool:
+        return False
+
+    def begin_rollback(self, reason: str) -> None:
+        self.rollbacks.append(reason)
+
+    def record(self, event: str, **kwargs: object) -> None:
+        self.records.append((event, kwargs))
+
+
+def test_a_bake_whose_start_was_not_journaled_counts_from_its_first_check() -> None:
+    m = _BareMachine(_status(), now=100.0)  # no step_started_at in the facts
+    seen: list[tuple[float, float]] = []
+
+    def check(started: float, now: float, settled: frozenset[str]) -> Verdict:
+        seen.append((started, now))
+        return Verdict(outcome=Judgement.PASS)
+
+    cfg = AnalysisConfig(poll_seconds=10.0)
+    passed = bake_check(m, 0, Step(weight=10, bake_seconds=60.0), cfg, 2.0, check, lambda *_: None)  # type: ignore[arg-type]
+    assert (passed, seen) == (False, [(100.0, 110.0)])  # baked 10 of 60 seconds: not yet passed
+    assert m.records[0][0] == "check" and m.rollbacks == []

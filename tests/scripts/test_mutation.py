@@ -129,3 +129,86 @@ def test_report_only_never_stages_nor_runs(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(mutation.subprocess, "run", never)
     monkeypatch.setattr(mutation, "mutmut", FakeMutmut())
     assert mutation.main(["--report"]) == 0
+
+
+def test_pending_names_the_untested_mutants_the_globs_match() -> None:
+    status = mutation.parse_results(RESULTS)
+    assert mutation.pending([f"{PLAN}.*", f"{LOCAL}.x__temp*"], status) == [f"{LOCAL}.x__temp__mutmut_1"]
+    assert mutation.pending([f"{LOCAL}.*"], status) == [
+        f"{LOCAL}.x__temp__mutmut_1",
+        f"{LOCAL}.xǁLocalBlobsǁcreate__mutmut_4",
+    ]
+    assert mutation.pending(["zero_downtime.components.*"], status) == []
+
+
+def test_the_default_globs_match_the_resolve_steps_and_not_the_rest_of_a_component_file() -> None:
+    def default(name: str) -> bool:
+        return bool(mutation.pending(mutation.DEFAULT_MUTANTS, {name: "not checked"}))
+
+    c = "zero_downtime.components"
+    assert default(f"{c}.blue_green_service.x_resolve_blue_green__mutmut_1")
+    assert default(f"{c}.blue_green_service.x__resolve_color__mutmut_1")
+    assert default(f"{c}.release_alarms.x_resolve_thresholds__mutmut_2")
+    assert default(f"{c}.routing.x_resolve_health_check__mutmut_3")
+    assert default("zero_downtime.driver.core.bake.x_bake_check__mutmut_1")
+    assert default("zero_downtime.driver.core.metric_checks.xǁThresholdǁto_dict__mutmut_1")
+    assert not default(f"{c}.blue_green_service.xǁBlueGreenServiceǁ__init____mutmut_1")
+    assert not default(f"{c}.rolling_asg.x_launch_template__mutmut_1")
+    assert not default("zero_downtime.driver.cli.x_main__mutmut_1")
+
+
+class FakeRun:
+    """`mutmut` for the default run: the generation pass, then `results` with RESULTS."""
+
+    def __init__(self, generate_output: str) -> None:
+        self.calls: list[tuple[str, ...]] = []
+        self.generate_output = generate_output
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        self.calls.append(args)
+        if args[0] == "run":
+            return subprocess.CompletedProcess(args, 1, "", self.generate_output)
+        return subprocess.CompletedProcess(args, 0, RESULTS, "")
+
+
+def test_a_default_run_regenerates_then_tests_only_the_default_mutants_without_a_verdict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = FakeRun("AssertionError: Filtered for specific mutants, but nothing matches")
+    ran: list[tuple[list[str], int]] = []
+    monkeypatch.setattr(mutation, "mutmut", fake)
+    monkeypatch.setattr(mutation, "run", lambda names, children: ran.append((names, children)) or 0)
+    monkeypatch.setattr(mutation, "DEFAULT_MUTANTS", (f"{LOCAL}.x_*", f"{PLAN}.*"))
+    assert mutation.run_default(2) == 0
+    assert fake.calls == [("run", "--max-children", "2", mutation.NO_MUTANT), ("results", "--all", "true")]
+    assert ran == [([f"{LOCAL}.x__temp__mutmut_1"], 2)]  # the method of LocalBlobs is not matched
+
+
+def test_a_default_run_with_nothing_untested_runs_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mutation, "mutmut", FakeRun("but nothing matches"))
+    monkeypatch.setattr(mutation, "run", lambda *_: pytest.fail("nothing to run"))
+    monkeypatch.setattr(mutation, "DEFAULT_MUTANTS", (f"{PLAN}.*",))
+    assert mutation.run_default(1) == 0
+
+
+def test_a_default_run_stops_when_mutmut_did_not_stop_after_generating(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(mutation, "mutmut", FakeRun("Failed to run clean test"))
+    monkeypatch.setattr(mutation, "run", lambda *_: pytest.fail("must not run"))
+    assert mutation.run_default(1) == 1
+    assert "did not stop after generating" in capsys.readouterr().err
+
+
+def test_main_runs_named_globs_or_everything_as_given_else_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[object] = []
+    monkeypatch.setattr(mutation, "stage", lambda: calls.append("stage"))
+    monkeypatch.setattr(mutation, "run", lambda names, children: calls.append(("run", names, children)) or 0)
+    monkeypatch.setattr(mutation, "run_default", lambda children: calls.append(("default", children)) or 0)
+    monkeypatch.setattr(mutation, "report", lambda: 0)
+    assert mutation.main([f"{PLAN}*", "--max-children", "2"]) == 0
+    assert mutation.main(["--all"]) == 0
+    assert mutation.main([]) == 0
+    assert calls == ["stage", ("run", [f"{PLAN}*"], 2), "stage", ("run", [], 1), "stage", ("default", 1)]
+    with pytest.raises(SystemExit):
+        mutation.main(["--all", f"{PLAN}*"])
