@@ -256,6 +256,21 @@ def reload_haproxy(haproxy: Any, timeout_seconds: float = 10.0) -> dict[str, Any
     return {"old_worker": old, "new_worker": new, "new_worker_after_seconds": round(time.time() - started, 3)}
 
 
+def _wait_gone(pid: int, since: float, timeout_seconds: float = 10.0) -> float | None:
+    """Seconds from `since` until process `pid` no longer runs (gone or a zombie), or None after
+    `timeout_seconds`."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            state = "gone"
+        if state in ("gone", "Z", "X"):
+            return _since(since, time.time())
+        time.sleep(0.05)
+    return None
+
+
 def _worker_pid(api: Any) -> int:
     for line in api.command("show info").splitlines():
         if line.startswith("Pid:"):
@@ -431,6 +446,10 @@ class Chaos:
         event.figures.update(weights_before=before.as_dict(), weights_after=after.as_dict())
         if before != after:
             raise RuntimeError(f"weights did not survive the reload: {before.as_dict()} -> {after.as_dict()}")
+        # The reload lasts until the old worker has gone: it closes its idle kept-alive connections as
+        # it stops, and a request a client sends on one just then gets no answer (the event's, not the
+        # release's). Outside the router's lock: shifts may go on meanwhile.
+        event.figures["old_worker_gone_after_seconds"] = _wait_gone(event.figures["old_worker"], event.at)
 
     def _slow_downstream(self, event: ChaosEvent) -> None:
         assert self.downstream is not None
