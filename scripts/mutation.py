@@ -71,9 +71,14 @@ def mutmut(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 _C = "zero_downtime.components"
+_CORE = "zero_downtime.driver.core"
 DEFAULT_MUTANTS = (
-    "zero_downtime.driver.core.*",
+    f"{_CORE}.machine.*",
+    f"{_CORE}.analysis.*",
+    f"{_CORE}.plan.*",
     "zero_downtime.store.local.*",
+    f"{_CORE}.metric_checks.*",
+    f"{_CORE}.*",  # bake.py last of the core: its mutants take minutes each
     f"{_C}.validation.*",
     f"{_C}.routing.*",
     f"{_C}.blue_green_service.x_resolve_*",
@@ -92,20 +97,32 @@ DEFAULT_MUTANTS = (
     f"{_C}.migrations.x_resolve_*",
     f"{_C}.rolling_update_policy.x_resolve_*",
 )
-"""What `make mutation` tests by default: the core's modules and the components' resolve steps
-(`resolve_health_check` is in `routing`). Globs over mutant names, as mutmut matches them."""
+"""What `make mutation` tests by default, one mutmut run per glob in this order: the decision
+core's modules (the release machine, the analysis and the plan first, so a run cut short has
+judged them), then the components' resolve steps (`resolve_health_check` is in `routing`).
+Globs over mutant names, as mutmut matches them."""
 
 NO_MUTANT = "zero_downtime.__no_such_mutant__"
 """A name no mutant has: `mutmut run` with it regenerates the mutants, then stops."""
 
 
+def batches(patterns: tuple[str, ...] | list[str], status_by_mutant: dict[str, str]) -> list[list[str]]:
+    """The mutants mutmut has not tested yet, one batch per glob in the globs' order: each mutant
+    in the batch of the first glob it matches, sorted by name; empty batches left out. (mutmut
+    orders the mutants of one run by their tests' time, so the order of globs needs one run each.)"""
+    by_glob: list[list[str]] = [[] for _ in patterns]
+    for name, status in sorted(status_by_mutant.items()):
+        if status != "not checked":
+            continue
+        first = next((i for i, p in enumerate(patterns) if fnmatch.fnmatchcase(name, p)), None)
+        if first is not None:
+            by_glob[first].append(name)
+    return [batch for batch in by_glob if batch]
+
+
 def pending(patterns: tuple[str, ...] | list[str], status_by_mutant: dict[str, str]) -> list[str]:
     """The mutants matching one of the globs that mutmut has not tested yet, sorted."""
-    return sorted(
-        name
-        for name, status in status_by_mutant.items()
-        if status == "not checked" and any(fnmatch.fnmatchcase(name, p) for p in patterns)
-    )
+    return sorted(name for batch in batches(patterns, status_by_mutant) for name in batch)
 
 
 def run(mutants: list[str], max_children: int) -> int:
@@ -129,9 +146,14 @@ def run_default(max_children: int) -> int:
     if listing.returncode != 0:
         print(listing.stdout + listing.stderr, file=sys.stderr)
         return 1
-    names = pending(DEFAULT_MUTANTS, parse_results(listing.stdout))
-    print(f"{len(names)} mutants without a verdict")
-    return run(names, max_children) if names else 0
+    todo = batches(DEFAULT_MUTANTS, parse_results(listing.stdout))
+    print(f"{sum(map(len, todo))} mutants without a verdict, in {len(todo)} runs", flush=True)
+    for batch in todo:
+        print(f"mutmut run: {len(batch)} mutants, {batch[0]} ...", flush=True)
+        code = run(batch, max_children)
+        if code != 0:
+            return code
+    return 0
 
 
 KILLED = ("killed", "timeout", "caught by type check")

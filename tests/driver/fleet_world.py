@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from zero_downtime.contract import build_fleet
 from zero_downtime.contract.release_state import FleetState, StoreKeys, decode_fleet_state
+from zero_downtime.driver.core.fleet import FleetSpec
 from zero_downtime.store import Blobs
 
 from tests.driver.clock import FakeClock
@@ -61,6 +62,20 @@ def fleet_outputs(**overrides: Any) -> dict[str, Any]:
         "ami_ssm_parameter": None,
     }
     return build_fleet(**{**values, **overrides})
+
+
+def fleet_spec(**changes: Any) -> FleetSpec:
+    """A valid release of the `batch` fleet to NEW_AMI, with `changes` on top."""
+    good: dict[str, Any] = {
+        "stack": "dev",
+        "fleet": "batch",
+        "ami_id": NEW_AMI,
+        "config_path": "fleets.batch",
+        "group_name": GROUP,
+        "launch_template_id": TEMPLATE_ID,
+        "released_version": RELEASED,
+    }
+    return FleetSpec(**{**good, **changes})
 
 
 def error(code: str, message: str) -> ClientError:

@@ -6,7 +6,6 @@ import http.server
 import io
 import json
 import sys
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +16,8 @@ from botocore.stub import Stubber
 from zero_downtime.contract.probe import ProbeAnswer, ProbeRequest
 from zero_downtime.driver.adapters.checks import CommandHook, HttpCheck, ProbeFunctionCheck
 from zero_downtime.driver.core.errors import InputError
+
+from tests.driver.conftest import http_server
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -33,15 +34,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def local_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        t.join(timeout=5)
+    with http_server(_Handler) as url:
+        yield url.rstrip("/")
 
 
 def test_http_check_status_and_body(local_url: str) -> None:

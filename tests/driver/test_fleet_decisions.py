@@ -14,7 +14,6 @@ from zero_downtime.driver.core.errors import InputError, PortError
 from zero_downtime.driver.core.fleet import (
     _START_SKEW_SECONDS,
     FleetRelease,
-    FleetSpec,
     follow_decision,
     released_version,
     rollback_decision,
@@ -24,7 +23,7 @@ from zero_downtime.driver.core.status import Status
 
 from tests.driver.clock import FakeClock
 from tests.driver.fake_stack import FakeStack
-from tests.driver.fleet_world import GROUP, NEW_AMI, RELEASED, TEMPLATE_ID, fleet_outputs
+from tests.driver.fleet_world import fleet_outputs, fleet_spec
 
 CFG = AnalysisConfig(threshold=2)
 PASS = Verdict(Judgement.PASS)
@@ -165,19 +164,6 @@ def test_a_refresh_is_ours_if_it_began_no_earlier_than_the_skew_before_we_starte
     assert FleetRelease._ours(starting, refresh) is ours
 
 
-def _spec(**changes: Any) -> FleetSpec:
-    good: dict[str, Any] = {
-        "stack": "dev",
-        "fleet": "batch",
-        "ami_id": NEW_AMI,
-        "config_path": "fleets.batch",
-        "group_name": GROUP,
-        "launch_template_id": TEMPLATE_ID,
-        "released_version": RELEASED,
-    }
-    return FleetSpec(**{**good, **changes})
-
-
 @pytest.mark.parametrize(
     ("field", "edge", "beyond", "key"),
     [
@@ -190,7 +176,7 @@ def _spec(**changes: Any) -> FleetSpec:
 def test_each_spec_limit_is_accepted_at_its_edge_and_refused_one_step_beyond(
     field: str, edge: Any, beyond: Any, key: str
 ) -> None:
-    assert getattr(_spec(**{field: edge}), field) == edge
+    assert getattr(fleet_spec(**{field: edge}), field) == edge
     with pytest.raises(InputError) as err:
-        _spec(**{field: beyond})
+        fleet_spec(**{field: beyond})
     assert err.value.key == key

@@ -41,6 +41,7 @@ from tests.driver.fleet_world import (
     TEMPLATE_ID,
     FakeAutoScaling,
     FleetStack,
+    fleet_spec,
 )
 
 TARGET = RELEASED + 1
@@ -129,14 +130,8 @@ def make_world(
     asg = FakeAutoScaling(clock)
     stack = FleetStack(asg, LocalBlobs(tmp_path), pinned_in_config=pinned_in_config)
     metrics = Metrics()
-    spec = FleetSpec(
-        stack="dev",
-        fleet="batch",
+    spec = fleet_spec(
         ami_id=ami,
-        config_path="fleets.batch",
-        group_name=GROUP,
-        launch_template_id=TEMPLATE_ID,
-        released_version=RELEASED,
         previous_ami=OLD_AMI,
         preferences=PREFS,
         analysis=AnalysisConfig(min_requests=10, threshold=2, poll_seconds=30, judge=judge),
@@ -433,17 +428,8 @@ def test_abort_after_rollback_is_idempotent(tmp_path: Path) -> None:
     ids=["ami-word", "ami-space", "version-zero", "version-text", "timeout", "no-template"],
 )
 def test_bad_spec_is_refused(field: str, value: Any, key: str) -> None:
-    good: dict[str, Any] = {
-        "stack": "dev",
-        "fleet": "batch",
-        "ami_id": NEW_AMI,
-        "config_path": "fleets.batch",
-        "group_name": GROUP,
-        "launch_template_id": TEMPLATE_ID,
-        "released_version": RELEASED,
-    }
     with pytest.raises(InputError) as err:
-        FleetSpec(**{**good, field: value})
+        fleet_spec(**{field: value})
     assert err.value.key == key
 
 

@@ -9,8 +9,10 @@ The project's own rules (SHA pins, least permissions, OIDC only, the matrix, the
 are asserted on the parsed YAML below.
 """
 
+import itertools
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -69,6 +71,7 @@ def test_workflow_files_exist() -> None:
         "main.yml",
         "release.yml",
         "release-control.yml",
+        "kill-flag.yml",
     }
 
 
@@ -196,3 +199,60 @@ def test_release_runs_the_driver_behind_environment_protection_and_keeps_the_rep
     upload = next(s for s in job["steps"] if _uses(s, "actions/upload-artifact"))
     assert upload["if"] == "always()"
     assert "release-report.json" in upload["with"]["path"]
+
+
+def test_kill_flag_turns_a_flag_off_from_any_runner_behind_the_environment() -> None:
+    workflow = _load(WORKFLOW_DIR / "kill-flag.yml")
+    inputs = workflow["on"]["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"stack", "flag-set", "flag", "reason"}
+    assert inputs["stack"]["options"] == ENVIRONMENTS
+    job = workflow["jobs"]["kill"]
+    assert job["environment"] == "${{ inputs.stack }}"
+    assert job["concurrency"]["cancel-in-progress"] is False  # a queued kill must still run
+    run = next(s for s in job["steps"] if "python -m zero_downtime.driver kill-flag" in s.get("run", ""))
+    assert "${{" not in run["run"] and set(run["env"]) >= {"STACK", "FLAG_SET", "FLAG", "REASON"}
+    upload = next(s for s in job["steps"] if _uses(s, "actions/upload-artifact"))
+    assert upload["if"] == "always()" and upload["with"]["path"] == "kill-flag.json"
+
+
+def _driver_invocations() -> list[tuple[str, list[str]]]:
+    """Every driver command line the workflows run, once per combination of the choice inputs its
+    variables carry: `$VAR` replaced by each option of the input the step's env maps it to (or a
+    sample word), conditional `"${array[@]}"` words left out, the output redirection cut off."""
+    out = []
+    for path in WORKFLOWS:
+        workflow = _load(path)
+        inputs = workflow["on"].get("workflow_dispatch", {}).get("inputs", {}) or {}
+        for _, _, step in _steps(workflow):
+            script = step.get("run", "").replace("\\\n", " ")
+            for line in script.splitlines():
+                if "python -m zero_downtime.driver" not in line:
+                    continue
+                words = shlex.split(line)
+                words = words[words.index("zero_downtime.driver") + 1 :]
+                words = words[: words.index(">")] if ">" in words else words
+                words = [w for w in words if not w.startswith("${")]
+                choices: dict[str, list[str]] = {}
+                for var, value in (step.get("env") or {}).items():
+                    match = re.fullmatch(r"\$\{\{ inputs\.([\w-]+) \}\}", str(value))
+                    spec = inputs.get(match.group(1), {}) if match else {}
+                    choices[var] = [str(o) for o in spec.get("options", ["sample"])]
+                names = sorted(choices)
+                for values in itertools.product(*(choices[n] for n in names)):
+                    env = dict(zip(names, values, strict=True))
+                    argv = [env.get(w[1:], w) if w.startswith("$") else w for w in words]
+                    out.append((f"{path.name}: {' '.join(argv)}", argv))
+    return out
+
+
+def test_every_driver_command_a_workflow_runs_is_one_the_driver_accepts() -> None:
+    from zero_downtime.driver.cli import build_parser
+
+    invocations = _driver_invocations()
+    assert {argv[0] for _, argv in invocations} >= {"deploy", "kill-flag", "status", "abort", "resume"}
+    parser = build_parser()
+    for where, argv in invocations:
+        try:
+            parser.parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"the driver refuses {where}")

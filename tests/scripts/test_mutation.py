@@ -141,6 +141,43 @@ def test_pending_names_the_untested_mutants_the_globs_match() -> None:
     assert mutation.pending(["zero_downtime.components.*"], status) == []
 
 
+def test_batches_follow_the_globs_order_and_put_each_mutant_in_its_first_glob_only() -> None:
+    status = {
+        f"{PLAN}.x_b__mutmut_1": "not checked",
+        f"{LOCAL}.x_a__mutmut_1": "not checked",
+        f"{PLAN}.x_a__mutmut_2": "not checked",
+        f"{PLAN}.x_a__mutmut_1": "killed",
+        "zero_downtime.components.routing.x_r__mutmut_1": "not checked",
+    }
+    globs = [f"{PLAN}.x_b*", f"{LOCAL}.*", "zero_downtime.*.nothing*", "zero_downtime.*"]
+    assert mutation.batches(globs, status) == [
+        [f"{PLAN}.x_b__mutmut_1"],  # not again under the catch-all glob
+        [f"{LOCAL}.x_a__mutmut_1"],
+        ["zero_downtime.components.routing.x_r__mutmut_1", f"{PLAN}.x_a__mutmut_2"],
+    ]
+
+
+def test_the_default_runs_judge_the_release_machine_first_and_the_slow_bake_last_of_the_core() -> None:
+    core = "zero_downtime.driver.core"
+    status = {
+        f"{core}.{module}.x_f__mutmut_1": "not checked"
+        for module in ("analysis", "bake", "machine", "metric_checks", "plan")
+    } | {
+        "zero_downtime.store.local.x_f__mutmut_1": "not checked",
+        "zero_downtime.components.routing.x_f__mutmut_1": "not checked",
+    }
+    firsts = [mutation.module_of(batch[0]) for batch in mutation.batches(mutation.DEFAULT_MUTANTS, status)]
+    assert firsts == [
+        f"{core}.machine",
+        f"{core}.analysis",
+        f"{core}.plan",
+        "zero_downtime.store.local",
+        f"{core}.metric_checks",
+        f"{core}.bake",
+        "zero_downtime.components.routing",
+    ]
+
+
 def test_the_default_globs_match_the_resolve_steps_and_not_the_rest_of_a_component_file() -> None:
     def default(name: str) -> bool:
         return bool(mutation.pending(mutation.DEFAULT_MUTANTS, {name: "not checked"}))
@@ -182,6 +219,22 @@ def test_a_default_run_regenerates_then_tests_only_the_default_mutants_without_a
     assert mutation.run_default(2) == 0
     assert fake.calls == [("run", "--max-children", "2", mutation.NO_MUTANT), ("results", "--all", "true")]
     assert ran == [([f"{LOCAL}.x__temp__mutmut_1"], 2)]  # the method of LocalBlobs is not matched
+
+
+def test_a_default_run_runs_mutmut_once_per_glob_in_order_and_stops_at_a_failed_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[list[str]] = []
+    monkeypatch.setattr(mutation, "mutmut", FakeRun("but nothing matches"))
+    monkeypatch.setattr(mutation, "run", lambda names, children: ran.append(names) or 0)
+    monkeypatch.setattr(mutation, "DEFAULT_MUTANTS", (f"{LOCAL}.xǁ*", f"{LOCAL}.*"))
+    assert mutation.run_default(1) == 0
+    assert ran == [[f"{LOCAL}.xǁLocalBlobsǁcreate__mutmut_4"], [f"{LOCAL}.x__temp__mutmut_1"]]
+
+    ran.clear()
+    monkeypatch.setattr(mutation, "run", lambda names, children: ran.append(names) or 3)
+    assert mutation.run_default(1) == 3
+    assert ran == [[f"{LOCAL}.xǁLocalBlobsǁcreate__mutmut_4"]]  # the second run never started
 
 
 def test_a_default_run_with_nothing_untested_runs_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
