@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from zero_downtime.driver.adapters.release_store import ReleaseStore
 from zero_downtime.driver.core.errors import PortError, StateError
-from zero_downtime.driver.core.machine import STUCK_LIMIT, Machine, Progress, latest_status
-from zero_downtime.driver.core.status import ROLLED_BACK, ROLLING_BACK, SUCCEEDED
+from zero_downtime.driver.core.machine import STUCK_LIMIT, Machine, Progress, StrategyBase, latest_status
+from zero_downtime.driver.core.status import PENDING, ROLLED_BACK, ROLLING_BACK, SUCCEEDED, Status
 from zero_downtime.store.local import LocalBlobs
 
 from tests.driver.clock import FakeClock
 from tests.driver.fakes import Killed, RecordingPublisher
-from tests.driver.test_machine import WARMING, Toy
+from tests.driver.test_machine import SERVING, WARMING, Toy
 
 
 def _journal(tmp_path: Path, clock: FakeClock) -> ReleaseStore:
@@ -296,3 +296,43 @@ def test_every_record_is_bound_to_the_strategys_project_and_resource(tmp_path: P
     records = journal.records(machine.status.release_id)
     assert records and {(r.status.project, r.status.resource) for r in records} == {("proj", "arn:rule/1")}
     assert latest_status(journal, project="proj", resource="arn:rule/1").release_id == machine.status.release_id
+
+
+def test_latest_status_of_a_named_release_is_that_release_not_the_newest(tmp_path: Path) -> None:
+    clock = FakeClock()
+    journal = _journal(tmp_path, clock)
+    first = Machine.start(Toy(journal), journal, clock)  # left in PENDING
+    clock.sleep(1)  # release ids sort by their start time; within one instant, by a random suffix
+    second = Machine.start(Toy(journal), journal, clock)
+    assert second.run().state == SUCCEEDED
+    named = latest_status(journal, first.status.release_id)
+    assert (named.release_id, named.state) == (first.status.release_id, PENDING)
+    newest = latest_status(journal)
+    assert (newest.release_id, newest.state) == (second.status.release_id, SUCCEEDED)
+
+
+class _DefaultAbort(Toy):
+    """Toy with StrategyBase's own rule for honouring an abort (Toy refuses it in SERVING)."""
+
+    abortable = StrategyBase.abortable
+
+
+@pytest.mark.parametrize(("asked_in", "found_in"), [(PENDING, WARMING), (WARMING, SERVING)])
+def test_by_default_an_abort_is_honoured_in_every_state_but_rolling_back(
+    tmp_path: Path, asked_in: str, found_in: str
+) -> None:
+    clock = FakeClock()
+    journal = _journal(tmp_path, clock)
+    strategy = _DefaultAbort(journal)
+    assert strategy.abortable(Status("t-1", "toy", "dev", "toy-svc", {}, state=ROLLING_BACK)) is False
+    original = strategy.handlers[asked_in]
+
+    def ask_then_go_on(m: Machine) -> None:
+        journal.request_abort(m.status.release_id, "stop")
+        original(m)  # enters `found_in`, where the machine reads the request
+
+    strategy.handlers[asked_in] = ask_then_go_on
+    result = Machine.start(strategy, journal, clock).run()
+    assert (result.state, result.reason) == (ROLLED_BACK, "aborted: stop")
+    rolled_back_from = [r.status.state for r in journal.records(result.release_id)]
+    assert rolled_back_from[rolled_back_from.index(ROLLING_BACK) - 1] == found_in
