@@ -640,6 +640,7 @@ def test_a_settled_latency_test_is_not_run_again_and_unknown_tests_are_refused()
     "synthetic, steps, shares",
     [
         (True, 5, (0.03, 0.006)),  # the bake half, 5 step judgements the other half
+        (True, 1, (0.03, 0.03)),  # one step judgement: still only the other half
         (False, 2, (0.06, 0.03)),  # no bake: the steps share all of it
         (True, 0, (0.06, 0.06)),  # a bake and no step with a comparison: the bake has it all
         (False, 0, (0.06, 0.06)),

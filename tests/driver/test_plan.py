@@ -121,6 +121,7 @@ BAKE = SyntheticBake(requests=100, seconds=10, probe_requests=10)
         # users at 1% and 10% (not at 100%: no stable users left to compare with), probes at 3 steps
         ("canary", {"steps": [1, 10, 100], "synthetic": BAKE}, 2 + 3),
         ("canary", {"steps": [1, 10, 100], "synthetic": SyntheticBake(requests=100, probe_requests=0)}, 2),
+        ("canary", {"steps": [1, 100], "synthetic": SyntheticBake(requests=100, probe_requests=1)}, 1 + 2),
         ("canary", {"steps": [1, 10, 100]}, 2),
         ("linear", {"step_percent": 10, "synthetic": BAKE}, 9 + 10),
         ("blue-green", {"synthetic": BAKE}, 0 + 1),
