@@ -26,6 +26,7 @@ from zero_downtime.driver.core.metric_checks import (
     combine,
     decide,
     parse_analysis_file,
+    substitute,
     verdict_of,
 )
 
@@ -907,3 +908,12 @@ def test_limits_and_defaults_of_the_queries_as_parsed() -> None:
     headers = {"Host": "x" * 1024, "X-Color": "{color}"}
     assert parse_analysis_file(_with(f"{C1}.query.headers", headers)).checks[1].query["headers"] == headers
     assert parse_analysis_file(_with("judge", {"alpha": 0.05})).judge == {"alpha": 0.05}
+
+
+def test_substitute_fills_every_named_placeholder_and_leaves_the_others() -> None:
+    """What the metric sources send: each `{name}` given replaced wherever it stands, by its text."""
+    query = "sum(rate(x{color='{color}',tg='{target_group}'}[{window}s])) / {color}"
+    filled = substitute(query, color="green", window=60, target_group=None)
+    assert filled == "sum(rate(x{color='green',tg='None'}[60s])) / green"
+    assert substitute("{color} {unknown}", color="blue") == "blue {unknown}"
+    assert substitute("{color}") == "{color}"
