@@ -34,6 +34,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,26 @@ def stage() -> None:
         shutil.copy2(path, STAGE / path.name)
     shutil.rmtree(STAGE / "examples", ignore_errors=True)
     shutil.copytree(ROOT / "examples", STAGE / "examples", ignore=IGNORE)  # the analysis file example
+    for path in forget_unmutated_copies(STAGE):
+        print(f"{path}: never mutated in this cache, mutated on this run", flush=True)
+
+
+def forget_unmutated_copies(stage_dir: Path) -> list[str]:
+    """Delete mutmut's plain copy of every configured file it never mutated; the removed paths.
+
+    mutmut 3.8.1 keeps a file's mutants while its copy under `mutants/` is newer than the source,
+    and a file outside `only_mutate` is copied there plainly, with a fresh time. So a file added to
+    `only_mutate` after a run counts as "unmodified" and gets no mutants until its source changes.
+    A mutated file has its `.meta` beside it; a configured file without one was never mutated, and
+    without its copy mutmut mutates it on the next run."""
+    config = tomllib.loads((stage_dir / "pyproject.toml").read_text())["tool"]["mutmut"]
+    removed = []
+    for path in config.get("only_mutate", []):
+        copy = stage_dir / "mutants" / path
+        if copy.exists() and not copy.with_name(copy.name + ".meta").exists():
+            copy.unlink()
+            removed.append(path)
+    return removed
 
 
 def mutmut(*args: str) -> subprocess.CompletedProcess[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -265,3 +266,16 @@ def test_main_runs_named_globs_or_everything_as_given_else_the_default(monkeypat
     assert calls == ["stage", ("run", [f"{PLAN}*"], 2), "stage", ("run", [], 1), "stage", ("default", 1)]
     with pytest.raises(SystemExit):
         mutation.main(["--all", f"{PLAN}*"])
+
+
+def test_a_configured_file_mutmut_only_copied_is_forgotten_so_it_gets_mutated(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.mutmut]\nonly_mutate = ["pkg/mutated.py", "pkg/copied.py", "pkg/new.py"]\n'
+    )
+    cache = tmp_path / "mutants" / "pkg"
+    cache.mkdir(parents=True)
+    for name in ("mutated.py", "mutated.py.meta", "copied.py", "other.py"):
+        (cache / name).write_text("")
+    assert mutation.forget_unmutated_copies(tmp_path) == ["pkg/copied.py"]
+    assert sorted(p.name for p in cache.iterdir()) == ["mutated.py", "mutated.py.meta", "other.py"]
+    assert mutation.forget_unmutated_copies(tmp_path) == []  # nothing more to forget
