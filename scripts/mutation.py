@@ -69,7 +69,9 @@ def forget_unmutated_copies(stage_dir: Path) -> list[str]:
     and a file outside `only_mutate` is copied there plainly, with a fresh time. So a file added to
     `only_mutate` after a run counts as "unmodified" and gets no mutants until its source changes.
     A mutated file has its `.meta` beside it; a configured file without one was never mutated, and
-    without its copy mutmut mutates it on the next run."""
+    without its copy mutmut mutates it on the next run. mutmut's stats (which tests call which
+    function) know only functions that were mutated when they were collected, so they go too: the
+    next run collects them again (a minute here) and keeps every verdict."""
     config = tomllib.loads((stage_dir / "pyproject.toml").read_text())["tool"]["mutmut"]
     removed = []
     for path in config.get("only_mutate", []):
@@ -77,6 +79,8 @@ def forget_unmutated_copies(stage_dir: Path) -> list[str]:
         if copy.exists() and not copy.with_name(copy.name + ".meta").exists():
             copy.unlink()
             removed.append(path)
+    if removed:
+        (stage_dir / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     return removed
 
 

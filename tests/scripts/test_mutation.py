@@ -269,13 +269,21 @@ def test_main_runs_named_globs_or_everything_as_given_else_the_default(monkeypat
 
 
 def test_a_configured_file_mutmut_only_copied_is_forgotten_so_it_gets_mutated(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text(
-        '[tool.mutmut]\nonly_mutate = ["pkg/mutated.py", "pkg/copied.py", "pkg/new.py"]\n'
-    )
+    (tmp_path / "pyproject.toml").write_text('[tool.mutmut]\nonly_mutate = ["pkg/mutated.py"]\n')
     cache = tmp_path / "mutants" / "pkg"
     cache.mkdir(parents=True)
     for name in ("mutated.py", "mutated.py.meta", "copied.py", "other.py"):
         (cache / name).write_text("")
+    stats = tmp_path / "mutants" / "mutmut-stats.json"
+    stats.write_text("{}")
+    assert mutation.forget_unmutated_copies(tmp_path) == []  # run before that copy was configured
+    assert stats.exists()
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.mutmut]\nonly_mutate = ["pkg/mutated.py", "pkg/copied.py", "pkg/new.py"]\n'
+    )
     assert mutation.forget_unmutated_copies(tmp_path) == ["pkg/copied.py"]
     assert sorted(p.name for p in cache.iterdir()) == ["mutated.py", "mutated.py.meta", "other.py"]
+    assert not stats.exists(), "its functions have no stats: the next run must collect them all"
+    stats.write_text("{}")
     assert mutation.forget_unmutated_copies(tmp_path) == []  # nothing more to forget
+    assert stats.exists()
