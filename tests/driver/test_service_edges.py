@@ -201,3 +201,18 @@ def test_a_bake_whose_start_was_not_journaled_counts_from_its_first_check() -> N
     passed = bake_check(m, 0, Step(weight=10, bake_seconds=60.0), cfg, 2.0, check, lambda *_: None)  # type: ignore[arg-type]
     assert (passed, seen) == (False, [(100.0, 110.0)])  # baked 10 of 60 seconds: not yet passed
     assert m.records[0][0] == "check" and m.rollbacks == []
+
+
+def test_the_last_check_of_a_bake_lands_on_its_end_not_a_whole_poll_later() -> None:
+    """bake 25 s, polls of 10 s: checks at 10, 20 and 25 s; the step passes at 25 s, not at 30 s."""
+    m = _BareMachine(_status(step_started_at=100.0), now=100.0)
+    seen: list[float] = []
+
+    def check(started: float, now: float, settled: frozenset[str]) -> Verdict:
+        seen.append(now - started)
+        return Verdict(outcome=Judgement.PASS)
+
+    cfg = AnalysisConfig(poll_seconds=10.0)
+    step = Step(weight=10, bake_seconds=25.0)
+    passed = [bake_check(m, 0, step, cfg, 2.0, check, lambda *_: None) for _ in range(3)]  # type: ignore[arg-type]
+    assert (passed, seen) == ([False, False, True], [10.0, 20.0, 25.0])
