@@ -203,16 +203,66 @@ def test_a_bake_whose_start_was_not_journaled_counts_from_its_first_check() -> N
     assert m.records[0][0] == "check" and m.rollbacks == []
 
 
-def test_the_last_check_of_a_bake_lands_on_its_end_not_a_whole_poll_later() -> None:
-    """bake 25 s, polls of 10 s: checks at 10, 20 and 25 s; the step passes at 25 s, not at 30 s."""
+@pytest.mark.parametrize(
+    ("bake_seconds", "checks"),
+    [(25.0, [10.0, 20.0, 25.0]), (20.5, [10.0, 20.0, 20.5]), (20.0, [10.0, 20.0])],
+    ids=["5s-left", "half-a-second-left", "on-a-poll"],
+)
+def test_the_last_check_of_a_bake_lands_on_its_end_not_a_whole_poll_later(
+    bake_seconds: float, checks: list[float]
+) -> None:
+    """Polls of 10 s: the check after the last whole poll waits only what is left of the bake, and
+    the step passes then; what is left is reported at every check."""
     m = _BareMachine(_status(step_started_at=100.0), now=100.0)
     seen: list[float] = []
+    reported: list[tuple[int, float]] = []
 
     def check(started: float, now: float, settled: frozenset[str]) -> Verdict:
         seen.append(now - started)
         return Verdict(outcome=Judgement.PASS)
 
+    def report(verdict: Verdict, failed: int, remaining: float) -> None:
+        reported.append((failed, remaining))
+
     cfg = AnalysisConfig(poll_seconds=10.0)
-    step = Step(weight=10, bake_seconds=25.0)
-    passed = [bake_check(m, 0, step, cfg, 2.0, check, lambda *_: None) for _ in range(3)]  # type: ignore[arg-type]
-    assert (passed, seen) == ([False, False, True], [10.0, 20.0, 25.0])
+    step = Step(weight=10, bake_seconds=bake_seconds)
+    passed = [bake_check(m, 0, step, cfg, 2.0, check, report) for _ in checks]  # type: ignore[arg-type]
+    assert (passed, seen) == ([False] * (len(checks) - 1) + [True], checks)
+    assert reported == [(0, pytest.approx(bake_seconds - c)) for c in checks]
+
+
+def test_a_check_that_finds_an_abort_request_neither_judges_nor_passes_the_step() -> None:
+    m = _BareMachine(_status(step_started_at=100.0), now=100.0)
+    m.abort_requested = lambda: True  # type: ignore[method-assign]
+    judged: list[float] = []
+
+    def check(started: float, now: float, settled: frozenset[str]) -> Verdict:
+        judged.append(now)
+        return Verdict(outcome=Judgement.PASS)
+
+    step = Step(weight=10, bake_seconds=5.0)
+    cfg = AnalysisConfig(poll_seconds=10.0)
+    assert bake_check(m, 0, step, cfg, 2.0, check, lambda *_: None) is False  # type: ignore[arg-type]
+    assert (judged, m.records, m.rollbacks) == ([], [], [])  # the loop rolls back, not the check
+
+
+def test_an_alarm_rolls_back_with_all_its_reasons() -> None:
+    m = _BareMachine(_status(step_started_at=100.0), now=100.0)
+    alarm = Verdict(outcome=Judgement.ALARM, reasons=("alarm web-5xx in ALARM", "alarm web-p99 in ALARM"))
+    cfg = AnalysisConfig(poll_seconds=10.0)
+    passed = bake_check(m, 0, Step(weight=10, bake_seconds=60.0), cfg, 2.0, lambda *_: alarm, lambda *_: None)  # type: ignore[arg-type]
+    assert passed is False
+    assert m.rollbacks == ["alarm web-5xx in ALARM; alarm web-p99 in ALARM"]
+
+
+def test_a_repeated_counted_failure_is_journaled_as_a_repeat_without_counting_it_again() -> None:
+    counted = {"window_started_at": 100.0, "errors": 4}
+    m = _BareMachine(_status(step_started_at=100.0, counted_errors=counted), now=100.0)
+    m.status = dataclasses.replace(m.status, failed_checks=1)
+    again = Verdict(outcome=Judgement.FAIL, reasons=("4 errors",), failed_on_errors=4)
+    cfg = AnalysisConfig(poll_seconds=10.0, threshold=2)
+    passed = bake_check(m, 0, Step(weight=10, bake_seconds=60.0), cfg, 2.0, lambda *_: again, lambda *_: None)  # type: ignore[arg-type]
+    assert passed is False and m.rollbacks == []  # still one counted failure: below the threshold
+    [(event, kwargs)] = m.records
+    assert event == "check" and kwargs["failed_checks"] == 1 and kwargs["facts"] is None
+    assert kwargs["detail"]["repeat_of_counted_failure"] is True  # type: ignore[index]
