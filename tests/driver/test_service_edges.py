@@ -266,3 +266,23 @@ def test_a_repeated_counted_failure_is_journaled_as_a_repeat_without_counting_it
     [(event, kwargs)] = m.records
     assert event == "check" and kwargs["failed_checks"] == 1 and kwargs["facts"] is None
     assert kwargs["detail"]["repeat_of_counted_failure"] is True  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("verdict", "failed_before", "now", "reason"),
+    [
+        (Verdict(outcome=Judgement.FAIL, conclusive=True), 0, 100.0, "conclusive: e; l"),
+        (Verdict(outcome=Judgement.FAIL), 1, 100.0, "2 failed checks (threshold 2): e; l"),
+        (Verdict(outcome=Judgement.INCONCLUSIVE), 0, 270.0, "not enough evidence to pass the step: e; l"),
+    ],
+    ids=["conclusive", "threshold", "no-evidence"],
+)
+def test_a_rollback_from_a_check_gives_its_cause_and_every_reason(
+    verdict: Verdict, failed_before: int, now: float, reason: str
+) -> None:
+    """bake 60 s from 100 s, extended twice (to 280 s): the check at `now` + 10 s rolls back."""
+    m = _BareMachine(dataclasses.replace(_status(step_started_at=100.0), failed_checks=failed_before), now=now)
+    judged = dataclasses.replace(verdict, reasons=("e", "l"))
+    cfg = AnalysisConfig(poll_seconds=10.0, threshold=2)
+    passed = bake_check(m, 0, Step(weight=10, bake_seconds=60.0), cfg, 2.0, lambda *_: judged, lambda *_: None)  # type: ignore[arg-type]
+    assert passed is False and m.rollbacks == [reason]
