@@ -390,3 +390,151 @@ def test_children_are_the_registered_resources() -> None:
         "security_group": (ResourceType.SECURITY_GROUP, "reports-sg"),
         "alarms": (ResourceType.RELEASE_ALARMS, "reports-alarms"),
     }
+
+
+# -- the routing, health check and warm pool steps of resolve_rolling_asg --------------------------------
+def fleet_config(**overrides: Any) -> dict[str, Any]:
+    """What a user configures for a fleet of 2..4 instances: no wired input."""
+    config: dict[str, Any] = {
+        "routing": {"priority": 200, "path_patterns": ["/reports/*"]},
+        "instance_type": "t3.small",
+        "ami_id": "ami-0123456789abcdef0",
+        "desired_capacity": 2,
+        "min_size": 2,
+        "max_size": 4,
+    }
+    config.update(overrides)
+    return config
+
+
+FLEET_REFUSALS = [
+    pytest.param(
+        {"routing": None},
+        "routing",
+        "is required: a priority and host_headers and/or path_patterns",
+        id="routing-missing",
+    ),
+    pytest.param(
+        {"health_check": 5},
+        "health_check",
+        "must be a mapping of health check settings, got 5",
+        id="health-check-not-a-map",
+    ),
+    pytest.param(
+        {"health_check": ["/health"]},
+        "health_check",
+        "must be a mapping of health check settings, got ['/health']",
+        id="health-check-a-list",
+    ),
+    pytest.param(
+        {"health_check": {"port": 80}},
+        "health_check.port",
+        "is not a health check setting",
+        id="health-check-unknown-key",
+    ),
+    pytest.param(
+        {"health_check": {"grace_period_seconds": -1}},
+        "health_check.grace_period_seconds",
+        "must be >= 0, got -1",
+        id="grace-negative",
+    ),
+    pytest.param(
+        {"health_check": {"grace_period_seconds": "5m"}},
+        "health_check.grace_period_seconds",
+        "must be an integer, got '5m'",
+        id="grace-text",
+    ),
+    pytest.param(
+        {"warm_pool": 2},
+        "warm_pool",
+        "must be a mapping of warm pool settings, got 2",
+        id="warm-pool-not-a-map",
+    ),
+    pytest.param(
+        {"warm_pool": {"size": 2}},
+        "warm_pool.size",
+        "is not a warm pool setting",
+        id="warm-pool-unknown-key",
+    ),
+    pytest.param(
+        {"warm_pool": {"min_size": -1}},
+        "warm_pool.min_size",
+        "must be >= 0, got -1",
+        id="warm-pool-min-size-negative",
+    ),
+    pytest.param(
+        {"warm_pool": {"max_group_prepared_capacity": 1}},
+        "warm_pool.max_group_prepared_capacity",
+        "must be >= 2, got 1",
+        id="warm-pool-prepared-below-desired",
+    ),
+    pytest.param(
+        {"warm_pool": {"pool_state": "Paused"}},
+        "warm_pool.pool_state",
+        "must be one of Stopped, Running, Hibernated, got 'Paused'",
+        id="warm-pool-state",
+    ),
+    pytest.param(
+        {"warm_pool": {"reuse_on_scale_in": "yes"}},
+        "warm_pool.reuse_on_scale_in",
+        "must be true or false, got 'yes'",
+        id="warm-pool-reuse-not-a-bool",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "key", "problem"), FLEET_REFUSALS)
+def test_resolve_fleet_refuses_naming_the_key_with_the_whole_message(
+    changes: dict[str, Any], key: str, problem: str
+) -> None:
+    from zero_downtime.components.rolling_asg import resolve_rolling_asg
+
+    with pytest.raises(ArgError) as raised:
+        resolve_rolling_asg(fleet_config(**changes))  # type: ignore[arg-type]
+    assert (raised.value.key, raised.value.problem) == (key, problem)
+    assert str(raised.value) == f"{key}: {problem}"
+
+
+@pytest.mark.parametrize("grace", [0, 1, 3600], ids=["zero", "one", "an-hour"])
+def test_resolve_fleet_accepts_a_grace_period_from_zero_and_reads_it_back(grace: int) -> None:
+    from zero_downtime.components.rolling_asg import resolve_rolling_asg
+
+    settings = resolve_rolling_asg(fleet_config(health_check={"grace_period_seconds": grace}))  # type: ignore[arg-type]
+    assert settings.grace_period_seconds == grace
+
+
+def test_resolve_fleet_passes_an_output_grace_period_unchecked() -> None:
+    from zero_downtime.components.rolling_asg import resolve_rolling_asg
+
+    grace = pulumi.Output.from_input(-1)
+    settings = resolve_rolling_asg(fleet_config(health_check={"grace_period_seconds": grace}))  # type: ignore[arg-type]
+    assert settings.grace_period_seconds is grace
+
+
+def test_resolve_fleet_health_check_given_with_the_grace_period_keeps_the_other_defaults() -> None:
+    from zero_downtime.components.rolling_asg import (
+        DEFAULT_FLEET_MATCHER,
+        DEFAULT_GRACE_PERIOD_SECONDS,
+        resolve_rolling_asg,
+    )
+
+    plain = resolve_rolling_asg(fleet_config())  # type: ignore[arg-type]
+    empty = resolve_rolling_asg(fleet_config(health_check={}))  # type: ignore[arg-type]
+    graced = resolve_rolling_asg(fleet_config(health_check={"grace_period_seconds": 60}))  # type: ignore[arg-type]
+    assert plain.grace_period_seconds == empty.grace_period_seconds == DEFAULT_GRACE_PERIOD_SECONDS
+    assert plain.health_check == empty.health_check == graced.health_check
+    assert graced.health_check.matcher == DEFAULT_FLEET_MATCHER
+
+
+def test_resolve_fleet_warm_pool_defaults_and_values_read_back() -> None:
+    from zero_downtime.components.rolling_asg import WarmPoolSettings, resolve_rolling_asg
+
+    assert resolve_rolling_asg(fleet_config()).warm_pool is None  # type: ignore[arg-type]
+    empty = resolve_rolling_asg(fleet_config(warm_pool={})).warm_pool  # type: ignore[arg-type]
+    assert empty == WarmPoolSettings(
+        min_size=0, max_group_prepared_capacity=None, pool_state="Stopped", reuse_on_scale_in=False
+    )
+    given = {"min_size": 3, "max_group_prepared_capacity": 2, "pool_state": "Hibernated", "reuse_on_scale_in": True}
+    assert resolve_rolling_asg(fleet_config(warm_pool=given)).warm_pool == WarmPoolSettings(  # type: ignore[arg-type]
+        min_size=3, max_group_prepared_capacity=2, pool_state="Hibernated", reuse_on_scale_in=True
+    )

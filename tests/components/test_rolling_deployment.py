@@ -355,3 +355,304 @@ def test_children_are_the_registered_objects(flagger: bool) -> None:
         expected["service"] = (ResourceType.K8S_SERVICE, "web-service")
     assert children == expected
     assert (built[0].service is None) == flagger
+
+
+# -- the probe, resources, disruption budget and autoscaler steps of resolve_rolling_deployment ----------
+REFUSALS = [
+    pytest.param({"readiness_probe": {"pth": "/x"}}, "readiness_probe.pth", "is not a probe setting", id="probe-key"),
+    pytest.param(
+        {"liveness_probe": {"port": 80, "paths": ["/x"], "host": "x"}},
+        "liveness_probe.host",
+        "is not a probe setting",
+        id="probe-first-unknown-key",
+    ),
+    pytest.param(
+        {"readiness_probe": {"path": "health"}},
+        "readiness_probe.path",
+        "must be an absolute path starting with '/', got 'health'",
+        id="probe-relative-path",
+    ),
+    pytest.param(
+        {"startup_probe": {"path": None}},
+        "startup_probe.path",
+        "must be an absolute path starting with '/', got None",
+        id="probe-no-path",
+    ),
+    pytest.param({"startup_probe": {"port": 0}}, "startup_probe.port", "must be >= 1, got 0", id="probe-port-0"),
+    pytest.param(
+        {"startup_probe": {"port": 65536}}, "startup_probe.port", "must be <= 65535, got 65536", id="probe-port-65536"
+    ),
+    pytest.param(
+        {"liveness_probe": {"initial_delay_seconds": -1}},
+        "liveness_probe.initial_delay_seconds",
+        "must be >= 0, got -1",
+        id="probe-delay-negative",
+    ),
+    pytest.param(
+        {"readiness_probe": {"period_seconds": 0}},
+        "readiness_probe.period_seconds",
+        "must be >= 1, got 0",
+        id="probe-period-0",
+    ),
+    pytest.param(
+        {"readiness_probe": {"timeout_seconds": 0}},
+        "readiness_probe.timeout_seconds",
+        "must be >= 1, got 0",
+        id="probe-timeout-0",
+    ),
+    pytest.param(
+        {"readiness_probe": {"failure_threshold": 0}},
+        "readiness_probe.failure_threshold",
+        "must be >= 1, got 0",
+        id="probe-failures-0",
+    ),
+    pytest.param(
+        {"readiness_probe": {"success_threshold": 0}},
+        "readiness_probe.success_threshold",
+        "must be >= 1, got 0",
+        id="probe-successes-0",
+    ),
+    pytest.param(
+        {"liveness_probe": {"success_threshold": 2}},
+        "liveness_probe.success_threshold",
+        "must be 1, got 2",
+        id="liveness-successes-2",
+    ),
+    pytest.param(
+        {"startup_probe": {"success_threshold": 3}},
+        "startup_probe.success_threshold",
+        "must be 1, got 3",
+        id="startup-successes-3",
+    ),
+    pytest.param(
+        {"resources": {"claims": {}, "requests": {}}},
+        "resources.claims",
+        "must be requests or limits",
+        id="resources-key",
+    ),
+    pytest.param(
+        {"resources": {"limits": {"gpu": "1", "cpu": "1"}}},
+        "resources.limits.gpu",
+        "must be cpu or memory",
+        id="resources-kind",
+    ),
+    pytest.param(
+        {"resources": {"requests": {"cpu": "lots"}}},
+        "resources.requests.cpu",
+        "must be a Kubernetes quantity like '250m' or '512Mi', got 'lots'",
+        id="resources-quantity",
+    ),
+    pytest.param(
+        {"resources": {"limits": {"memory": 512}}},
+        "resources.limits.memory",
+        "must be a Kubernetes quantity like '250m' or '512Mi', got 512",
+        id="resources-quantity-a-number",
+    ),
+    pytest.param(
+        {"disruption_budget": {"max_surge": 1}},
+        "disruption_budget.max_surge",
+        "must be max_unavailable or min_available",
+        id="budget-key",
+    ),
+    pytest.param(
+        {"disruption_budget": {"max_unavailable": 1, "min_available": 1}},
+        "disruption_budget",
+        "set max_unavailable or min_available, not both",
+        id="budget-both",
+    ),
+    pytest.param(
+        {"disruption_budget": {"max_unavailable": 0}},
+        "disruption_budget.max_unavailable",
+        "must be >= 1, got 0",
+        id="budget-max-unavailable-0",
+    ),
+    pytest.param(
+        {"disruption_budget": {"max_unavailable": "0%"}},
+        "disruption_budget.max_unavailable",
+        "must be an integer or a percentage like '25%', got '0%'",
+        id="budget-max-unavailable-0%",
+    ),
+    pytest.param(
+        {"disruption_budget": {"max_unavailable": None}},
+        "disruption_budget.max_unavailable",
+        "must be an integer, got None",
+        id="budget-max-unavailable-none",
+    ),
+    pytest.param(
+        {"disruption_budget": {"min_available": "most"}},
+        "disruption_budget.min_available",
+        "must be an integer or a percentage like '25%', got 'most'",
+        id="budget-min-available-text",
+    ),
+    pytest.param(
+        {"disruption_budget": {"min_available": -1}},
+        "disruption_budget.min_available",
+        "must be >= 0, got -1",
+        id="budget-min-available-negative",
+    ),
+    pytest.param(
+        {"replicas": 3, "disruption_budget": {"min_available": 3}},
+        "disruption_budget.min_available",
+        "3 leaves no pod evictable with 3 replicas, so node drains would hang; use at most 2",
+        id="budget-min-available-all",
+    ),
+    pytest.param(
+        {"replicas": 5, "disruption_budget": {"min_available": 7}},
+        "disruption_budget.min_available",
+        "7 leaves no pod evictable with 5 replicas, so node drains would hang; use at most 4",
+        id="budget-min-available-more-than-all",
+    ),
+    pytest.param(
+        {"disruption_budget": {"min_available": "100%"}},
+        "disruption_budget.min_available",
+        "100% leaves no pod evictable with 2 replicas, so node drains would hang; use at most 1",
+        id="budget-min-available-100%",
+    ),
+    pytest.param(
+        {"autoscaler": {"max_replicas": 5, "min": 2}},
+        "autoscaler.min",
+        "is not an autoscaler setting",
+        id="hpa-key",
+    ),
+    pytest.param(
+        {"autoscaler": {"max_replicas": 5, "target_memory": 80, "cpu": 70}},
+        "autoscaler.cpu",
+        "is not an autoscaler setting",
+        id="hpa-first-unknown-key",
+    ),
+    pytest.param({"autoscaler": {"min_replicas": 2}}, "autoscaler.max_replicas", "is required", id="hpa-no-max"),
+    pytest.param({"autoscaler": {}}, "autoscaler.max_replicas", "is required", id="hpa-empty"),
+    pytest.param(
+        {"autoscaler": {"min_replicas": 1, "max_replicas": 5}},
+        "autoscaler.min_replicas",
+        "must be >= 2, got 1",
+        id="hpa-min-1",
+    ),
+    pytest.param(
+        {"autoscaler": {"min_replicas": 4, "max_replicas": 3}},
+        "autoscaler.max_replicas",
+        "must be >= 4, got 3",
+        id="hpa-max-below-min",
+    ),
+    pytest.param(
+        {"autoscaler": {"max_replicas": 5, "target_cpu_utilization": 0}},
+        "autoscaler.target_cpu_utilization",
+        "must be >= 1, got 0",
+        id="hpa-cpu-0",
+    ),
+    pytest.param(
+        {"autoscaler": {"max_replicas": 5, "target_cpu_utilization": 1001}},
+        "autoscaler.target_cpu_utilization",
+        "must be <= 1000, got 1001",
+        id="hpa-cpu-1001",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "key", "problem"), REFUSALS)
+def test_resolve_refuses_naming_the_key_with_the_whole_message(changes: dict[str, Any], key: str, problem: str) -> None:
+    with pytest.raises(ArgError) as raised:
+        resolve_rolling_deployment("web", {"image": IMAGE, **changes})  # type: ignore[typeddict-item]
+    assert (raised.value.key, raised.value.problem) == (key, problem)
+    assert str(raised.value) == f"{key}: {problem}"
+
+
+@pytest.mark.parametrize("probe", ["readiness_probe", "liveness_probe", "startup_probe"])
+def test_resolve_accepts_each_probe_at_its_lowest_bounds_and_reads_it_back(probe: str) -> None:
+    from zero_downtime.components.rolling_deployment import ProbeSettings
+
+    lowest = {
+        "path": "/",
+        "port": 1,
+        "initial_delay_seconds": 0,
+        "period_seconds": 1,
+        "timeout_seconds": 1,
+        "failure_threshold": 1,
+        "success_threshold": 1,
+    }
+    settings = resolve_rolling_deployment("web", {"image": IMAGE, probe: lowest})  # type: ignore[misc]
+    assert getattr(settings, probe) == ProbeSettings(**lowest)
+
+
+def test_resolve_accepts_the_highest_probe_port_and_readiness_success_threshold_above_1() -> None:
+    settings = resolve_rolling_deployment(
+        "web",
+        {
+            "image": IMAGE,
+            "readiness_probe": {"port": 65535, "success_threshold": 3, "failure_threshold": 2, "timeout_seconds": 2},
+            "startup_probe": {"port": 65535},
+        },
+    )
+    readiness = settings.readiness_probe
+    assert (readiness.port, readiness.success_threshold, readiness.failure_threshold) == (65535, 3, 2)
+    assert readiness.timeout_seconds == 2
+    assert settings.startup_probe is not None and settings.startup_probe.port == 65535
+
+
+def test_resolve_passes_output_probe_fields_unchecked() -> None:
+    port, period = pulumi.Output.from_input(0), pulumi.Output.from_input(0)
+    settings = resolve_rolling_deployment(
+        "web", {"image": IMAGE, "readiness_probe": {"port": port, "period_seconds": period}}
+    )
+    assert settings.readiness_probe.port is port
+    assert settings.readiness_probe.period_seconds is period
+
+
+def test_resolve_merges_given_resources_over_the_defaults() -> None:
+    settings = resolve_rolling_deployment(
+        "web", {"image": IMAGE, "resources": {"requests": {"cpu": "250m"}, "limits": {"cpu": "1", "memory": "1Gi"}}}
+    )
+    assert settings.resources.requests == {"cpu": "250m", "memory": "128Mi"}
+    assert settings.resources.limits == {"cpu": "1", "memory": "1Gi"}
+    only_memory = resolve_rolling_deployment("web", {"image": IMAGE, "resources": {"requests": {"memory": "64Mi"}}})
+    assert only_memory.resources.requests == {"cpu": "100m", "memory": "64Mi"}
+    assert only_memory.resources.limits == {"cpu": "500m", "memory": "256Mi"}
+
+
+@pytest.mark.parametrize(
+    ("budget", "replicas", "expected"),
+    [
+        pytest.param({"max_unavailable": 1}, 2, {"max_unavailable": 1}, id="max-unavailable-1"),
+        pytest.param({"max_unavailable": 3}, 2, {"max_unavailable": 3}, id="max-unavailable-above-replicas"),
+        pytest.param({"max_unavailable": "1%"}, 2, {"max_unavailable": "1%"}, id="max-unavailable-1%"),
+        pytest.param({"max_unavailable": "100%"}, 2, {"max_unavailable": "100%"}, id="max-unavailable-100%"),
+        pytest.param({"min_available": 0}, 2, {"min_available": 0}, id="min-available-0"),
+        pytest.param({"min_available": 2}, 3, {"min_available": 2}, id="min-available-one-below-replicas"),
+        pytest.param({"min_available": "99%"}, 2, {"min_available": "99%"}, id="min-available-99%"),
+        pytest.param({}, 2, {"max_unavailable": 1}, id="empty-means-the-default"),
+    ],
+)
+def test_resolve_reads_the_disruption_budget_back(
+    budget: dict[str, Any], replicas: int, expected: dict[str, Any]
+) -> None:
+    from zero_downtime.components.rolling_deployment import DisruptionBudgetSettings
+
+    settings = resolve_rolling_deployment(
+        "web",
+        {"image": IMAGE, "replicas": replicas, "disruption_budget": budget},  # type: ignore[typeddict-item]
+    )
+    assert settings.disruption_budget == DisruptionBudgetSettings(**expected)
+
+
+def test_resolve_passes_an_output_disruption_budget_unchecked() -> None:
+    value = pulumi.Output.from_input(0)
+    settings = resolve_rolling_deployment("web", {"image": IMAGE, "disruption_budget": {"max_unavailable": value}})
+    assert settings.disruption_budget.max_unavailable is value
+    assert settings.disruption_budget.min_available is None
+
+
+@pytest.mark.parametrize(
+    ("autoscaler", "expected"),
+    [
+        pytest.param({"max_replicas": 3}, (3, 3, 70), id="defaults-min-to-replicas-and-cpu-to-70"),
+        pytest.param({"min_replicas": 2, "max_replicas": 2}, (2, 2, 70), id="max-equal-to-min"),
+        pytest.param({"max_replicas": 9, "target_cpu_utilization": 1}, (3, 9, 1), id="cpu-1"),
+        pytest.param({"max_replicas": 9, "target_cpu_utilization": 1000}, (3, 9, 1000), id="cpu-1000"),
+    ],
+)
+def test_resolve_reads_the_autoscaler_back(autoscaler: dict[str, Any], expected: tuple[int, int, int]) -> None:
+    from zero_downtime.components.rolling_deployment import AutoscalerSettings
+
+    settings = resolve_rolling_deployment("web", {"image": IMAGE, "replicas": 3, "autoscaler": autoscaler})  # type: ignore[typeddict-item]
+    assert settings.autoscaler == AutoscalerSettings(*expected)
+    assert settings.initial_replicas == expected[0]
