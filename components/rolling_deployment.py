@@ -24,6 +24,7 @@ What makes it safe, and why each default is what it is:
 `DeploymentSettings` back. The constructor then builds each object from that record.
 """
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -403,13 +404,24 @@ def _resolve_budget(override: DisruptionBudgetArgs | None, replicas: int) -> Dis
     value = given["min_available"]
     key = "disruption_budget.min_available"
     check_int_or_percent(value, key)
-    blocks = value >= replicas if isinstance(value, int) else value == "100%"
-    if blocks:
-        raise ArgError(
-            key,
-            f"{value} leaves no pod evictable with {replicas} replicas, so node drains would hang; "
-            f"use at most {replicas - 1}",
-        )
+    if isinstance(value, int):
+        if value >= replicas:
+            raise ArgError(
+                key,
+                f"{value} leaves no pod evictable with {replicas} replicas, so node drains would hang; "
+                f"use at most {replicas - 1}",
+            )
+    elif isinstance(value, str):
+        # Kubernetes rounds a percentage of minAvailable up (the disruption controller's
+        # GetScaledValueFromIntOrPercent with roundUp), so 51% of 2 pods keeps both.
+        kept = math.ceil(int(value[:-1]) * replicas / 100)
+        if kept >= replicas:
+            most = 100 * (replicas - 1) // replicas
+            raise ArgError(
+                key,
+                f"{value} of {replicas} replicas keeps {kept} (Kubernetes rounds up), which leaves no pod "
+                f"evictable, so node drains would hang; use at most {replicas - 1} or {most}%",
+            )
     return DisruptionBudgetSettings(min_available=value)
 
 
@@ -423,7 +435,8 @@ def _resolve_autoscaler(override: AutoscalerArgs | None, replicas: int) -> Autos
         raise ArgError("autoscaler.max_replicas", "is required")
     hpa = AutoscalerSettings(**{"min_replicas": replicas, **override})  # type: ignore[arg-type]
     check_int(hpa.min_replicas, "autoscaler.min_replicas", minimum=MIN_REPLICAS)
-    check_int(hpa.max_replicas, "autoscaler.max_replicas", minimum=hpa.min_replicas)
+    lowest = hpa.min_replicas if is_known(hpa.min_replicas) else MIN_REPLICAS  # an Output: checked at deployment
+    check_int(hpa.max_replicas, "autoscaler.max_replicas", minimum=lowest)
     check_int(hpa.target_cpu_utilization, "autoscaler.target_cpu_utilization", minimum=1, maximum=1000)
     return hpa
 

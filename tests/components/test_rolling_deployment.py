@@ -505,8 +505,23 @@ REFUSALS = [
     pytest.param(
         {"disruption_budget": {"min_available": "100%"}},
         "disruption_budget.min_available",
-        "100% leaves no pod evictable with 2 replicas, so node drains would hang; use at most 1",
+        "100% of 2 replicas keeps 2 (Kubernetes rounds up), which leaves no pod evictable, so node drains "
+        "would hang; use at most 1 or 50%",
         id="budget-min-available-100%",
+    ),
+    pytest.param(
+        {"disruption_budget": {"min_available": "51%"}},
+        "disruption_budget.min_available",
+        "51% of 2 replicas keeps 2 (Kubernetes rounds up), which leaves no pod evictable, so node drains "
+        "would hang; use at most 1 or 50%",
+        id="budget-min-available-51%-of-2",
+    ),
+    pytest.param(
+        {"replicas": 3, "disruption_budget": {"min_available": "67%"}},
+        "disruption_budget.min_available",
+        "67% of 3 replicas keeps 3 (Kubernetes rounds up), which leaves no pod evictable, so node drains "
+        "would hang; use at most 2 or 66%",
+        id="budget-min-available-67%-of-3",
     ),
     pytest.param(
         {"autoscaler": {"max_replicas": 5, "min": 2}},
@@ -618,7 +633,9 @@ def test_resolve_merges_given_resources_over_the_defaults() -> None:
         pytest.param({"max_unavailable": "100%"}, 2, {"max_unavailable": "100%"}, id="max-unavailable-100%"),
         pytest.param({"min_available": 0}, 2, {"min_available": 0}, id="min-available-0"),
         pytest.param({"min_available": 2}, 3, {"min_available": 2}, id="min-available-one-below-replicas"),
-        pytest.param({"min_available": "99%"}, 2, {"min_available": "99%"}, id="min-available-99%"),
+        pytest.param({"min_available": "50%"}, 2, {"min_available": "50%"}, id="min-available-50%-of-2"),
+        pytest.param({"min_available": "66%"}, 3, {"min_available": "66%"}, id="min-available-66%-of-3"),
+        pytest.param({"min_available": "99%"}, 200, {"min_available": "99%"}, id="min-available-99%-of-200"),
         pytest.param({}, 2, {"max_unavailable": 1}, id="empty-means-the-default"),
     ],
 )
@@ -656,3 +673,16 @@ def test_resolve_reads_the_autoscaler_back(autoscaler: dict[str, Any], expected:
     settings = resolve_rolling_deployment("web", {"image": IMAGE, "replicas": 3, "autoscaler": autoscaler})  # type: ignore[typeddict-item]
     assert settings.autoscaler == AutoscalerSettings(*expected)
     assert settings.initial_replicas == expected[0]
+
+
+def test_an_output_min_replicas_passes_through_and_max_replicas_is_checked_against_the_floor() -> None:
+    """min_replicas known only at deployment: max_replicas cannot be compared with it here, only
+    with the lowest min_replicas allowed; no TypeError."""
+    lowest = pulumi.Output.from_input(3)
+    settings = resolve_rolling_deployment(
+        "web", {"image": IMAGE, "autoscaler": {"min_replicas": lowest, "max_replicas": 5}}
+    )
+    assert settings.autoscaler is not None and settings.autoscaler.min_replicas is lowest
+    with pytest.raises(ArgError) as err:
+        resolve_rolling_deployment("web", {"image": IMAGE, "autoscaler": {"min_replicas": lowest, "max_replicas": 1}})
+    assert (err.value.key, err.value.problem) == ("autoscaler.max_replicas", "must be >= 2, got 1")
