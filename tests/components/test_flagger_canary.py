@@ -356,3 +356,501 @@ def test_child_is_the_registered_canary() -> None:
         export_urns({"canary": FlaggerCanary("web", BASE).canary})
 
     assert registered_children(run_under_mocks(program)) == {"canary": (ResourceType.FLAGGER_CANARY, "web-canary")}
+
+
+# The resolve step on its own: every refusal with its key and whole message, each bound at its edge.
+
+NGINX: dict[str, Any] = {"provider": "nginx", "ingress_name": "web", "public_host": "shop.example.com"}
+GATEWAY: dict[str, Any] = {"provider": "gatewayapi", "hosts": ["shop.example.com"], "entry_url": "http://gw.edge"}
+DNS_LABEL = "must be a DNS label: lowercase letters, digits and '-', starting with a letter, at most 253 characters"
+LONG_NAME = "a" * 254
+
+
+def _resolve(args: dict[str, Any]) -> Any:
+    from zero_downtime.components.flagger_canary import resolve_flagger_canary
+
+    return resolve_flagger_canary({**BASE, **args})  # type: ignore[typeddict-item]
+
+
+def _metric(**fields: Any) -> dict[str, Any]:
+    return {"metrics": [{"name": "request-duration", "threshold_range": {"max": 500}, **fields}]}
+
+
+def _hook(**fields: Any) -> dict[str, Any]:
+    return {"extra_webhooks": [{"name": "gate", "type": "confirm-promotion", "url": "http://gate.shop/", **fields}]}
+
+
+@dataclass(frozen=True)
+class Refused:
+    id: str
+    args: dict[str, Any]
+    key: str
+    problem: str
+
+
+REFUSED = [
+    # weights
+    Refused(
+        "both-step-forms",
+        {"step_weight": 10, "step_weights": [10]},
+        "step_weights",
+        "set step_weight or step_weights, not both",
+    ),
+    Refused("step-weights-empty", {"step_weights": []}, "step_weights", "must be a non-empty list of weights, got []"),
+    Refused(
+        "step-weights-not-a-list", {"step_weights": 10}, "step_weights", "must be a non-empty list of weights, got 10"
+    ),
+    Refused("step-weights-zero", {"step_weights": [0, 10]}, "step_weights[0]", "must be >= 1, got 0"),
+    Refused(
+        "step-weights-101", {"step_weights": [50, 101], "max_weight": 100}, "step_weights[1]", "must be <= 100, got 101"
+    ),
+    Refused(
+        "step-weights-equal",
+        {"step_weights": [10, 10, 20]},
+        "step_weights[1]",
+        "must be > the previous step (10), got 10",
+    ),
+    Refused(
+        "step-weights-decreasing",
+        {"step_weights": [5, 20, 15]},
+        "step_weights[2]",
+        "must be > the previous step (20), got 15",
+    ),
+    Refused(
+        "step-weights-past-max", {"step_weights": [10, 20, 60]}, "step_weights", "last step 60 exceeds max_weight 50"
+    ),
+    Refused("step-weight-zero", {"step_weight": 0}, "step_weight", "must be >= 1, got 0"),
+    Refused("step-weight-past-max", {"step_weight": 51}, "step_weight", "must be <= max_weight (50), got 51"),
+    Refused("max-weight-zero", {"max_weight": 0}, "max_weight", "must be >= 1, got 0"),
+    Refused("max-weight-101", {"max_weight": 101}, "max_weight", "must be <= 100, got 101"),
+    # metrics
+    Refused(
+        "metrics-empty",
+        {"metrics": []},
+        "metrics",
+        "must be a non-empty list: a canary without metric checks proves nothing",
+    ),
+    Refused(
+        "metrics-not-a-list",
+        {"metrics": {"name": "x"}},
+        "metrics",
+        "must be a non-empty list: a canary without metric checks proves nothing",
+    ),
+    Refused(
+        "metric-not-a-mapping",
+        {"metrics": ["request-duration"]},
+        "metrics[0]",
+        "must be a mapping, got 'request-duration'",
+    ),
+    Refused("metric-unknown-key", _metric(query="up"), "metrics[0].query", "is not a known setting"),
+    Refused(
+        "metric-name-empty",
+        {"metrics": [{"name": "", "threshold_range": {"max": 1}}]},
+        "metrics[0].name",
+        "is required",
+    ),
+    Refused(
+        "metric-name-number",
+        {"metrics": [{"name": 5, "threshold_range": {"max": 1}}]},
+        "metrics[0].name",
+        "is required",
+    ),
+    Refused(
+        "metric-no-range",
+        {"metrics": [{"name": "request-duration"}]},
+        "metrics[0].threshold_range",
+        "is required (min and/or max)",
+    ),
+    Refused(
+        "metric-range-unknown-key",
+        _metric(threshold_range={"mean": 1}),
+        "metrics[0].threshold_range.mean",
+        "is not a known setting",
+    ),
+    Refused(
+        "metric-range-not-a-mapping",
+        _metric(threshold_range=[1]),
+        "metrics[0].threshold_range",
+        "must be a mapping, got [1]",
+    ),
+    Refused("metric-range-empty", _metric(threshold_range={}), "metrics[0].threshold_range", "needs min, max or both"),
+    Refused(
+        "metric-min-text",
+        _metric(threshold_range={"min": "high"}),
+        "metrics[0].threshold_range.min",
+        "must be a number, got 'high'",
+    ),
+    Refused(
+        "metric-max-text",
+        _metric(threshold_range={"max": "low"}),
+        "metrics[0].threshold_range.max",
+        "must be a number, got 'low'",
+    ),
+    Refused(
+        "metric-min-above-max",
+        _metric(threshold_range={"min": 99, "max": 90}),
+        "metrics[0].threshold_range",
+        "min 99 is above max 90",
+    ),
+    Refused(
+        "metric-template-unknown-key",
+        _metric(template_ref={"name": "t", "kind": "x"}),
+        "metrics[0].template_ref.kind",
+        "is not a known setting",
+    ),
+    Refused(
+        "metric-template-name",
+        _metric(template_ref={"name": "Bad_Name"}),
+        "metrics[0].template_ref.name",
+        f"{DNS_LABEL}, got 'Bad_Name'",
+    ),
+    Refused(
+        "metric-template-name-254",
+        _metric(template_ref={"name": LONG_NAME}),
+        "metrics[0].template_ref.name",
+        f"{DNS_LABEL}, got {LONG_NAME!r}",
+    ),
+    Refused(
+        "metric-custom-without-template",
+        {
+            "metrics": [
+                {"name": "request-duration", "threshold_range": {"max": 1}},
+                {"name": "errors", "threshold_range": {"max": 1}},
+            ]
+        },
+        "metrics[1].template_ref",
+        "is required for custom metric 'errors' (builtin: request-success-rate, request-duration)",
+    ),
+    # acceptance and load test
+    Refused(
+        "acceptance-enabled-text",
+        {"acceptance_test": {"enabled": "no"}},
+        "acceptance_test.enabled",
+        "must be true or false, got 'no'",
+    ),
+    Refused("load-test-blank-cmd", {"load_test": {"cmd": "  "}}, "load_test.cmd", "must be a non-empty command"),
+    Refused("load-test-cmd-number", {"load_test": {"cmd": 5}}, "load_test.cmd", "must be a non-empty command"),
+    Refused(
+        "test-path-relative",
+        {"test_path": "health"},
+        "test_path",
+        "must be an absolute path starting with '/', without spaces or shell characters, got 'health'",
+    ),
+    Refused(
+        "load-test-default-cmd-needs-host",
+        {"provider": "nginx", "ingress_name": "web", "load_test": {"timeout": "9s"}},
+        "public_host",
+        (
+            "is required with provider nginx: the analysis reads the nginx metrics, so the default load test "
+            "must reach the canary through it with the service's host (or set load_test.cmd)"
+        ),
+    ),
+    # extra webhooks
+    Refused(
+        "extra-not-a-list",
+        {"extra_webhooks": {"name": "gate"}},
+        "extra_webhooks",
+        "must be a list, got {'name': 'gate'}",
+    ),
+    Refused("extra-not-a-mapping", {"extra_webhooks": ["gate"]}, "extra_webhooks[0]", "must be a mapping, got 'gate'"),
+    Refused("extra-unknown-key", _hook(headers={}), "extra_webhooks[0].headers", "is not a known setting"),
+    Refused(
+        "extra-no-name",
+        {"extra_webhooks": [{"type": "event", "url": "http://a/"}]},
+        "extra_webhooks[0].name",
+        "is required",
+    ),
+    Refused(
+        "extra-no-type",
+        {"extra_webhooks": [{"name": "x", "url": "http://a/"}]},
+        "extra_webhooks[0].type",
+        "is required",
+    ),
+    Refused(
+        "extra-empty-url",
+        {"extra_webhooks": [{"name": "x", "type": "event", "url": ""}]},
+        "extra_webhooks[0].url",
+        "is required",
+    ),
+    Refused(
+        "extra-named-load-test",
+        _hook(name="load-test"),
+        "extra_webhooks[0].name",
+        "'load-test' is already used by another webhook",
+    ),
+    Refused(
+        "extra-named-acceptance-test",
+        _hook(name="acceptance-test"),
+        "extra_webhooks[0].name",
+        "'acceptance-test' is already used by another webhook",
+    ),
+    Refused(
+        "extra-twice",
+        {"extra_webhooks": [{"name": "gate", "type": "event", "url": "http://a/"}] * 2},
+        "extra_webhooks[1].name",
+        "'gate' is already used by another webhook",
+    ),
+    Refused(
+        "extra-url-scheme",
+        _hook(url="ftp://gate/"),
+        "extra_webhooks[0].url",
+        "must be an http(s) URL, got 'ftp://gate/'",
+    ),
+    Refused(
+        "extra-timeout",
+        _hook(timeout="soon"),
+        "extra_webhooks[0].timeout",
+        "must be a positive duration like '1m', '30s' or '1m30s', got 'soon'",
+    ),
+    Refused(
+        "extra-metadata-number",
+        _hook(metadata={"retries": 3}),
+        "extra_webhooks[0].metadata",
+        "must map names to strings",
+    ),
+    Refused("extra-metadata-list", _hook(metadata=["a"]), "extra_webhooks[0].metadata", "must map names to strings"),
+    # routing
+    Refused(
+        "gateways-empty-name",
+        {"provider": "istio", "gateways": [""]},
+        "gateways",
+        "must be a list of non-empty strings, got ['']",
+    ),
+    Refused(
+        "hosts-not-a-list",
+        {"provider": "istio", "hosts": "a.example.com"},
+        "hosts",
+        "must be a list of non-empty strings, got 'a.example.com'",
+    ),
+    Refused(
+        "ingress-without-provider",
+        {"ingress_name": "web"},
+        "ingress_name",
+        "needs a provider (nginx, gatewayapi or istio)",
+    ),
+    Refused(
+        "gateways-without-provider", {"gateways": ["gw"]}, "gateways", "needs a provider (nginx, gatewayapi or istio)"
+    ),
+    Refused(
+        "hosts-without-provider", {"hosts": ["a.example.com"]}, "hosts", "needs a provider (nginx, gatewayapi or istio)"
+    ),
+    Refused(
+        "provider-unknown",
+        {"provider": "linkerd"},
+        "provider",
+        "must be one of nginx, gatewayapi, istio, got 'linkerd'",
+    ),
+    Refused("nginx-without-ingress", {"provider": "nginx"}, "ingress_name", "is required with provider nginx"),
+    Refused("nginx-ingress-invalid", {**NGINX, "ingress_name": "Web"}, "ingress_name", f"{DNS_LABEL}, got 'Web'"),
+    Refused(
+        "nginx-ingress-254", {**NGINX, "ingress_name": LONG_NAME}, "ingress_name", f"{DNS_LABEL}, got {LONG_NAME!r}"
+    ),
+    Refused(
+        "nginx-with-gateways",
+        {**NGINX, "gateways": ["gw"]},
+        "gateways",
+        "is not used by provider nginx (the Ingress holds hosts)",
+    ),
+    Refused(
+        "nginx-with-hosts",
+        {**NGINX, "hosts": ["a.example.com"]},
+        "hosts",
+        "is not used by provider nginx (the Ingress holds hosts)",
+    ),
+    Refused(
+        "ingress-with-istio",
+        {"provider": "istio", "ingress_name": "web"},
+        "ingress_name",
+        "is only used by provider nginx, not istio",
+    ),
+    Refused(
+        "gatewayapi-without-gateways",
+        {"provider": "gatewayapi"},
+        "gateways",
+        "at least one gateway is required with provider gatewayapi",
+    ),
+    Refused(
+        "gateway-name-254",
+        {**GATEWAY, "gateways": ["gw", f"edge/{LONG_NAME}"]},
+        "gateways[1]",
+        f"{DNS_LABEL}, got {LONG_NAME!r}",
+    ),
+    # session affinity
+    Refused(
+        "affinity-not-a-mapping",
+        {"provider": "istio", "session_affinity": "c"},
+        "session_affinity",
+        "must be a mapping, got 'c'",
+    ),
+    Refused(
+        "affinity-unknown-key",
+        {"provider": "istio", "session_affinity": {"cookie_name": "c", "ttl": 5}},
+        "session_affinity.ttl",
+        "is not a known setting",
+    ),
+    Refused(
+        "affinity-without-provider",
+        {"session_affinity": {"cookie_name": "c"}},
+        "session_affinity",
+        "needs provider istio or gatewayapi (Flagger supports no other)",
+    ),
+    Refused(
+        "affinity-with-nginx",
+        {**NGINX, "session_affinity": {"cookie_name": "c"}},
+        "session_affinity",
+        "needs provider istio or gatewayapi (Flagger supports no other)",
+    ),
+    Refused(
+        "affinity-cookie",
+        {"provider": "istio", "session_affinity": {"cookie_name": "a cookie"}},
+        "session_affinity.cookie_name",
+        "must be a cookie name, got 'a cookie'",
+    ),
+    Refused(
+        "affinity-max-age-zero",
+        {"provider": "istio", "session_affinity": {"cookie_name": "c", "max_age": 0}},
+        "session_affinity.max_age",
+        "must be >= 1, got 0",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=[c.id for c in REFUSED])
+def test_resolve_refuses_with_the_key_and_the_whole_message(case: Refused) -> None:
+    with pytest.raises(ArgError) as caught:
+        _resolve(case.args)
+    assert (caught.value.key, caught.value.problem) == (case.key, case.problem)
+    assert str(caught.value) == f"{case.key}: {case.problem}"
+
+
+def test_weights_are_accepted_at_their_edges() -> None:
+    # max_weight 1 with one step of 1; a step_weight equal to max_weight; step_weights from 1 up to 100.
+    smallest = _resolve({"max_weight": 1, "step_weight": 1})
+    assert (smallest.max_weight, smallest.step_weight, smallest.step_weights) == (1, 1, ())
+    equal = _resolve({"max_weight": 50, "step_weight": 50})
+    assert (equal.max_weight, equal.step_weight, equal.step_weights) == (50, 50, ())
+    full = _resolve({"max_weight": 100, "step_weights": [1, 2, 100]})
+    assert (full.max_weight, full.step_weight, full.step_weights) == (100, None, (1, 2, 100))
+    single = _resolve({"step_weights": [50]})
+    assert (single.max_weight, single.step_weight, single.step_weights) == (50, None, (50,))
+    # Only the last step is held against max_weight.
+    assert _resolve({"step_weights": [10, 40, 50]}).step_weights == (10, 40, 50)
+
+
+def test_metric_settings_read_back() -> None:
+    metrics = _resolve(
+        {
+            "metrics": [
+                {"name": "request-success-rate", "threshold_range": {"min": 99.5, "max": 99.5}},
+                {
+                    "name": "errors",
+                    "threshold_range": {"max": 1},
+                    "interval": "2m",
+                    "template_ref": {"name": "a" * 253},
+                },
+            ]
+        }
+    ).metrics
+    assert [(m.name, m.threshold_range, m.interval, m.template_ref) for m in metrics] == [
+        ("request-success-rate", {"min": 99.5, "max": 99.5}, None, None),
+        ("errors", {"max": 1}, "2m", {"name": "a" * 253}),
+    ]
+
+
+def _webhooks(args: dict[str, Any]) -> dict[str, tuple[str, str, str, str, dict[str, str]]]:
+    return {h.name: (h.type, h.url, h.timeout, h.metadata) for h in _resolve(args).webhooks}
+
+
+def test_extra_webhooks_read_back_with_their_defaults() -> None:
+    hooks = _webhooks(
+        {
+            "acceptance_test": {"enabled": False},
+            "load_test": {"enabled": False},
+            "extra_webhooks": [
+                {"name": "gate", "type": "confirm-promotion", "url": "http://gate.shop/check"},
+                {
+                    "name": "notify",
+                    "type": "event",
+                    "url": "https://hooks.example.com/",
+                    "timeout": "1m",
+                    "metadata": {"channel": "releases"},
+                },
+            ],
+        }
+    )
+    assert hooks == {
+        "gate": ("confirm-promotion", "http://gate.shop/check", "15s", {}),
+        "notify": ("event", "https://hooks.example.com/", "1m", {"channel": "releases"}),
+    }
+
+
+def test_default_webhooks_are_named_for_their_stage() -> None:
+    hooks = _webhooks({})
+    assert hooks == {
+        "acceptance-test": (
+            "pre-rollout",
+            "http://flagger-loadtester.shop/",
+            "30s",
+            {"type": "bash", "cmd": "curl -sf http://web-canary.shop:80/health"},
+        ),
+        "load-test": (
+            "rollout",
+            "http://flagger-loadtester.shop/",
+            "5s",
+            {"cmd": "hey -z 1m -q 10 -c 2 http://web-canary.shop:80/"},
+        ),
+    }
+
+
+def test_a_disabled_load_test_needs_no_public_host() -> None:
+    # nginx without public_host: the default load test could not reach the canary, but there is none.
+    settings = _resolve({"provider": "nginx", "ingress_name": "web", "load_test": {"enabled": False}})
+    assert [h.name for h in settings.webhooks] == ["acceptance-test"]
+    # An enabled load test without a command still needs it (see the refusal table).
+    enabled = _resolve({**NGINX, "load_test": {"enabled": True}})
+    assert (
+        _webhooks_cmd(enabled)
+        == "hey -z 1m -q 10 -c 2 -host shop.example.com http://ingress-nginx-controller.ingress-nginx/"
+    )
+
+
+def _webhooks_cmd(settings: Any) -> str:
+    return next(h for h in settings.webhooks if h.name == "load-test").metadata["cmd"]
+
+
+def test_routing_names_are_accepted_up_to_253_characters() -> None:
+    name = "a" * 253
+    nginx = _resolve({**NGINX, "ingress_name": name})
+    assert (nginx.provider, nginx.ingress_name, nginx.gateways, nginx.hosts) == ("nginx", name, (), ())
+    gateway = _resolve({**GATEWAY, "gateways": ["gw", f"edge/{name}"]})
+    assert (gateway.provider, gateway.ingress_name, gateway.gateways, gateway.hosts) == (
+        "gatewayapi",
+        None,
+        ("gw", f"edge/{name}"),
+        ("shop.example.com",),
+    )
+    istio = _resolve({"provider": "istio", "gateways": ["Any_Name"], "hosts": ["a.example.com"]})
+    assert (istio.gateways, istio.hosts) == (("Any_Name",), ("a.example.com",))
+
+
+def test_session_affinity_defaults_and_edges() -> None:
+    from zero_downtime.components.flagger_canary import SessionAffinitySettings
+
+    default = _resolve({"provider": "istio", "session_affinity": {"cookie_name": "canary"}}).session_affinity
+    assert default == SessionAffinitySettings(cookie_name="canary", max_age=86400)
+    shortest = _resolve({**GATEWAY, "gateways": ["gw"], "session_affinity": {"cookie_name": "c", "max_age": 1}})
+    assert shortest.session_affinity == SessionAffinitySettings(cookie_name="c", max_age=1)
+
+
+def test_values_only_known_at_deployment_pass_unchecked() -> None:
+    seen: list[Any] = []
+
+    def program() -> None:
+        # Outputs belong to a running program: create them under the mocks' runtime.
+        ingress, max_age = pulumi.Output.from_input("web"), pulumi.Output.from_input(60)
+        nginx = _resolve({**NGINX, "ingress_name": ingress})
+        istio = _resolve({"provider": "istio", "session_affinity": {"cookie_name": "c", "max_age": max_age}})
+        seen.append((nginx.ingress_name is ingress, istio.session_affinity.max_age is max_age))
+
+    run_under_mocks(program, stack="unit")
+    assert seen == [(True, True)]
