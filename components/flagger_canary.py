@@ -26,7 +26,7 @@ import pulumi_kubernetes as k8s
 from ..contract.types import K8S_MANAGED_BY_LABEL, MANAGED_BY
 from .defaults import DEFAULT_HEALTH_CHECK_PATH
 from .rolling_deployment import DEFAULT_NAMESPACE, FLAGGER_PRIMARY_SUFFIX, check_dns_label
-from .validation import ArgError, check_choice, check_int, check_number, int_setting
+from .validation import ArgError, check_choice, check_int, check_number, int_setting, is_known
 
 PROVIDERS: dict[str, str] = {"nginx": "nginx", "gatewayapi": "gatewayapi:v1", "istio": "istio"}
 """Our provider names -> Flagger's `spec.provider` values."""
@@ -301,16 +301,18 @@ def _resolve_weights(args: FlaggerCanaryArgs) -> tuple[int, int | None, tuple[in
         steps = args["step_weights"]
         if not isinstance(steps, list) or not steps:
             raise ArgError("step_weights", f"must be a non-empty list of weights, got {steps!r}")
+        # An Output is known only at deployment: each value is checked alone then, and the
+        # comparisons between values below are made only between plain values.
         for i, step in enumerate(steps):
             check_int(step, f"step_weights[{i}]", minimum=1, maximum=100)
-            if i and step <= steps[i - 1]:
+            if i and is_known(step) and is_known(steps[i - 1]) and step <= steps[i - 1]:
                 raise ArgError(f"step_weights[{i}]", f"must be > the previous step ({steps[i - 1]}), got {step}")
         # Flagger promotes after the last step, so max_weight must not cut the list short.
-        if steps[-1] > max_weight:
+        if is_known(steps[-1]) and is_known(max_weight) and steps[-1] > max_weight:
             raise ArgError("step_weights", f"last step {steps[-1]} exceeds max_weight {max_weight}")
         return max_weight, None, tuple(steps)
     step = int_setting(args, "step_weight", DEFAULT_STEP_WEIGHT, minimum=1)
-    if step > max_weight:
+    if is_known(step) and is_known(max_weight) and step > max_weight:
         raise ArgError("step_weight", f"must be <= max_weight ({max_weight}), got {step}")
     return max_weight, step, ()
 
@@ -334,7 +336,8 @@ def _resolve_metrics(metrics: Any) -> tuple[MetricSettings, ...]:
         for bound in ("min", "max"):
             if bound in bounds:
                 check_number(bounds[bound], f"{key}.threshold_range.{bound}")
-        if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
+        low, high = bounds.get("min"), bounds.get("max")
+        if low is not None and high is not None and is_known(low) and is_known(high) and low > high:
             raise ArgError(f"{key}.threshold_range", f"min {bounds['min']} is above max {bounds['max']}")
         interval = metric.get("interval")
         if "interval" in metric:

@@ -854,3 +854,45 @@ def test_values_only_known_at_deployment_pass_unchecked() -> None:
 
     run_under_mocks(program, stack="unit")
     assert seen == [(True, True)]
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        pytest.param({"step_weight": "output"}, id="step-weight"),
+        pytest.param({"max_weight": "output"}, id="max-weight"),
+        pytest.param({"max_weight": "output", "step_weight": 20}, id="max-weight-with-step"),
+        pytest.param({"step_weights": [5, "output", 50]}, id="step-weights-middle"),
+        pytest.param({"step_weights": [5, 10, "output"]}, id="step-weights-last"),
+    ],
+)
+def test_weights_only_known_at_deployment_pass_without_being_compared(weights: dict[str, Any]) -> None:
+    """An Output weight cannot be compared with another weight here: no TypeError, passed on."""
+    seen: list[bool] = []
+
+    def program() -> None:
+        output = pulumi.Output.from_input(30)
+
+        def swap(value: Any) -> Any:
+            if value == "output":
+                return output
+            return [swap(v) for v in value] if isinstance(value, list) else value
+
+        settings = _resolve({key: swap(value) for key, value in weights.items()})
+        seen.append(any(v is output for v in (settings.max_weight, settings.step_weight, *settings.step_weights)))
+
+    run_under_mocks(program, stack="unit")
+    assert seen == [True]
+
+
+def test_a_threshold_range_only_known_at_deployment_passes_without_being_compared() -> None:
+    seen: list[bool] = []
+
+    def program() -> None:
+        low, high = pulumi.Output.from_input(1.0), pulumi.Output.from_input(0.5)
+        metric = {"name": "request-duration", "threshold_range": {"min": low, "max": high}}
+        bounds = _resolve({"metrics": [metric]}).metrics[0].threshold_range
+        seen.append(bounds["min"] is low and bounds["max"] is high)
+
+    run_under_mocks(program, stack="unit")
+    assert seen == [True]
