@@ -479,7 +479,7 @@ def resolve_rolling_deployment(name: str, args: RollingDeploymentArgs) -> Deploy
         )
     min_ready = int_setting(args, "min_ready_seconds", DEFAULT_MIN_READY_SECONDS, minimum=0)
     deadline = int_setting(args, "progress_deadline_seconds", DEFAULT_PROGRESS_DEADLINE_SECONDS, minimum=1)
-    if deadline <= min_ready:
+    if is_known(deadline) and is_known(min_ready) and deadline <= min_ready:  # Outputs: not comparable here
         raise ArgError(
             "progress_deadline_seconds",
             f"must be > min_ready_seconds ({min_ready}), got {deadline}",

@@ -686,3 +686,12 @@ def test_an_output_min_replicas_passes_through_and_max_replicas_is_checked_again
     with pytest.raises(ArgError) as err:
         resolve_rolling_deployment("web", {"image": IMAGE, "autoscaler": {"min_replicas": lowest, "max_replicas": 1}})
     assert (err.value.key, err.value.problem) == ("autoscaler.max_replicas", "must be >= 2, got 1")
+
+
+@pytest.mark.parametrize("key", ["min_ready_seconds", "progress_deadline_seconds"])
+def test_an_output_timing_passes_through_without_being_compared_with_the_other(key: str) -> None:
+    """progress_deadline_seconds must exceed min_ready_seconds; with either known only at
+    deployment, the comparison cannot be made here (no TypeError)."""
+    value = pulumi.Output.from_input(30)
+    settings = resolve_rolling_deployment("web", {"image": IMAGE, key: value})  # type: ignore[misc]
+    assert getattr(settings, key) is value
