@@ -519,3 +519,166 @@ def test_children_in_native_mode_map_both_colors_to_the_one_service() -> None:
     assert children["task_definitions.green"] == (T.ECS_TASK_DEFINITION, "web-task")
     assert children["infra_role"] == (T.IAM_ROLE, "web-ecs-infra-role")
     assert children["target_groups.green"] == (T.TARGET_GROUP, "web-green-tg")
+
+
+# -- the resolve step's refusals, word for word, and its bounds at their edges ---------------------------
+SM_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/db-AbCdEf"
+IDLE_GREEN = {"blue": {"image": "a:1", "weight": 100}}
+"""Blue takes all traffic, so green's own settings (weight 0) decide alone."""
+NATIVE_REQUIRED = "is required when mode is native (strategy BLUE_GREEN, CANARY or LINEAR)"
+
+
+def _refusal(**overrides: Any) -> tuple[str, str]:
+    """(key, whole message) of the ArgError resolving `base_args(**overrides)` raises."""
+    from zero_downtime.components.blue_green_service import resolve_blue_green
+
+    with pytest.raises(ArgError) as raised:
+        resolve_blue_green("web", base_args(**overrides))  # type: ignore[arg-type]
+    assert str(raised.value) == f"{raised.value.key}: {raised.value.problem}"
+    return raised.value.key, str(raised.value)
+
+
+def _resolved(**overrides: Any) -> Any:
+    from zero_downtime.components.blue_green_service import resolve_blue_green
+
+    return resolve_blue_green("web", base_args(**overrides))  # type: ignore[arg-type]
+
+
+RESOLVE_REFUSED = [
+    # colors
+    ({"blue": None}, "blue", "is required: image, and optionally desired_count and weight"),
+    ({"green": "a:2"}, "green", "is required: image, and optionally desired_count and weight"),
+    ({"green": {"image": "a:2", "weight": 10, "replicas": 2, "port": 1}}, "green.port", "is not a known color setting"),
+    ({"green": {"weight": 10}}, "green.image", "is required (a container image reference)"),
+    ({"blue": {"image": "a:1", "weight": -1}}, "blue.weight", "must be >= 0, got -1"),
+    ({"blue": {"image": "a:1", "weight": 101}}, "blue.weight", "must be <= 100, got 101"),
+    ({**IDLE_GREEN, "green": {"image": "a:2", "desired_count": -1}}, "green.desired_count", "must be >= 0, got -1"),
+    (
+        {"green": {"image": "a:2", "weight": 10, "desired_count": 5001}},
+        "green.desired_count",
+        "must be <= 5000, got 5001",
+    ),
+    # stickiness
+    ({"stickiness": True}, "stickiness", "must be a mapping of stickiness settings, got True"),
+    ({"stickiness": {"enabled": True, "ttl": 5}}, "stickiness.ttl", "is not a stickiness setting"),
+    ({"stickiness": {"duration_seconds": 60}}, "stickiness.enabled", "is required (true or false)"),
+    ({"stickiness": {"enabled": True, "duration_seconds": 0}}, "stickiness.duration_seconds", "must be >= 1, got 0"),
+    (
+        {"stickiness": {"enabled": True, "duration_seconds": 604801}},
+        "stickiness.duration_seconds",
+        "must be <= 604800, got 604801",
+    ),
+    # native
+    ({"mode": "native"}, "native", NATIVE_REQUIRED),
+    ({"mode": "native", "native": {}}, "native", NATIVE_REQUIRED),
+    ({"mode": "native", "native": "CANARY"}, "native", "must be a mapping of native deployment settings, got 'CANARY'"),
+    (
+        {"mode": "native", "native": {"strategy": "ROLLING"}},
+        "native.strategy",
+        "must be one of BLUE_GREEN, CANARY, LINEAR, got 'ROLLING'",
+    ),
+    *[
+        ({"mode": "native", "native": {"strategy": "CANARY", key: value}}, f"native.{key}", problem)
+        for key in ("bake_time_minutes", "canary_bake_time_minutes", "step_bake_time_minutes")
+        for value, problem in ((-1, "must be >= 0, got -1"), (1441, "must be <= 1440, got 1441"))
+    ],
+    (
+        {"mode": "native", "native": {"strategy": "CANARY", "canary_percent": 0.09}},
+        "native.canary_percent",
+        "must be >= 0.1, got 0.09",
+    ),
+    (
+        {"mode": "native", "native": {"strategy": "CANARY", "canary_percent": 100.5}},
+        "native.canary_percent",
+        "must be <= 100, got 100.5",
+    ),
+    (
+        {"mode": "native", "native": {"strategy": "LINEAR", "step_percent": 2.99}},
+        "native.step_percent",
+        "must be >= 3, got 2.99",
+    ),
+    (
+        {"mode": "native", "native": {"strategy": "LINEAR", "step_percent": 100.5}},
+        "native.step_percent",
+        "must be <= 100, got 100.5",
+    ),
+    # secrets
+    ({"secrets": ["A"]}, "secrets", "must be a mapping of names to strings, got list"),
+    ({"secrets": {"": SM_SECRET}}, "secrets", "names must be non-empty strings, got ''"),
+    ({"secrets": {"A": 5}}, "secrets.A", "secret references must be strings (quote it), got 5"),
+    (
+        {"secrets": {"DB_PASSWORD": "hunter2"}},
+        "secrets.DB_PASSWORD",
+        "must be the ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>) "
+        "or an SSM parameter (arn:aws:ssm:<region>:<account>:parameter/<name>), never the secret itself",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "problem"), RESOLVE_REFUSED, ids=[f"{k}: {p}"[:70] for _, k, p in RESOLVE_REFUSED]
+)
+def test_resolve_refuses_colors_stickiness_native_and_secrets_exactly(
+    overrides: dict[str, Any], key: str, problem: str
+) -> None:
+    assert _refusal(**overrides) == (key, f"{key}: {problem}")
+
+
+def test_resolve_colors_at_their_bounds_and_a_weighted_color_runs_a_task_by_default() -> None:
+    top = _resolved(green={"image": "a:2", "weight": 10, "desired_count": 5000})
+    assert top.green.desired_count == 5000
+    idle = _resolved(**IDLE_GREEN, green={"image": "a:2", "desired_count": 0})
+    assert (idle.blue.weight, idle.blue.desired_count, idle.green.weight, idle.green.desired_count) == (100, 1, 0, 0)
+    least = _resolved(blue={"image": "a:1", "weight": 99}, green={"image": "a:2", "weight": 1})
+    assert (least.green.weight, least.green.desired_count) == (1, 1)
+
+
+def test_resolve_stickiness_defaults_its_duration_and_keeps_bounds_at_their_edges() -> None:
+    from zero_downtime.components.blue_green_service import DEFAULT_STICKINESS_SECONDS, StickinessSettings
+
+    assert _resolved(stickiness={"enabled": True}).stickiness == StickinessSettings(True, DEFAULT_STICKINESS_SECONDS)
+    assert DEFAULT_STICKINESS_SECONDS == 300
+    low = _resolved(stickiness={"enabled": False, "duration_seconds": 1}).stickiness
+    assert low == StickinessSettings(False, 1)
+    high = _resolved(stickiness={"enabled": True, "duration_seconds": 604800}).stickiness
+    assert high == StickinessSettings(True, 604800)
+    enabled = pulumi.Output.from_input(True)
+    assert _resolved(stickiness={"enabled": enabled}).stickiness.enabled is enabled
+
+
+def test_resolve_native_keeps_every_setting_at_its_edges_and_passes_outputs() -> None:
+    from zero_downtime.components.blue_green_service import NativeSettings
+
+    low = {
+        "strategy": "CANARY",
+        "bake_time_minutes": 0,
+        "canary_percent": 0.1,
+        "canary_bake_time_minutes": 0,
+        "step_percent": 3,
+        "step_bake_time_minutes": 0,
+    }
+    assert _resolved(mode="native", native=low).native == NativeSettings("CANARY", 0, 0.1, 0, 3, 0)
+    high = {
+        "strategy": "LINEAR",
+        "bake_time_minutes": 1440,
+        "canary_percent": 100,
+        "canary_bake_time_minutes": 1440,
+        "step_percent": 100,
+        "step_bake_time_minutes": 1440,
+    }
+    assert _resolved(mode="native", native=high).native == NativeSettings("LINEAR", 1440, 100, 1440, 100, 1440)
+    some = {"strategy": "LINEAR", "canary_bake_time_minutes": 7, "step_percent": 50, "step_bake_time_minutes": 4}
+    assert _resolved(mode="native", native=some).native == NativeSettings("LINEAR", 10, 5, 7, 50, 4)
+    canary, step = pulumi.Output.from_input(500), pulumi.Output.from_input(1)
+    later = _resolved(mode="native", native={"strategy": "CANARY", "canary_percent": canary, "step_percent": step})
+    assert later.native.canary_percent is canary and later.native.step_percent is step
+
+
+def test_resolve_secrets_keeps_references_and_passes_outputs() -> None:
+    assert _resolved(secrets=None).secrets == {}
+    reference = pulumi.Output.from_input("hunter2")
+    settings = _resolved(secrets={"DB_PASSWORD": reference, "TOKEN": SM_SECRET})
+    assert settings.secrets["DB_PASSWORD"] is reference
+    assert settings.secrets["TOKEN"] == SM_SECRET
+    later = pulumi.Output.from_input({"A": "hunter2"})
+    assert _resolved(secrets=later).secrets is later
