@@ -427,6 +427,8 @@ def _resolve_native(given: Any) -> NativeSettings:
     if not isinstance(given, Mapping):
         raise ArgError("native", f"must be a mapping of native deployment settings, got {given!r}")
     strategy = given.get("strategy")
+    if not is_known(strategy):  # it decides which block of the deployment configuration is built
+        raise ArgError("native.strategy", "must be known at preview (BLUE_GREEN, CANARY or LINEAR), not an Output")
     check_choice(strategy, "native.strategy", NATIVE_STRATEGIES)
     bake = int_setting(
         given, "bake_time_minutes", DEFAULT_BAKE_TIME_MINUTES, where="native.", minimum=0, maximum=MAX_BAKE_TIME_MINUTES

@@ -428,6 +428,23 @@ def test_mode_must_be_known_at_preview() -> None:
     assert [e.key for e in errors] == ["mode"]
 
 
+def test_a_native_strategy_must_be_known_at_preview() -> None:
+    """The strategy decides which block (canary or linear) the deployment configuration gets; an
+    Output never equals "CANARY", so it would silently leave the block out."""
+    errors: list[tuple[str, str]] = []
+
+    def program() -> None:
+        try:
+            _resolved(mode="native", native={"strategy": pulumi.Output.from_input("CANARY"), "canary_percent": 20})
+        except ArgError as err:
+            errors.append((err.key, str(err)))
+
+    run_under_mocks(program, stack="unit")
+    assert errors == [
+        ("native.strategy", "native.strategy: must be known at preview (BLUE_GREEN, CANARY or LINEAR), not an Output")
+    ]
+
+
 def test_native_settings_default_the_strategy_timing_and_put_production_on_the_live_color() -> None:
     from zero_downtime.components.blue_green_service import (
         DEFAULT_BAKE_TIME_MINUTES,
