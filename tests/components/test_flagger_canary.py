@@ -864,6 +864,7 @@ def test_values_only_known_at_deployment_pass_unchecked() -> None:
         pytest.param({"max_weight": "output", "step_weight": 20}, id="max-weight-with-step"),
         pytest.param({"step_weights": [5, "output", 50]}, id="step-weights-middle"),
         pytest.param({"step_weights": [5, 10, "output"]}, id="step-weights-last"),
+        pytest.param({"max_weight": "output", "step_weights": [5, 10]}, id="max-weight-with-steps"),
     ],
 )
 def test_weights_only_known_at_deployment_pass_without_being_compared(weights: dict[str, Any]) -> None:
@@ -885,14 +886,16 @@ def test_weights_only_known_at_deployment_pass_without_being_compared(weights: d
     assert seen == [True]
 
 
-def test_a_threshold_range_only_known_at_deployment_passes_without_being_compared() -> None:
+@pytest.mark.parametrize("outputs", [("min", "max"), ("min",), ("max",)], ids="-".join)
+def test_a_threshold_range_only_known_at_deployment_passes_without_being_compared(outputs: tuple[str, ...]) -> None:
     seen: list[bool] = []
 
     def program() -> None:
-        low, high = pulumi.Output.from_input(1.0), pulumi.Output.from_input(0.5)
-        metric = {"name": "request-duration", "threshold_range": {"min": low, "max": high}}
+        plain = {"min": 1.0, "max": 0.5}  # min above max: only a comparison would refuse it
+        given = {k: pulumi.Output.from_input(v) if k in outputs else v for k, v in plain.items()}
+        metric = {"name": "request-duration", "threshold_range": given}
         bounds = _resolve({"metrics": [metric]}).metrics[0].threshold_range
-        seen.append(bounds["min"] is low and bounds["max"] is high)
+        seen.append(all(bounds[k] is given[k] for k in outputs))
 
     run_under_mocks(program, stack="unit")
     assert seen == [True]
