@@ -301,8 +301,8 @@ def _resolve_weights(args: FlaggerCanaryArgs) -> tuple[int, int | None, tuple[in
         steps = args["step_weights"]
         if not isinstance(steps, list) or not steps:
             raise ArgError("step_weights", f"must be a non-empty list of weights, got {steps!r}")
-        # An Output is known only at deployment: each value is checked alone then, and the
-        # comparisons between values below are made only between plain values.
+        # An Output is known only at deployment and is not checked here: the comparisons between
+        # values below are made only between plain values.
         for i, step in enumerate(steps):
             check_int(step, f"step_weights[{i}]", minimum=1, maximum=100)
             if i and is_known(step) and is_known(steps[i - 1]) and step <= steps[i - 1]:

@@ -435,7 +435,9 @@ def _resolve_autoscaler(override: AutoscalerArgs | None, replicas: int) -> Autos
         raise ArgError("autoscaler.max_replicas", "is required")
     hpa = AutoscalerSettings(**{"min_replicas": replicas, **override})  # type: ignore[arg-type]
     check_int(hpa.min_replicas, "autoscaler.min_replicas", minimum=MIN_REPLICAS)
-    lowest = hpa.min_replicas if is_known(hpa.min_replicas) else MIN_REPLICAS  # an Output: checked at deployment
+    # With an Output min_replicas, only its floor is known here; the Kubernetes API refuses an HPA
+    # whose maxReplicas is below its minReplicas at deployment.
+    lowest = hpa.min_replicas if is_known(hpa.min_replicas) else MIN_REPLICAS
     check_int(hpa.max_replicas, "autoscaler.max_replicas", minimum=lowest)
     check_int(hpa.target_cpu_utilization, "autoscaler.target_cpu_utilization", minimum=1, maximum=1000)
     return hpa
