@@ -145,11 +145,6 @@ def batches(patterns: tuple[str, ...] | list[str], status_by_mutant: dict[str, s
     return [batch for batch in by_glob if batch]
 
 
-def pending(patterns: tuple[str, ...] | list[str], status_by_mutant: dict[str, str]) -> list[str]:
-    """The mutants matching one of the globs that mutmut has not tested yet, sorted."""
-    return sorted(name for batch in batches(patterns, status_by_mutant) for name in batch)
-
-
 def run(mutants: list[str], max_children: int) -> int:
     """`mutmut run` in the staging copy, its output shown as it goes; its exit code."""
     return subprocess.run(

@@ -132,14 +132,13 @@ def test_report_only_never_stages_nor_runs(monkeypatch: pytest.MonkeyPatch) -> N
     assert mutation.main(["--report"]) == 0
 
 
-def test_pending_names_the_untested_mutants_the_globs_match() -> None:
+def test_batches_name_only_the_untested_mutants_the_globs_match() -> None:
     status = mutation.parse_results(RESULTS)
-    assert mutation.pending([f"{PLAN}.*", f"{LOCAL}.x__temp*"], status) == [f"{LOCAL}.x__temp__mutmut_1"]
-    assert mutation.pending([f"{LOCAL}.*"], status) == [
-        f"{LOCAL}.x__temp__mutmut_1",
-        f"{LOCAL}.xǁLocalBlobsǁcreate__mutmut_4",
+    assert mutation.batches([f"{PLAN}.*", f"{LOCAL}.x__temp*"], status) == [[f"{LOCAL}.x__temp__mutmut_1"]]
+    assert mutation.batches([f"{LOCAL}.*"], status) == [
+        [f"{LOCAL}.x__temp__mutmut_1", f"{LOCAL}.xǁLocalBlobsǁcreate__mutmut_4"]
     ]
-    assert mutation.pending(["zero_downtime.components.*"], status) == []
+    assert mutation.batches(["zero_downtime.components.*"], status) == []
 
 
 def test_batches_follow_the_globs_order_and_put_each_mutant_in_its_first_glob_only() -> None:
@@ -181,7 +180,7 @@ def test_the_default_runs_judge_the_release_machine_first_and_the_slow_bake_last
 
 def test_the_default_globs_match_the_resolve_steps_and_not_the_rest_of_a_component_file() -> None:
     def default(name: str) -> bool:
-        return bool(mutation.pending(mutation.DEFAULT_MUTANTS, {name: "not checked"}))
+        return bool(mutation.batches(mutation.DEFAULT_MUTANTS, {name: "not checked"}))
 
     c = "zero_downtime.components"
     assert default(f"{c}.blue_green_service.x_resolve_blue_green__mutmut_1")
